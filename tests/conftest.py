@@ -1,0 +1,21 @@
+"""Shared fixtures.
+
+`custom_components` is imported first so that it binds to this repository's package and not
+to the empty one that pytest-homeassistant-custom-component puts on `sys.path`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import custom_components  # noqa: F401  # bind the package to this repository first
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
+    """Let every test that runs Home Assistant load integrations from custom_components/.
+
+    Pure engine tests do not ask for `hass`, so they start no Home Assistant at all.
+    """
+    if "hass" in request.fixturenames:
+        request.getfixturevalue("enable_custom_integrations")
