@@ -1,0 +1,1 @@
+"""End-to-end tests: a real `hass` process on loopback, driven over HTTP."""

@@ -1,0 +1,172 @@
+"""Start a real Home Assistant process on loopback and onboard it without a human.
+
+Reused by every end-to-end test: the process runs the same way `scripts/develop` runs it
+(`hass --config DIR` with the repository on PYTHONPATH), on a free port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class HassInstance:
+    """A running `hass` process and an owner's access token."""
+
+    base_url: str
+    config_dir: Path
+    process: subprocess.Popen[bytes]
+    token: str = ""
+    timeout: float = 90.0
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        form: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> tuple[int, Any]:
+        headers = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if auth and self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(
+            self.base_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            status = err.code
+        try:
+            return status, json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            return status, raw.decode(errors="replace")
+
+    def onboard(self) -> str:
+        """Create the owner account through the onboarding API and return an access token."""
+        client_id = self.base_url + "/"
+        status, body = self.request(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": client_id,
+                "name": "Test Owner",
+                "username": "owner",
+                "password": "correct-horse-battery",
+                "language": "en",
+            },
+            auth=False,
+        )
+        assert status == 200, body
+        status, tokens = self.request(
+            "POST",
+            "/auth/token",
+            form={
+                "grant_type": "authorization_code",
+                "code": body["auth_code"],
+                "client_id": client_id,
+            },
+            auth=False,
+        )
+        assert status == 200, tokens
+        self.token = tokens["access_token"]
+        self.wait_running()
+        return self.token
+
+    def wait_running(self, timeout: float = 120.0) -> None:
+        """Wait until Home Assistant reports that start-up has finished."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, config = self.request("GET", "/api/config")
+            if status == 200 and config.get("state") == "RUNNING":
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"hass did not finish starting:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        log_file = self.config_dir / "home-assistant.log"
+        return log_file.read_text(errors="replace") if log_file.exists() else ""
+
+
+@contextmanager
+def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]:
+    """Run `hass` on a copy of the demo configuration until the block ends."""
+    config_dir = tmp_dir / "config"
+    config_dir.mkdir()
+    port = free_port()
+    demo = (REPO / "config" / "configuration.yaml").read_text()
+    (config_dir / "configuration.yaml").write_text(
+        demo.replace("server_port: 8123", f"server_port: {port}")
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    hass_bin = shutil.which("hass") or str(Path(sys.executable).with_name("hass"))
+    process = subprocess.Popen(
+        [
+            hass_bin,
+            "--config",
+            str(config_dir),
+            "--log-file",
+            str(config_dir / "home-assistant.log"),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    instance = HassInstance(f"http://127.0.0.1:{port}", config_dir, process)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"hass exited early:\n{instance.log()[-4000:]}")
+            try:
+                status, _ = instance.request("GET", "/api/onboarding", auth=False)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hass did not answer:\n{instance.log()[-4000:]}")
+            time.sleep(0.5)
+        yield instance
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
