@@ -119,6 +119,10 @@ def entry(blob: bytes, index: int, field: str) -> int:
     )
 
 
+def sha256_hex(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def read_everything(blob: bytes, limits: Limits | None = None) -> None:
     with PaiReader(io.BytesIO(blob), limits=limits) as reader:
         reader.verify()
@@ -229,15 +233,11 @@ def test_large_weights_stream_from_path_and_extract_with_hash(tmp_path: Path) ->
         assert info.sha256_hex == expected
         reader.verify()
         assert reader.extract("weights.gguf", out_dir / "w.gguf") == expected
-        assert reader.extract("manifest.json", out_dir / "m.json") == info_hex(
+        assert reader.extract("manifest.json", out_dir / "m.json") == sha256_hex(
             json.dumps(MANIFEST, indent=2).encode()
         )
     assert (out_dir / "w.gguf").read_bytes() == weights.read_bytes()
     assert sorted(p.name for p in out_dir.iterdir()) == ["m.json", "w.gguf"]
-
-
-def info_hex(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
 
 
 def test_text_from_path_is_compressed_while_streaming(tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_text_from_path_is_compressed_while_streaming(tmp_path: Path) -> None:
         tmp_path / "a.pai",
         [
             SectionSource("prompt.txt", SectionType.TEXT, path=text),
-            SectionSource("raw.txt", SectionType.TEXT, path=text),
+            SectionSource("copy.bin", SectionType.BINARY, path=text),
         ],
     )
     with PaiReader(tmp_path / "a.pai") as reader:
@@ -255,6 +255,8 @@ def test_text_from_path_is_compressed_while_streaming(tmp_path: Path) -> None:
         assert info.compressed
         assert info.size < info.raw_size // 10
         assert reader.read("prompt.txt") == text.read_bytes()
+        assert not reader.section("copy.bin").compressed
+        assert reader.read("copy.bin") == text.read_bytes()
 
 
 def test_empty_file_source(tmp_path: Path) -> None:
@@ -265,7 +267,7 @@ def test_empty_file_source(tmp_path: Path) -> None:
     )
     with PaiReader(tmp_path / "a.pai") as reader:
         assert reader.read("weights.gguf") == b""
-        assert reader.extract("weights.gguf", tmp_path / "x") == info_hex(b"")
+        assert reader.extract("weights.gguf", tmp_path / "x") == sha256_hex(b"")
 
 
 def test_reader_accepts_an_open_file_and_leaves_it_open(tmp_path: Path) -> None:
@@ -645,7 +647,7 @@ def test_inflates_large_compressed_sections_in_bounded_steps(tmp_path: Path) -> 
     blob = build_pai([raw_section("memory.db", content, stype=2, compress=True)])
     with PaiReader(io.BytesIO(blob)) as reader:
         reader.verify()
-        assert reader.extract("memory.db", tmp_path / "m.db") == info_hex(content)
+        assert reader.extract("memory.db", tmp_path / "m.db") == sha256_hex(content)
         assert reader.read("memory.db") == content
     bad = build_pai(
         [(b"memory.db", 2, 1, zlib.compress(content), len(content) - 1, bytes(32))]

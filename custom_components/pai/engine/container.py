@@ -40,9 +40,7 @@ KNOWN_FLAGS = FLAG_COMPRESSED
 _HEADER = struct.Struct("<4sIII Q 8s")
 _ENTRY_HEAD = struct.Struct("<H")
 _ENTRY_TAIL = struct.Struct("<IBQQQ32s")
-_ENTRY_FIXED = (
-    _ENTRY_HEAD.size + _ENTRY_TAIL.size
-)  # every table entry, without its name
+_ENTRY_FIXED = _ENTRY_HEAD.size + _ENTRY_TAIL.size  # a table entry, less its name
 
 _CHUNK = 4 * 1024 * 1024  # streaming buffer; three of them in flight at most
 _IN_FLIGHT = 3
@@ -479,7 +477,7 @@ class PaiReader:
         """Stream the section to `dest` (temp file, then rename); return its SHA-256 hex.
 
         `dest` is the caller's choice: the section's name never becomes a path. On any
-        failure, checksum included, nothing is left at `dest` or beside it.
+        failure, checksum included, `dest` stays as it was and no temp file remains.
         """
         info = self.section(name)
         target = os.fspath(dest)
@@ -604,47 +602,36 @@ def _pump(
     Returns the number of bytes moved.
     """
     expected = limit if limit is not None else size_hint
-    if expected is not None and expected <= _CHUNK:
-        buffer = memoryview(bytearray(max(expected, 1)))
-        moved = 0
+    threaded = expected is None or expected > _CHUNK
+    size = _CHUNK if threaded or expected is None else max(expected, 1)
+    buffers = [
+        memoryview(bytearray(size)) for _ in range(_IN_FLIGHT if threaded else 1)
+    ]
+    hashing: deque[Future[None]] = deque()
+    moved = turn = 0
+    pool = ThreadPoolExecutor(1, "pai-hash") if threaded else contextlib.nullcontext()
+    with pool as hasher:
         while limit is None or moved < limit:
+            if len(hashing) == len(buffers):
+                hashing.popleft().result()  # frees the buffer this turn reuses
+            buffer = buffers[turn % len(buffers)]
+            turn += 1
             want = len(buffer) if limit is None else min(len(buffer), limit - moved)
             count = _fill(source, buffer[:want])
             if count:
-                update(buffer[:count])
+                chunk = buffer[:count]
+                if hasher is None:
+                    update(chunk)
+                else:
+                    hashing.append(hasher.submit(update, chunk))
                 if sink is not None:
-                    sink(buffer[:count])
+                    sink(chunk)
                 moved += count
             if count < want:
-                break
-        return moved
-    buffers = [memoryview(bytearray(_CHUNK)) for _ in range(_IN_FLIGHT)]
-    hashing: deque[Future[None]] = deque()
-    moved = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pai-hash") as hasher:
-        for turn in _count():
-            if len(hashing) == _IN_FLIGHT:
-                hashing.popleft().result()  # frees the buffer this turn reuses
-            buffer = buffers[turn % _IN_FLIGHT]
-            want = _CHUNK if limit is None else min(_CHUNK, limit - moved)
-            count = _fill(source, buffer[:want])
-            if count:
-                hashing.append(hasher.submit(update, buffer[:count]))
-                if sink is not None:
-                    sink(buffer[:count])
-                moved += count
-            if count < want or moved == limit:
                 break
         for pending in hashing:
             pending.result()
     return moved
-
-
-def _count() -> Iterator[int]:
-    turn = 0
-    while True:
-        yield turn
-        turn += 1
 
 
 def _open_temp_beside(target: str) -> tuple[str, BinaryIO]:
