@@ -1,17 +1,22 @@
 """Gate decisions per second: PAI's `decide` against paigent 0.1.3's `ProactivityPolicy.gate`.
 
 The gate runs once per intent a brain proposes, so it must not be the slow part of the loop,
-though it checks its inputs and explains itself where paigent does neither. Both gates judge
-the same generated intents (every action and level, typical and arbitrary scores) under the
-same policy (quiet hours 22-07, per-action caps), decline counts and interruption load, in
-the same process, alternating, best of three rounds of 200,000 decisions each:
+though it explains itself where paigent does not. Both gates judge the same generated intents
+(every action and level, typical and arbitrary scores) under the same policy (quiet hours
+22-07, per-action caps), decline counts and interruption load, in the same process,
+alternating, best of three rounds of 200,000 decisions each.
 
-- ours gets `GateInputs` built once per batch of 1,000 from a ledger-like tuple of recent
-  interruption times (the ledger hands the same tuple while nothing changed); a second
-  figure also builds a `GateInputs` for every decision, as a host calling
-  `GovernanceLedger.inputs` before each one would;
-- paigent reads its own clocks and keeps its own hourly list, reset before each batch to as
-  many entries as our tuple holds, so both see the same load.
+Both sides get their intents made before the clock starts (ours check their values as they
+are made, as every model does; paigent's check nothing), and what else the gate reads is
+made once per batch of 1,000:
+
+- ours gets one `GateInputs` per batch (checked as it is made), from a tuple of recent
+  interruption times; a second figure builds a `GateInputs` for every decision, as a host
+  calling `GovernanceLedger.inputs` before each one would;
+- paigent gets one memory object and reads its own clocks; its hourly list is reset before
+  each batch to as many entries as our tuple holds. It appends its own grants, so it reaches
+  its hourly cap within a batch and grants less (the shares printed differ), for the same
+  work per decision.
 
 Run it with `scripts/run python -m benchmarks.bench_gate` or `scripts/bench gate`.
 """
@@ -113,8 +118,8 @@ def time_ours(
 ) -> tuple[float, list[int]]:
     """Seconds for `batches` passes over `intents`, and the levels granted in the last.
 
-    The inputs are built once per batch, as the ledger hands the same tuple while nothing
-    changed; `inputs_each_time` also builds a `GateInputs` for every decision.
+    The inputs are built once per batch, as paigent's memory object is made once;
+    `inputs_each_time` also builds (and so checks) a `GateInputs` for every decision.
     """
     policy, declines = POLICY, DECLINES
     granted: list[int] = []

@@ -7,36 +7,132 @@ and every decision becomes a PAID record.
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
+import logging
+from typing import Any
+
+from homeassistant.const import Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_AGENT_NAME, DOMAIN, MANUFACTURER
+from .const import (
+    CONF_AGENT,
+    CONF_AGENT_NAME,
+    DOMAIN,
+    EVENT_MOBILE_APP_ACTION,
+    MANUFACTURER,
+)
+from .engine.agent import AgentDefinition, AgentDefinitionError
+from .engine.approvals import parse_action_id
 from .models import PaiConfigEntry, PaiRuntimeData
+from .runtime import AgentRuntime, ResolveError
+from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (services are registered here as they arrive)."""
+    """Register the actions and the listener for answers tapped on phones."""
+    async_setup_services(hass)
+
+    async def async_phone_action(event: Event[dict[str, Any]]) -> None:
+        await async_handle_phone_action(hass, event)
+
+    hass.bus.async_listen(EVENT_MOBILE_APP_ACTION, async_phone_action)
     return True
+
+
+async def async_handle_phone_action(
+    hass: HomeAssistant, event: Event[dict[str, Any]]
+) -> None:
+    """Route a tapped PAI_APPROVE/DECLINE/UNDO action to the agent that asked."""
+    action = event.data.get("action")
+    parsed = parse_action_id(action) if isinstance(action, str) else None
+    if parsed is None:
+        return
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        runtime = entry.runtime_data.runtime
+        if runtime.has_record(parsed.record_id):
+            try:
+                await runtime.async_resolve(
+                    parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
+                )
+            except ResolveError as err:
+                _LOGGER.warning("Ignored phone answer %s: %s", action, err)
+            return
+    _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
+
+
+def minimal_sections(name: str) -> dict[str, Any]:
+    """Return an agent with no rules and no triggers (until it is given some)."""
+    return {
+        "manifest.json": {
+            "name": name,
+            "version": "1.0.0",
+            "author": "Home Assistant",
+            "description": "An agent created in Home Assistant",
+            "pai_format": 1,
+            "kind": "proactive-agent",
+        },
+        "policy.json": {},
+        "triggers.json": [],
+        "rules.json": [],
+        "actions.json": {},
+    }
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
     """Set up one agent from its config entry."""
     name: str = entry.data[CONF_AGENT_NAME]
+    try:
+        definition = AgentDefinition.from_sections(
+            entry.data.get(CONF_AGENT) or minimal_sections(name)
+        )
+    except AgentDefinitionError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_agent",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    runtime = AgentRuntime(
+        hass,
+        entry.entry_id,
+        name,
+        definition=definition,
+        data=entry.data,
+        options=entry.options,
+    )
+    try:
+        await runtime.async_start()
+    except ValueError as err:
+        # probatio's Invalid: a trigger config that Home Assistant refuses
+        await runtime.async_stop()
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_trigger",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    entry.runtime_data = PaiRuntimeData(name=name, runtime=runtime)
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
         name=name,
         manufacturer=MANUFACTURER,
         model="Proactive agent",
+        sw_version=definition.manifest.version,
         entry_type=dr.DeviceEntryType.SERVICE,
     )
-    entry.runtime_data = PaiRuntimeData(name=name)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
-    """Unload an agent."""
-    return True
+    """Unload an agent, keeping its memory on disk."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.runtime.async_stop()
+    return unloaded

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .runtime import AgentRuntime
 
 
 @dataclass(slots=True)
@@ -12,6 +16,7 @@ class PaiRuntimeData:
     """What a loaded agent keeps in `entry.runtime_data`."""
 
     name: str
+    runtime: AgentRuntime
 
 
 type PaiConfigEntry = ConfigEntry[PaiRuntimeData]

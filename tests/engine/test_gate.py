@@ -22,6 +22,7 @@ from custom_components.pai.engine.models import (
     AutonomyLevel,
     GateInputs,
     Intent,
+    InvalidModelError,
     Policy,
     QuietHours,
     ReasonCode,
@@ -400,10 +401,31 @@ def test_plain_integers_from_json_are_read_as_levels() -> None:
     acted = decide(ask_at_3("light.turn_on"), policy, inputs(), survival)
     unlock = decide(ask_at_3("lock.unlock"), ACT_ALLOWED, inputs(), survival)
 
+    assert policy.default_max_level is ASK
+    assert policy.action_max_levels == {"light.turn_on": ACT}
+    assert type(policy.action_max_levels["light.turn_on"]) is AutonomyLevel
+    assert (survival.ceiling, survival.sensitive_max_level) == (ACT, SUGGEST)
     assert asked.requested is ACT
     assert asked.granted is ASK
     assert acted.granted is ACT
     assert unlock.granted is SUGGEST
+
+
+def test_whole_scores_become_floats_and_any_set_of_names_a_frozenset() -> None:
+    sure = unchecked(Intent, action="light.turn_on", confidence=1, urgency=0)
+    survival = unchecked(SurvivalPolicy, allowed_actions={"light.turn_on"})
+    free = unchecked(GateInputs, now=NOW, interruption_cost=0)
+
+    decision = decide(sure, Policy(), free, survival)
+
+    assert (sure.confidence, sure.urgency) == (1.0, 0.0)
+    assert type(sure.confidence) is type(free.interruption_cost) is float
+    assert survival.allowed_actions == frozenset({"light.turn_on"})
+    assert type(survival.allowed_actions) is frozenset
+    assert decision.granted is OBSERVE  # 1 x 0 is not above a cost of 0
+    assert decision.reasons[0].detail.endswith(
+        "is 0, not above the cost of interrupting you now (0)"
+    )
 
 
 # Whatever comes in, the gate never grants more than was asked or allowed.
@@ -463,176 +485,212 @@ def test_the_gate_only_ever_lowers_and_explains_each_step(
     assert level == decision.granted
 
 
-# Hostile input: a sentence that names the culprit, never a traceback.
+# Hostile input: each model refuses it where it is made, with a sentence that names the
+# culprit (never a traceback), so the gate only ever judges values it can trust.
+
+NAN, INF = float("nan"), float("inf")
 
 BAD_INTENTS = [
     (
-        intent(confidence=float("nan")),
+        {"confidence": NAN},
         "intent 'notify.phone': confidence must be a number from 0 to 1, got nan",
     ),
-    (intent(confidence=1.5), "confidence must be a number from 0 to 1, got 1.5"),
-    (intent(urgency=-0.1), "urgency must be a number from 0 to 1, got -0.1"),
+    ({"confidence": 1.5}, "confidence must be a number from 0 to 1, got 1.5"),
+    ({"urgency": -0.1}, "urgency must be a number from 0 to 1, got -0.1"),
+    ({"urgency": INF}, "urgency must be a number from 0 to 1, got inf"),
+    ({"urgency": True}, "urgency must be a number from 0 to 1, got True"),
+    ({"confidence": "high"}, "confidence must be a number from 0 to 1, got 'high'"),
     (
-        unchecked(Intent, action="notify.phone", urgency=True),
-        "urgency must be a number from 0 to 1, got True",
-    ),
-    (
-        unchecked(Intent, action="notify.phone", confidence="high"),
-        "confidence must be a number from 0 to 1, got 'high'",
-    ),
-    (
-        unchecked(Intent, action="notify.phone", requested_level=7),
+        {"requested_level": 7},
         "requested_level must be one of 0 (observe), 1 (suggest), 2 (ask), 3 (act), got 7",
     ),
-    (
-        unchecked(Intent, action="notify.phone", requested_level="ACT"),
-        "requested_level must be one of",
-    ),
-    (intent(""), "intent: action must be a non-empty name, got ''"),
-    (
-        unchecked(Intent, action=None),
-        "intent: action must be a non-empty name, got None",
-    ),
-    ({"action": "x"}, "the gate judges an Intent, got {'action': 'x'}"),
+    ({"requested_level": "ACT"}, "requested_level must be one of"),
+    ({"requested_level": True}, "requested_level must be one of"),
+    ({"action": ""}, "intent: action must be a non-empty name, got ''"),
+    ({"action": None}, "intent: action must be a non-empty name, got None"),
+    ({"params": ["x"]}, "intent 'notify.phone': params must map names to values"),
 ]
 
 
-@pytest.mark.parametrize(("bad", "message"), BAD_INTENTS)
-def test_a_malformed_intent_is_refused_with_a_sentence(bad: Any, message: str) -> None:
+@pytest.mark.parametrize(("fields", "message"), BAD_INTENTS)
+def test_a_malformed_intent_is_refused_with_a_sentence(
+    fields: dict[str, Any], message: str
+) -> None:
     with pytest.raises(GateInputError) as caught:
-        decide(bad, Policy(), inputs())
+        unchecked(Intent, **{"action": "notify.phone"} | fields)
 
     assert message in str(caught.value)
 
 
 BAD_POLICIES = [
     (
-        Policy(min_confidence=float("inf")),
+        {"min_confidence": INF},
         "policy: min_confidence must be a number from 0 to 1, got inf",
     ),
     (
-        Policy(act_confidence=2),
+        {"act_confidence": 2},
         "policy: act_confidence must be a number from 0 to 1, got 2",
     ),
+    ({"urgency_override": None}, "policy: urgency_override must be a number"),
     (
-        unchecked(Policy, urgency_override=None),
-        "policy: urgency_override must be a number",
-    ),
-    (
-        Policy(max_interruptions_per_hour=-1),
+        {"max_interruptions_per_hour": -1},
         "policy: max_interruptions_per_hour must be a whole number >= 0, got -1",
     ),
     (
-        unchecked(Policy, decline_penalty_threshold=2.5),
+        {"decline_penalty_threshold": 2.5},
         "policy: decline_penalty_threshold must be a whole number >= 0, got 2.5",
     ),
     (
-        unchecked(Policy, default_max_level=4),
-        "policy: default_max_level must be one of 0 (observe)",
+        {"decline_window_hours": True},
+        "policy: decline_window_hours must be a whole number >= 0, got True",
     ),
+    ({"default_max_level": 4}, "policy: default_max_level must be one of 0 (observe)"),
     (
-        unchecked(Policy, action_max_levels={"notify.phone": "ACT"}),
+        {"action_max_levels": {"notify.phone": "ACT"}},
         "policy: action_max_levels['notify.phone'] must be one of",
     ),
     (
-        unchecked(Policy, action_max_levels=["notify.phone"]),
+        {"action_max_levels": ["notify.phone"]},
         "policy: action_max_levels must map action names to levels",
     ),
     (
-        unchecked(Policy, quiet_hours=(22, 7)),
+        {"action_max_levels": {3: ACT}},
+        "policy: action_max_levels must map action names to levels, got {3: ",
+    ),
+    (
+        {"quiet_hours": (22, 7)},
         "policy: quiet_hours must be a start and an end wall-clock time (no timezone), got (22, 7)",
     ),
-    (
-        Policy(quiet_hours=QuietHours(time(22, tzinfo=UTC), time(7))),
-        "policy: quiet_hours must be",
-    ),
-    (
-        Policy(quiet_hours=unchecked(QuietHours, start="22:00", end=time(7))),
-        "policy: quiet_hours must be",
-    ),
-    ("strict", "the gate needs a Policy, got 'strict'"),
 ]
 
 
-@pytest.mark.parametrize(("bad", "message"), BAD_POLICIES)
-def test_a_malformed_policy_is_refused_with_a_sentence(bad: Any, message: str) -> None:
+@pytest.mark.parametrize(("fields", "message"), BAD_POLICIES)
+def test_a_malformed_policy_is_refused_with_a_sentence(
+    fields: dict[str, Any], message: str
+) -> None:
     with pytest.raises(GateInputError) as caught:
-        decide(intent(level=ACT), bad, inputs())
+        unchecked(Policy, **fields)
+
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (
+            time(22, tzinfo=UTC),
+            time(7),
+            "quiet hours: start must be a wall-clock time (no timezone), got "
+            "datetime.time(22, 0, tzinfo=datetime.timezone.utc)",
+        ),
+        (time(22), "07:00", "quiet hours: end must be a wall-clock time"),
+    ],
+)
+def test_quiet_hours_need_two_wall_clock_times(
+    start: object, end: object, message: str
+) -> None:
+    with pytest.raises(GateInputError) as caught:
+        unchecked(QuietHours, start=start, end=end)
 
     assert message in str(caught.value)
 
 
 BAD_SURVIVAL = [
-    (unchecked(SurvivalPolicy, ceiling=-1), "survival policy: ceiling must be one of"),
+    ({"ceiling": -1}, "survival policy: ceiling must be one of"),
     (
-        unchecked(SurvivalPolicy, sensitive_max_level=None),
+        {"sensitive_max_level": None},
         "survival policy: sensitive_max_level must be one of",
     ),
     (
-        unchecked(SurvivalPolicy, allowed_actions="notify.phone"),
+        {"allowed_actions": "notify.phone"},
         "survival policy: allowed_actions must be a set of action names, got 'notify.phone'",
     ),
     (
-        unchecked(SurvivalPolicy, sensitive_actions=["lock.unlock"]),
-        "survival policy: sensitive_actions must be a set",
+        {"allowed_actions": frozenset({"notify.phone", 3})},
+        "survival policy: allowed_actions must be a set of action names",
     ),
     (
-        unchecked(SurvivalPolicy, lifted_actions=None),
-        "survival policy: lifted_actions must be a set",
+        {"sensitive_actions": ["lock.unlock"]},
+        "survival policy: sensitive_actions must be a set",
     ),
-    (Policy(), "the gate needs a SurvivalPolicy, got Policy("),
+    ({"lifted_actions": None}, "survival policy: lifted_actions must be a set"),
 ]
 
 
-@pytest.mark.parametrize(("bad", "message"), BAD_SURVIVAL)
+@pytest.mark.parametrize(("fields", "message"), BAD_SURVIVAL)
 def test_a_malformed_survival_policy_is_refused_with_a_sentence(
-    bad: Any, message: str
+    fields: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(GateInputError) as caught:
-        decide(intent(), Policy(), inputs(), bad)
+        unchecked(SurvivalPolicy, **fields)
 
     assert message in str(caught.value)
 
 
 BAD_INPUTS = [
     (
-        inputs(now=datetime(2026, 3, 14, 15)),
+        {"now": datetime(2026, 3, 14, 15)},
         "gate inputs: now must be a timezone-aware datetime, got datetime.datetime(2026, 3, 14, 15, 0)",
     ),
-    (inputs(now="15:00"), "gate inputs: now must be a timezone-aware datetime"),
+    ({"now": "15:00"}, "gate inputs: now must be a timezone-aware datetime"),
     (
-        inputs(interruption_cost=float("nan")),
+        {"interruption_cost": NAN},
         "gate inputs: interruption_cost must be a number from 0 to 1, got nan",
     ),
     (
-        inputs(recent_interruptions=(NOW, datetime(2026, 3, 14))),
-        "gate inputs: recent_interruptions must hold timezone-aware datetimes",
+        {"recent_interruptions": (NOW, datetime(2026, 3, 14))},
+        "gate inputs: recent_interruptions must hold timezone-aware datetimes, "
+        "got datetime.datetime(2026, 3, 14, 0, 0)",
     ),
     (
-        inputs(recent_interruptions=None),
+        {"recent_interruptions": None},
         "gate inputs: recent_interruptions must be a sequence of datetimes, got None",
     ),
     (
-        inputs(recent_declines={"notify.phone": -2}),
+        {"recent_declines": {"notify.phone": -2}},
         "gate inputs: recent_declines['notify.phone'] must be a whole number >= 0, got -2",
     ),
     (
-        inputs(recent_declines=3),
+        {"recent_declines": 3},
         "gate inputs: recent_declines must map action names to counts, got 3",
     ),
-    (NOW, "the gate needs GateInputs, got datetime.datetime(2026"),
+    (
+        {"recent_declines": {None: 1}},
+        "gate inputs: recent_declines must map action names to counts, got {None: 1}",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("bad", "message"), BAD_INPUTS)
+@pytest.mark.parametrize(("fields", "message"), BAD_INPUTS)
 def test_malformed_gate_inputs_are_refused_with_a_sentence(
-    bad: Any, message: str
+    fields: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(GateInputError) as caught:
-        decide(intent(), Policy(), bad)
+        unchecked(GateInputs, **{"now": NOW} | fields)
 
     assert message in str(caught.value)
 
 
 def test_a_refusal_is_a_value_error_for_callers_that_catch_broadly() -> None:
+    assert GateInputError is InvalidModelError
     assert issubclass(GateInputError, ValueError)
+
+
+def test_a_change_made_through_replace_is_checked_too() -> None:
+    with pytest.raises(GateInputError, match="policy: min_confidence"):
+        replace(Policy(), min_confidence=-0.5)
+
+
+def test_models_keep_their_own_copies_of_what_they_were_given() -> None:
+    caps = {"light.turn_off": ACT}
+    declines = {"notify.phone": 1}
+    times = [NOW]
+    policy = Policy(action_max_levels=caps)
+    given = GateInputs(now=NOW, recent_interruptions=times, recent_declines=declines)  # type: ignore[arg-type]
+    caps["light.turn_off"] = OBSERVE
+    declines["notify.phone"] = 9
+    times.append(NOW)
+
+    assert policy.action_max_levels == {"light.turn_off": ACT}
+    assert given.recent_declines == {"notify.phone": 1}
+    assert given.recent_interruptions == (NOW,)

@@ -43,7 +43,7 @@ class LedgerError(ValueError):
 class GovernanceLedger:
     """Interruptions, silent actions and declines, as UTC times, oldest first."""
 
-    __slots__ = ("_acts", "_declines", "_interruptions", "_kept", "_recent")
+    __slots__ = ("_acts", "_declines", "_interruptions", "_kept")
 
     def __init__(self) -> None:
         """Start empty: nothing interrupted, done or declined yet."""
@@ -51,9 +51,6 @@ class GovernanceLedger:
         self._acts: list[datetime] = []
         self._declines: dict[str, list[datetime]] = {}
         self._kept = MIN_KEPT
-        # The last tuple handed to the gate and the slice of _interruptions it holds, so
-        # the same tuple object is handed again while that slice is unchanged.
-        self._recent: tuple[int, int, tuple[datetime, ...]] | None = None
 
     # Recording
 
@@ -64,7 +61,6 @@ class GovernanceLedger:
         moment = _utc(now, "now")
         if decision.granted in _INTERRUPTING:
             self._add(self._interruptions, moment)
-            self._recent = None
         elif decision.granted == AutonomyLevel.ACT:
             self._add(self._acts, moment)
 
@@ -117,13 +113,7 @@ class GovernanceLedger:
     def _recent_interruptions(self, moment: datetime) -> tuple[datetime, ...]:
         # Less than an hour old, as the gate counts them (`now - time < 1 h`).
         times = self._interruptions
-        start = _within_the_hour(times, moment)
-        cached = self._recent
-        if cached is not None and cached[0] == start and cached[1] == len(times):
-            return cached[2]
-        recent = tuple(times[start:])
-        self._recent = (start, len(times), recent)
-        return recent
+        return tuple(times[_within_the_hour(times, moment) :])
 
     @property
     def interruptions(self) -> tuple[datetime, ...]:
@@ -153,16 +143,11 @@ class GovernanceLedger:
         if not isinstance(policy, Policy):
             raise LedgerError(f"the ledger needs the agent's Policy, got {policy!r}")
         window = _decline_window(policy)
-        self._kept = kept = max(
-            MIN_KEPT,
-            10
-            * _whole(policy.max_interruptions_per_hour, "max_interruptions_per_hour"),
-        )
+        self._kept = kept = max(MIN_KEPT, 10 * policy.max_interruptions_per_hour)
         self._interruptions = _newest(
             self._interruptions[_within_the_hour(self._interruptions, moment) :], kept
         )
         self._acts = _newest(self._acts[_within_the_hour(self._acts, moment) :], kept)
-        self._recent = None
         declines = {
             action: _newest(times[_declined_within(times, moment, window) :], kept)
             for action, times in self._declines.items()
@@ -292,14 +277,7 @@ def _utc(value: object, what: str) -> datetime:
 
 
 def _decline_window(policy: Policy) -> timedelta:
-    hours = _whole(policy.decline_window_hours, "decline_window_hours")
     try:
-        return timedelta(hours=hours)
+        return timedelta(hours=policy.decline_window_hours)
     except OverflowError:
         return timedelta.max
-
-
-def _whole(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LedgerError(f"policy: {what} must be a whole number >= 0, got {value!r}")
-    return value

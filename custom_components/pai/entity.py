@@ -1,0 +1,61 @@
+"""The base of every PAI entity: a view of one agent's runtime on the agent's device.
+
+Entities hold no state of their own. They read the runtime when Home Assistant asks and
+write their state when the runtime signals a change, so they never poll. Values that
+change with the clock alone (quiet hours beginning, interruptions ageing out of the last
+hour) are checked once a minute, and written only when they actually changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, override
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.event import async_track_time_change
+
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from .runtime import AgentRuntime
+
+
+class PaiEntity(Entity):
+    """An entity of one agent, named by its translation key, on the agent's service device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _changes_with_time = False
+    """True for entities whose state the clock can change without the runtime signalling."""
+
+    def __init__(self, runtime: AgentRuntime, key: str) -> None:
+        """Attach the entity to the agent's runtime and device."""
+        self.runtime = runtime
+        self._attr_translation_key = key
+        self._attr_unique_id = f"{runtime.entry_id}_{key}"
+        # The device itself is made when the entry is set up; entities only link to it.
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, runtime.entry_id)})
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the runtime's changes, and the clock where the state depends on it."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, self.runtime.signal, self.async_write_ha_state
+            )
+        )
+        if self._changes_with_time:
+            self.async_on_remove(
+                async_track_time_change(self.hass, self._async_minute_tick, second=0)
+            )
+
+    @callback
+    def _async_minute_tick(self, _now: datetime) -> None:
+        """Write the state if the clock alone changed it (not every minute regardless)."""
+        written = self.hass.states.get(self.entity_id)
+        if written is None or written.state != str(self.state):
+            self.async_write_ha_state()

@@ -1,0 +1,79 @@
+"""One logbook line per PAID record: which agent, what action, what became of it, and why.
+
+Records arrive as `pai_record` events. The logbook shows whatever the recorder kept, which
+may be old or not of our making, so nothing in the event is trusted to be well formed: a
+line is always produced, with what could be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from homeassistant.components.logbook.const import (
+    LOGBOOK_ENTRY_CONTEXT_ID,
+    LOGBOOK_ENTRY_ENTITY_ID,
+    LOGBOOK_ENTRY_MESSAGE,
+    LOGBOOK_ENTRY_NAME,
+)
+from homeassistant.components.logbook.models import LazyEventPartialState
+from homeassistant.core import HomeAssistant, callback
+
+from .const import DOMAIN, EVENT_PAI_RECORD
+from .engine.models import AutonomyLevel
+
+UNNAMED_AGENT = "PAI agent"
+
+
+@callback
+def async_describe_events(
+    hass: HomeAssistant,
+    async_describe_event: Callable[
+        [str, str, Callable[[LazyEventPartialState], dict[str, Any]]], None
+    ],
+) -> None:
+    """Describe `pai_record` events."""
+
+    @callback
+    def async_describe_record_event(event: LazyEventPartialState) -> dict[str, Any]:
+        """Describe one record event."""
+        name, message, entity_id = describe_record_event(event.data)
+        return {
+            LOGBOOK_ENTRY_NAME: name,
+            LOGBOOK_ENTRY_MESSAGE: message,
+            LOGBOOK_ENTRY_ENTITY_ID: entity_id,
+            LOGBOOK_ENTRY_CONTEXT_ID: event.context_id,
+        }
+
+    async_describe_event(DOMAIN, EVENT_PAI_RECORD, async_describe_record_event)
+
+
+def describe_record_event(data: Any) -> tuple[str, str, str | None]:
+    """(agent name, message, perceived entity id) of a record event's data.
+
+    The message reads `lights.turn_off → suggested (granted SUGGEST): <rationale>`.
+    """
+    event_data = _mapping(data)
+    agent = event_data.get("agent")
+    name = agent if isinstance(agent, str) and agent else UNNAMED_AGENT
+    record = _mapping(event_data.get("record"))
+    anticipation = _mapping(record.get("3_anticipation"))
+    action = _text(anticipation.get("action")) or "an unnamed action"
+    status = _text(_mapping(record.get("4_execution")).get("status")) or "unknown"
+    message = f"{action} → {status}"
+    granted = anticipation.get("granted_level")
+    if type(granted) is int and granted in AutonomyLevel:
+        message += f" (granted {AutonomyLevel(granted).name})"
+    if rationale := _text(anticipation.get("predicted_intent")):
+        message += f": {rationale}"
+    perceived = _mapping(_mapping(record.get("1_perception")).get("raw_data_summary"))
+    entity_id = _text(perceived.get("entity_id"))
+    return name, message, entity_id
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,675 @@
+"""One agent at work: triggers -> brain -> governance gate -> delivery -> PAID records.
+
+The runtime is the stateful shell around the pure engine (pi-agent-core's stateful agent over a
+pure loop): it owns the agent's queue, its persisted memory (the gate's ledger, pending
+approvals and undo offers, action history) and the Home Assistant side effects. Events are
+processed one at a time, in order, by a background task, so a flood of state changes collapses
+in the queue instead of piling up tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, OrderedDict, deque
+from collections.abc import Mapping
+import contextlib
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+import logging
+import math
+from typing import Any
+
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
+from homeassistant.exceptions import TemplateError
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.template import Template
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ACT_CONFIDENCE,
+    CONF_ACTION_MAX_LEVELS,
+    CONF_ALLOWED_ACTIONS,
+    CONF_APPROVAL_EXPIRY,
+    CONF_APPROVERS,
+    CONF_AUTONOMY_CEILING,
+    CONF_DECLINE_THRESHOLD,
+    CONF_DEFAULT_MAX_LEVEL,
+    CONF_INTERRUPTION_COST_TEMPLATE,
+    CONF_LIFTED_ACTIONS,
+    CONF_MAX_INTERRUPTIONS,
+    CONF_MIN_CONFIDENCE,
+    CONF_NOTIFY_TARGETS,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    CONF_UNDO_WINDOW,
+    CONF_URGENCY_OVERRIDE,
+    CONF_USER_STATE_TEMPLATE,
+    DEFAULT_APPROVAL_EXPIRY_MINUTES,
+    DEFAULT_INTERRUPTION_COST,
+    DEFAULT_UNDO_WINDOW_MINUTES,
+    DOMAIN,
+    EVENT_PAI_RECORD,
+    LEVEL_NAMES,
+)
+from .engine.agent import AgentDefinition
+from .engine.approvals import ApprovalBook, ClaimOutcome, PendingItem, new_nonce
+from .engine.event_queue import CollapsingQueue
+from .engine.gate import decide
+from .engine.ledger import GovernanceLedger
+from .engine.models import (
+    SECURITY_SENSITIVE_ACTIONS,
+    AutonomyLevel,
+    Decision,
+    Event,
+    Policy,
+    QuietHours,
+    SurvivalPolicy,
+)
+from .engine.records import (
+    ActionTaken,
+    ExecutionStatus,
+    Feedback,
+    build_record,
+    with_execution,
+    with_feedback,
+)
+from .engine.rules import EVENT_PAYLOAD_PARAM, RuleBrain
+from .executor import ActionExecutor
+from .notifications import Notifier
+from .triggers import PerceivedEvent, async_attach, trigger_specs
+
+_LOGGER = logging.getLogger(__name__)
+
+STORAGE_VERSION = 1
+RECENT_RECORDS = 200
+RECENT_EVENTS = 10
+EXPIRY_CHECK = timedelta(seconds=30)
+SAVE_DELAY = 1.0
+
+_STATUS_FOR_LEVEL = {
+    AutonomyLevel.OBSERVE: ExecutionStatus.OBSERVED,
+    AutonomyLevel.SUGGEST: ExecutionStatus.SUGGESTED,
+}
+
+
+class ResolveError(Exception):
+    """An approval, decline or undo that cannot be carried out; the message says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        """Keep a stable reason code (for translations) and a sentence for logs."""
+        super().__init__(message)
+        self.reason = reason
+
+
+def policy_from_options(base: Policy, options: Mapping[str, Any]) -> Policy:
+    """Return the agent file's policy with the user's options on top."""
+    changes: dict[str, Any] = {}
+    for option, field_name in (
+        (CONF_MIN_CONFIDENCE, "min_confidence"),
+        (CONF_ACT_CONFIDENCE, "act_confidence"),
+        (CONF_URGENCY_OVERRIDE, "urgency_override"),
+    ):
+        if option in options:
+            changes[field_name] = float(options[option])
+    for option, field_name in (
+        (CONF_MAX_INTERRUPTIONS, "max_interruptions_per_hour"),
+        (CONF_DECLINE_THRESHOLD, "decline_penalty_threshold"),
+    ):
+        if option in options:
+            changes[field_name] = int(options[option])
+    if CONF_DEFAULT_MAX_LEVEL in options:
+        changes["default_max_level"] = AutonomyLevel(
+            int(options[CONF_DEFAULT_MAX_LEVEL])
+        )
+    if CONF_ACTION_MAX_LEVELS in options:
+        changes["action_max_levels"] = {
+            **base.action_max_levels,
+            **{
+                name: AutonomyLevel(int(level))
+                for name, level in options[CONF_ACTION_MAX_LEVELS].items()
+            },
+        }
+    if options.get(CONF_QUIET_START) and options.get(CONF_QUIET_END):
+        changes["quiet_hours"] = QuietHours(
+            time.fromisoformat(options[CONF_QUIET_START]),
+            time.fromisoformat(options[CONF_QUIET_END]),
+        )
+    return replace(base, **changes) if changes else base
+
+
+def sensitive_bindings(bindings: Mapping[str, Any]) -> frozenset[str]:
+    """Agent action names whose Home Assistant actions include a security-sensitive one."""
+    return frozenset(
+        name
+        for name, sequence in bindings.items()
+        if _called_actions(sequence) & SECURITY_SENSITIVE_ACTIONS
+    )
+
+
+def _called_actions(node: Any) -> set[str]:
+    """Every `action:` (or legacy `service:`) named anywhere in a sequence, nested ones too."""
+    found: set[str] = set()
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key in ("action", "service") and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= _called_actions(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _called_actions(item)
+    return found
+
+
+class AgentRuntime:
+    """The live agent behind one config entry."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        name: str,
+        *,
+        definition: AgentDefinition,
+        data: Mapping[str, Any],
+        options: Mapping[str, Any],
+    ) -> None:
+        """Prepare the agent; nothing runs until `async_start`."""
+        self.hass = hass
+        self.entry_id = entry_id
+        self.name = name
+        self.signal = f"{DOMAIN}_{entry_id}_updated"
+        self.definition = definition
+        self.options = options
+        bindings = data.get("bindings", {})
+        self.metrics: Mapping[str, str] = bindings.get("metrics", {})
+        self.action_bindings: Mapping[str, list[dict[str, Any]]] = bindings.get(
+            "actions", {}
+        )
+        self.ha_triggers: list[dict[str, Any]] = list(data.get("ha_triggers", []))
+        self.policy = policy_from_options(definition.policy, options)
+        self.brain = RuleBrain(definition.rules)
+        self.queue = CollapsingQueue()
+        self.ledger = GovernanceLedger()
+        self.approvals = ApprovalBook()
+        self.notifier = Notifier(hass, list(options.get(CONF_NOTIFY_TARGETS, [])))
+        self.executor = ActionExecutor(hass, DOMAIN)
+        self.active = True
+        self.last_record: dict[str, Any] | None = None
+        self.trigger_problems: list[str] = []
+        self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._recent_events: deque[str] = deque(maxlen=RECENT_EVENTS)
+        self._history: dict[str, Counter[str]] = {}
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}"
+        )
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._survival_base = SurvivalPolicy(
+            allowed_actions=(
+                frozenset(options[CONF_ALLOWED_ACTIONS])
+                if CONF_ALLOWED_ACTIONS in options
+                else None
+            ),
+            sensitive_actions=SECURITY_SENSITIVE_ACTIONS
+            | sensitive_bindings(self.action_bindings),
+            lifted_actions=frozenset(options.get(CONF_LIFTED_ACTIONS, [])),
+        )
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Load the persisted memory, attach the triggers and start the worker."""
+        stored = await self._store.async_load() or {}
+        self.ledger = GovernanceLedger.from_dict(stored.get("ledger"))
+        self.approvals = ApprovalBook.from_dict(stored.get("approvals"))
+        self.active = bool(stored.get("active", True))
+        for action, counts in (stored.get("history") or {}).items():
+            if isinstance(action, str) and isinstance(counts, dict):
+                self._history[action] = Counter(
+                    {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
+                )
+        specs, self.trigger_problems = trigger_specs(
+            self.definition.triggers, self.metrics, self.ha_triggers
+        )
+        for problem in self.trigger_problems:
+            _LOGGER.warning("%s: %s", self.name, problem)
+        if unsub := await async_attach(self.hass, specs, self.name, self._perceive):
+            self._unsubs.append(unsub)
+        self._unsubs.append(
+            async_track_time_interval(self.hass, self._async_expire, EXPIRY_CHECK)
+        )
+        await self._async_expire(dt_util.utcnow())
+
+    async def async_stop(self) -> None:
+        """Detach everything and write the memory to disk."""
+        while self._unsubs:
+            self._unsubs.pop()()
+        self.queue.clear()
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        self._worker = None
+        await self._store.async_save(self._stored())
+
+    # --- state the entities show ----------------------------------------------------------
+
+    @property
+    def ceiling(self) -> AutonomyLevel:
+        """The most this agent may do, set by the user (options / the select entity)."""
+        return AutonomyLevel(
+            LEVEL_NAMES.index(self.options.get(CONF_AUTONOMY_CEILING, "act"))
+        )
+
+    @property
+    def survival(self) -> SurvivalPolicy:
+        """The survival layer: the user's limits, never the agent's."""
+        return replace(self._survival_base, ceiling=self.ceiling)
+
+    @property
+    def pending_approvals(self) -> int:
+        """Approvals waiting for an answer."""
+        return len(self.approvals.pending("approval"))
+
+    def interruptions_last_hour(self) -> int:
+        """SUGGEST and ASK decisions granted in the last hour."""
+        return self.ledger.interruptions_last_hour(dt_util.utcnow())
+
+    def in_quiet_hours(self) -> bool:
+        """Whether the agent's quiet hours are on now (local time)."""
+        quiet = self.policy.quiet_hours
+        return quiet is not None and quiet.contains(
+            dt_util.now().time().replace(tzinfo=None)
+        )
+
+    async def async_set_active(self, active: bool) -> None:
+        """Pause or resume perception; a paused agent ignores its triggers."""
+        self.active = active
+        self._changed(save=True)
+
+    async def async_set_ceiling(self, level: AutonomyLevel) -> None:
+        """Change the autonomy ceiling (kept in the entry's options)."""
+        entry = self.hass.config_entries.async_get_entry(self.entry_id)
+        if entry is None:
+            return
+        self.options = {**entry.options, CONF_AUTONOMY_CEILING: LEVEL_NAMES[level]}
+        self.hass.config_entries.async_update_entry(entry, options=self.options)
+        self._changed()
+
+    # --- perception ---------------------------------------------------------------------
+
+    @callback
+    def _perceive(self, perceived: PerceivedEvent, context: Context | None) -> None:
+        if not self.active:
+            return
+        self.queue.put(perceived.event, perceived.collapse_key)
+        if self._worker is None or self._worker.done():
+            self._worker = self.hass.async_create_task(
+                self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=False
+            )
+
+    async def _async_drain(self) -> None:
+        """Process waiting events one at a time, in order, until the queue is empty."""
+        while len(self.queue):
+            event = self.queue.pop()
+            try:
+                await self.async_process(event)
+            except Exception:
+                _LOGGER.exception("%s: failed to process %s", self.name, event.kind)
+
+    async def async_evaluate(
+        self, kind: str, payload: Mapping[str, Any], source: str = "service"
+    ) -> list[dict[str, Any]]:
+        """Run one event through the agent now (the `pai.evaluate` action)."""
+        return await self.async_process(
+            Event(
+                source=source, kind=kind, payload=dict(payload), time=dt_util.utcnow()
+            )
+        )
+
+    # --- thinking and deciding ------------------------------------------------------------
+
+    async def async_process(self, event: Event) -> list[dict[str, Any]]:
+        """Brain -> gate -> delivery for one event; returns the records made."""
+        context = self._context(event)
+        intents = self.brain.think(event, context)
+        records = []
+        for intent in intents:
+            now = dt_util.now()
+            inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
+            decision = decide(intent, self.policy, inputs, self.survival)
+            self.ledger.record(decision, now)
+            records.append(await self._deliver(event, decision, context))
+        self._recent_events.append(_summary(event))
+        self._changed(save=True)
+        return records
+
+    def _context(self, event: Event) -> dict[str, Any]:
+        now = dt_util.now()
+        return {
+            "user_state": self._render(
+                self.options.get(CONF_USER_STATE_TEMPLATE), "unknown"
+            ),
+            "recent_events": list(reversed(self._recent_events)),
+            "action_history": [
+                {"action": action, **counts} for action, counts in self._history.items()
+            ],
+            "declines": self.ledger.inputs(now, self.policy).recent_declines,
+            "time_of_day": now.strftime("%H:%M"),
+            "quiet_hours": self.in_quiet_hours(),
+        }
+
+    def _interruption_cost(self) -> float:
+        rendered = self._render(
+            self.options.get(CONF_INTERRUPTION_COST_TEMPLATE),
+            str(DEFAULT_INTERRUPTION_COST),
+        )
+        try:
+            cost = float(rendered)
+        except ValueError:
+            _LOGGER.warning(
+                "%s: interruption cost template gave %r, not a number; using %s",
+                self.name,
+                rendered,
+                DEFAULT_INTERRUPTION_COST,
+            )
+            return DEFAULT_INTERRUPTION_COST
+        return (
+            min(1.0, max(0.0, cost))
+            if math.isfinite(cost)
+            else DEFAULT_INTERRUPTION_COST
+        )
+
+    def _render(self, template: str | None, default: str) -> str:
+        if not template:
+            return default
+        try:
+            return str(Template(template, self.hass).async_render(parse_result=False))
+        except TemplateError as err:
+            _LOGGER.warning("%s: template failed: %s", self.name, err)
+            return default
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    async def _deliver(
+        self, event: Event, decision: Decision, context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        intent = decision.intent
+        level = decision.granted
+        extensions = {"ha": {"entry_id": self.entry_id, "agent": self.name}}
+        title = f"{self.name}: {intent.action}"
+        message = intent.rationale or intent.action
+        sequence = self.action_bindings.get(intent.action)
+
+        def record_with(
+            status: ExecutionStatus, taken: list[ActionTaken] | None = None
+        ) -> dict[str, Any]:
+            return build_record(
+                event,
+                decision,
+                context,
+                status=status,
+                actions_taken=taken or (),
+                extensions=extensions,
+            )
+
+        if level in _STATUS_FOR_LEVEL:
+            record = record_with(_STATUS_FOR_LEVEL[level])
+            if level == AutonomyLevel.SUGGEST:
+                await self.notifier.async_suggest(record["record_id"], title, message)
+            return self._publish(record)
+
+        if sequence is None:
+            return self._publish(record_with(ExecutionStatus.NO_ACTION_REGISTERED))
+
+        if level == AutonomyLevel.ASK:
+            record = record_with(ExecutionStatus.PENDING_APPROVAL)
+            nonce = new_nonce()
+            now = dt_util.utcnow()
+            expiry = timedelta(
+                minutes=self.options.get(
+                    CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
+                )
+            )
+            self.approvals.add(
+                PendingItem(
+                    record["record_id"],
+                    "approval",
+                    nonce,
+                    now,
+                    now + expiry,
+                    {"record": record, "event": event.to_dict()},
+                )
+            )
+            await self._store.async_save(self._stored())
+            await self.notifier.async_ask(record["record_id"], nonce, title, message)
+            return self._publish(record)
+
+        record = record_with(ExecutionStatus.EXECUTED)
+        return self._publish(await self._execute(record, Context()))
+
+    async def _execute(
+        self, record: dict[str, Any], context: Context
+    ) -> dict[str, Any]:
+        """Run the record's action now; offer an undo on the phones when it ran."""
+        anticipation = record["3_anticipation"]
+        action = anticipation["action"]
+        params = {
+            key: value
+            for key, value in anticipation["params"].items()
+            if key != EVENT_PAYLOAD_PARAM
+        }
+        result = await self.executor.async_execute(
+            self.action_bindings.get(action),
+            params=params,
+            event=record["1_perception"],
+            record_id=record["record_id"],
+            context=context,
+        )
+        status = ExecutionStatus(result.status)
+        record = with_execution(
+            record, status, [ActionTaken(action, result.status, result.result)]
+        )
+        if status == ExecutionStatus.EXECUTED and result.snapshot:
+            now = dt_util.utcnow()
+            nonce = new_nonce()
+            window = timedelta(
+                minutes=self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES)
+            )
+            self.approvals.add(
+                PendingItem(
+                    record["record_id"],
+                    "undo",
+                    nonce,
+                    now,
+                    now + window,
+                    {"snapshot": result.snapshot, "record": record},
+                )
+            )
+            await self._store.async_save(self._stored())
+            await self.notifier.async_offer_undo(
+                record["record_id"],
+                nonce,
+                f"{self.name} did: {action}",
+                anticipation["predicted_intent"] or action,
+            )
+        return record
+
+    # --- answers from the user ----------------------------------------------------------------
+
+    def has_record(self, record_id: str) -> bool:
+        """Whether this agent made the record (recently, or has it pending)."""
+        return record_id in self._records or any(
+            item.record_id == record_id for item in self.approvals.pending()
+        )
+
+    async def async_resolve(
+        self,
+        record_id: str,
+        verdict: str,
+        nonce: str | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Approve, decline or undo a record, exactly once. Raises ResolveError."""
+        approvers = self.options.get(CONF_APPROVERS) or []
+        if approvers and user_id not in approvers:
+            raise ResolveError(
+                "not_an_approver", f"user {user_id} may not answer {record_id}"
+            )
+        kind = "undo" if verdict == "undo" else "approval"
+        # nonce None: an authenticated Home Assistant action, not a phone tap.
+        claim = self.approvals.claim(record_id, kind, nonce, dt_util.utcnow())
+        if claim.outcome is ClaimOutcome.EXPIRED and claim.item is not None:
+            await self._async_expired([claim.item])
+        if claim.outcome is not ClaimOutcome.OK or claim.item is None:
+            raise ResolveError(
+                str(claim.outcome), f"{verdict} of {record_id}: {claim.outcome}"
+            )
+        # Persist the claim before acting: a crash now must not run it twice.
+        await self._store.async_save(self._stored())
+        item = claim.item
+        record: dict[str, Any] = item.payload["record"]
+        action = record["3_anticipation"]["action"]
+        now = dt_util.now()
+        context = Context(user_id=user_id)
+        await self.notifier.async_dismiss(record_id)
+        if verdict == "approve":
+            record = await self._execute(record, context)
+            record = with_feedback(record, Feedback.ACCEPTED)
+        elif verdict == "decline":
+            record = with_feedback(
+                with_execution(record, ExecutionStatus.DECLINED), Feedback.REJECTED
+            )
+            self.ledger.record_decline(action, now)
+        else:
+            undone = await self.executor.async_undo(item.payload["snapshot"], context)
+            if undone.status != ExecutionStatus.EXECUTED:
+                raise ResolveError(
+                    "undo_failed", f"undo of {record_id}: {undone.result}"
+                )
+            record = with_feedback(
+                with_execution(record, ExecutionStatus.UNDONE), Feedback.REJECTED
+            )
+            self.ledger.record_decline(action, now)
+        return self._publish(record, save=True)
+
+    async def async_feedback(
+        self, record_id: str, feedback: Feedback
+    ) -> dict[str, Any]:
+        """Record what the user thought of a decision; a rejection counts as a decline."""
+        record = self._records.get(record_id)
+        if record is None:
+            raise ResolveError("unknown_record", f"no recent record {record_id}")
+        record = with_feedback(record, feedback)
+        if feedback == Feedback.REJECTED:
+            self.ledger.record_decline(
+                record["3_anticipation"]["action"], dt_util.now()
+            )
+        return self._publish(record, save=True)
+
+    async def _async_expire(self, now: datetime) -> None:
+        if expired := self.approvals.expire(dt_util.utcnow()):
+            await self._async_expired(expired)
+
+    async def _async_expired(self, expired: list[PendingItem]) -> None:
+        """Expired approvals are ignored requests; expired undo offers just go."""
+        for item in expired:
+            if item.kind == "approval":
+                record = with_feedback(
+                    with_execution(item.payload["record"], ExecutionStatus.EXPIRED),
+                    Feedback.IGNORED,
+                )
+                self._publish(record)
+            await self.notifier.async_dismiss(item.record_id)
+        self._changed(save=True)
+        await self._store.async_save(self._stored())
+
+    # --- replay -------------------------------------------------------------------------------
+
+    def replay(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a recorded event through today's brain and policy; nothing is executed."""
+        perception = record["1_perception"]
+        x_event = record.get("x_pai", {}).get("event", {})
+        event = Event(
+            source=str(perception.get("trigger_source", "replay")),
+            kind=str(perception.get("event_type", "replay")),
+            payload=dict(perception.get("raw_data_summary") or {}),
+            time=dt_util.parse_datetime(x_event.get("time", "")) or dt_util.utcnow(),
+            id=str(x_event.get("id", "replay")),
+        )
+        inputs = self.ledger.inputs(
+            dt_util.now(), self.policy, self._interruption_cost()
+        )
+        new = []
+        for intent in self.brain.think(event, self._context(event)):
+            decision = decide(intent, self.policy, inputs, self.survival)
+            new.append(
+                {
+                    "action": intent.action,
+                    "granted_level": int(decision.granted),
+                    "reasons": [reason.to_dict() for reason in decision.reasons],
+                }
+            )
+        anticipation = record["3_anticipation"]
+        return {
+            "record_id": record["record_id"],
+            "old": {
+                "action": anticipation["action"],
+                "granted_level": anticipation["granted_level"],
+                "status": record["4_execution"]["status"],
+                "reasons": record.get("x_pai", {}).get("reasons", []),
+            },
+            "new": new,
+        }
+
+    def recent_record(self, record_id: str) -> dict[str, Any] | None:
+        """Return a record this agent made recently, in its latest state."""
+        return self._records.get(record_id)
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _publish(self, record: dict[str, Any], *, save: bool = False) -> dict[str, Any]:
+        """Remember the record's latest state and tell Home Assistant (event + entities)."""
+        record_id = record["record_id"]
+        self._records[record_id] = record
+        self._records.move_to_end(record_id)
+        while len(self._records) > RECENT_RECORDS:
+            self._records.popitem(last=False)
+        self.last_record = record
+        action = record["3_anticipation"]["action"]
+        self._history.setdefault(action, Counter())[
+            record["4_execution"]["status"]
+        ] += 1
+        self.hass.bus.async_fire(
+            EVENT_PAI_RECORD,
+            {"entry_id": self.entry_id, "agent": self.name, "record": record},
+        )
+        self._changed(save=save)
+        return record
+
+    @callback
+    def _changed(self, *, save: bool = False) -> None:
+        if save:
+            self._store.async_delay_save(self._stored, SAVE_DELAY)
+        async_dispatcher_send(self.hass, self.signal)
+
+    def _stored(self) -> dict[str, Any]:
+        return {
+            "ledger": self.ledger.to_dict(),
+            "approvals": self.approvals.to_dict(),
+            "active": self.active,
+            "history": {
+                action: dict(counts) for action, counts in self._history.items()
+            },
+        }
+
+
+def _summary(event: Event) -> str:
+    """One line per event, for the brain's short memory."""
+    details = " ".join(
+        f"{key}={value}" for key, value in event.payload.items() if key != "attributes"
+    )
+    return f"{event.kind} from {event.source}: {details}".strip()

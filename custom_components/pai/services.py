@@ -1,0 +1,200 @@
+"""PAI's actions: evaluate, approve/decline/undo, feedback, get_records and replay.
+
+Registered once in `async_setup` (not per entry), as Home Assistant asks; each call names the
+agent (its config entry) or a record id, and bad input raises a translated
+ServiceValidationError.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.util.json import JsonValueType
+import probatio as vol
+
+from .const import DOMAIN
+from .engine.records import ExecutionStatus, Feedback
+from .models import PaiConfigEntry
+from .record_history import async_get_records
+from .runtime import AgentRuntime, ResolveError
+
+ATTR_AGENT = "agent"
+ATTR_KIND = "kind"
+ATTR_PAYLOAD = "payload"
+ATTR_RECORD_ID = "record_id"
+ATTR_FEEDBACK = "feedback"
+ATTR_SINCE = "since"
+ATTR_LIMIT = "limit"
+ATTR_STATUS = "status"
+
+SERVICE_EVALUATE = "evaluate"
+SERVICE_APPROVE = "approve"
+SERVICE_DECLINE = "decline"
+SERVICE_UNDO = "undo"
+SERVICE_FEEDBACK = "feedback"
+SERVICE_GET_RECORDS = "get_records"
+SERVICE_REPLAY = "replay"
+
+_RECORD_SCHEMA = vol.Schema({vol.Required(ATTR_RECORD_ID): cv.string})
+_EVALUATE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_AGENT): cv.string,
+        vol.Required(ATTR_KIND): cv.string,
+        vol.Optional(ATTR_PAYLOAD, default={}): dict,
+    }
+)
+_FEEDBACK_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_RECORD_ID): cv.string,
+        vol.Required(ATTR_FEEDBACK): vol.In([str(item) for item in Feedback]),
+    }
+)
+_GET_RECORDS_SCHEMA = vol.Schema(
+    {
+        vol.Optional(ATTR_AGENT): cv.string,
+        vol.Optional(ATTR_SINCE): cv.datetime,
+        vol.Optional(ATTR_LIMIT, default=50): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=1000)
+        ),
+        vol.Optional(ATTR_STATUS): vol.In([str(item) for item in ExecutionStatus]),
+    }
+)
+
+
+def _error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+def _runtime(hass: HomeAssistant, entry_id: str) -> AgentRuntime:
+    entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _error("unknown_agent", agent=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _error("agent_not_loaded", agent=entry.title)
+    return entry.runtime_data.runtime
+
+
+def _runtime_for_record(hass: HomeAssistant, record_id: str) -> AgentRuntime:
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        runtime: AgentRuntime = entry.runtime_data.runtime
+        if runtime.has_record(record_id):
+            return runtime
+    raise _error("unknown_record", record_id=record_id)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register PAI's actions."""
+
+    async def evaluate(call: ServiceCall) -> ServiceResponse:
+        runtime = _runtime(hass, call.data[ATTR_AGENT])
+        records = await runtime.async_evaluate(
+            call.data[ATTR_KIND], call.data[ATTR_PAYLOAD]
+        )
+        return {"records": cast(list[JsonValueType], records)}
+
+    def resolver(verdict: str) -> Any:
+        async def resolve(call: ServiceCall) -> ServiceResponse:
+            record_id = call.data[ATTR_RECORD_ID]
+            runtime = _runtime_for_record(hass, record_id)
+            try:
+                record = await runtime.async_resolve(
+                    record_id, verdict, None, call.context.user_id
+                )
+            except ResolveError as err:
+                raise _error(f"resolve_{err.reason}", record_id=record_id) from err
+            return {"record": record}
+
+        return resolve
+
+    async def feedback(call: ServiceCall) -> ServiceResponse:
+        record_id = call.data[ATTR_RECORD_ID]
+        runtime = _runtime_for_record(hass, record_id)
+        record = await runtime.async_feedback(
+            record_id, Feedback(call.data[ATTR_FEEDBACK])
+        )
+        return {"record": record}
+
+    async def get_records(call: ServiceCall) -> ServiceResponse:
+        entry_id = call.data.get(ATTR_AGENT)
+        if entry_id is not None:
+            _runtime(hass, entry_id)
+        since: datetime | None = call.data.get(ATTR_SINCE)
+        records = await async_get_records(
+            hass,
+            entry_id=entry_id,
+            since=since,
+            limit=call.data[ATTR_LIMIT],
+            status=call.data.get(ATTR_STATUS),
+        )
+        return {"records": cast(list[JsonValueType], records)}
+
+    async def replay(call: ServiceCall) -> ServiceResponse:
+        record_id = call.data[ATTR_RECORD_ID]
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            runtime: AgentRuntime = entry.runtime_data.runtime
+            if (record := runtime.recent_record(record_id)) is not None:
+                return runtime.replay(record)
+        for record in await async_get_records(
+            hass, entry_id=None, since=None, limit=1000, status=None
+        ):
+            if record.get("record_id") == record_id:
+                entry_id = record.get("x_pai", {}).get("ha", {}).get("entry_id", "")
+                return _runtime(hass, entry_id).replay(record)
+        raise _error("unknown_record", record_id=record_id)
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EVALUATE,
+        evaluate,
+        schema=_EVALUATE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    for verdict, service in (
+        ("approve", SERVICE_APPROVE),
+        ("decline", SERVICE_DECLINE),
+        ("undo", SERVICE_UNDO),
+    ):
+        hass.services.async_register(
+            DOMAIN,
+            service,
+            resolver(verdict),
+            schema=_RECORD_SCHEMA,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_FEEDBACK,
+        feedback,
+        schema=_FEEDBACK_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_RECORDS,
+        get_records,
+        schema=_GET_RECORDS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REPLAY,
+        replay,
+        schema=_RECORD_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )

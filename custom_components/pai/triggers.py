@@ -1,0 +1,260 @@
+"""Perception: an agent's triggers as Home Assistant triggers, and fired triggers as events.
+
+Agents use Home Assistant's own trigger machinery and syntax (state, numeric_state,
+time_pattern, time, sun, event, template, ...). The portable trigger types of a .pai file map
+onto them: interval -> time_pattern, schedule -> time, threshold -> numeric_state on the
+entity bound to the metric, filewatch -> the `folder_watcher` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import logging
+from typing import Any
+
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, State, callback
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.trigger import (
+    async_initialize_triggers,
+    async_validate_trigger_config,
+)
+
+from .const import DOMAIN
+from .engine.agent import (
+    FileWatchTrigger,
+    IntervalTrigger,
+    ScheduleTrigger,
+    ThresholdTrigger,
+    Trigger,
+)
+from .engine.models import Event
+
+_LOGGER = logging.getLogger(__name__)
+
+# State attributes worth handing to a brain; the rest (pictures, long lists) stays out.
+PAYLOAD_ATTRIBUTES = (
+    "friendly_name",
+    "device_class",
+    "unit_of_measurement",
+    "brightness",
+    "temperature",
+    "current_temperature",
+    "battery_level",
+)
+MAX_EVENT_DATA_ITEMS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerSpec:
+    """How one Home Assistant trigger config turns into PAI events."""
+
+    config: dict[str, Any]
+    source: str
+    kind: str | None = None  # None: "ha.<trigger platform>"
+    extra: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PerceivedEvent:
+    """An event and the key that collapses a flood of its kind (the entity id)."""
+
+    event: Event
+    collapse_key: str | None
+
+
+def trigger_specs(
+    triggers: tuple[Trigger, ...],
+    metrics: Mapping[str, str],
+    ha_triggers: list[dict[str, Any]],
+) -> tuple[list[TriggerSpec], list[str]]:
+    """Map the agent's triggers onto Home Assistant trigger configs; list what cannot map."""
+    specs: list[TriggerSpec] = []
+    problems: list[str] = []
+    for trigger in triggers:
+        match trigger:
+            case IntervalTrigger():
+                pattern = _time_pattern(trigger.interval_sec)
+                if pattern is None:
+                    problems.append(
+                        f"trigger {trigger.name!r}: an interval of "
+                        f"{trigger.interval_sec:g} s has no time pattern"
+                    )
+                    continue
+                specs.append(
+                    TriggerSpec(
+                        {"trigger": "time_pattern", **pattern},
+                        trigger.name,
+                        "schedule.tick",
+                    )
+                )
+            case ScheduleTrigger():
+                specs.append(
+                    TriggerSpec(
+                        {"trigger": "time", "at": f"{trigger.at:%H:%M:%S}"},
+                        trigger.name,
+                        "schedule.daily",
+                        {"at": f"{trigger.at:%H:%M}", **trigger.payload},
+                    )
+                )
+            case ThresholdTrigger():
+                entity_id = metrics.get(trigger.metric)
+                if entity_id is None:
+                    problems.append(
+                        f"trigger {trigger.name!r}: metric {trigger.metric!r} "
+                        "is not bound to an entity"
+                    )
+                    continue
+                specs.extend(_threshold_specs(trigger, entity_id))
+            case FileWatchTrigger():
+                specs.append(
+                    TriggerSpec(
+                        {
+                            "trigger": "event",
+                            "event_type": "folder_watcher",
+                            "event_data": {"folder": trigger.path},
+                        },
+                        trigger.name,
+                        "file.changed",
+                        {"path": trigger.path},
+                    )
+                )
+            case _:
+                problems.append(
+                    f"trigger {trigger.name!r}: type {trigger.type!r} is not supported"
+                )
+    for index, config in enumerate(ha_triggers):
+        name = str(config.get("id") or config.get("alias") or f"trigger_{index}")
+        specs.append(TriggerSpec(dict(config), name))
+    return specs, problems
+
+
+def _time_pattern(seconds: float) -> dict[str, str] | None:
+    """Return the time_pattern that fires every `seconds`, if one does (it counts clock units)."""
+    whole = int(seconds)
+    if whole != seconds or whole <= 0:
+        return None
+    if whole < 60 and 60 % whole == 0:
+        return {"seconds": f"/{whole}"}
+    if whole % 60 == 0 and whole < 3600 and 60 % (whole // 60) == 0:
+        return {"minutes": f"/{whole // 60}"}
+    if whole % 3600 == 0 and 24 % (whole // 3600) == 0:
+        return {"hours": f"/{whole // 3600}"}
+    return None
+
+
+def _threshold_specs(trigger: ThresholdTrigger, entity_id: str) -> list[TriggerSpec]:
+    """Return a breach when the value crosses the threshold, a recovery when it crosses back."""
+    crossed, back = (
+        ("above", "below") if trigger.direction == "above" else ("below", "above")
+    )
+    extra = {
+        "threshold": trigger.threshold,
+        "direction": trigger.direction,
+        "metric": trigger.metric,
+    }
+    return [
+        TriggerSpec(
+            {
+                "trigger": "numeric_state",
+                "entity_id": entity_id,
+                crossed: trigger.threshold,
+            },
+            trigger.name,
+            "metric.breach",
+            extra,
+        ),
+        TriggerSpec(
+            {
+                "trigger": "numeric_state",
+                "entity_id": entity_id,
+                back: trigger.threshold,
+            },
+            trigger.name,
+            "metric.recovered",
+            extra,
+        ),
+    ]
+
+
+def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent:
+    """Turn the variables of a fired trigger into a compact PAI event."""
+    platform = str(trigger.get("platform") or spec.config.get("trigger") or "unknown")
+    payload: dict[str, Any] = {}
+    collapse_key: str | None = None
+    entity_id = trigger.get("entity_id")
+    if isinstance(entity_id, str):
+        collapse_key = entity_id
+        payload["entity_id"] = entity_id
+        payload.update(
+            _state_payload(trigger.get("from_state"), trigger.get("to_state"))
+        )
+    if (event := trigger.get("event")) is not None:
+        event_data = getattr(event, "data", {}) or {}
+        payload["event_type"] = getattr(event, "event_type", None)
+        payload["data"] = {
+            key: value
+            for key, value in list(event_data.items())[:MAX_EVENT_DATA_ITEMS]
+            if isinstance(value, str | int | float | bool) or value is None
+        }
+        if "path" in event_data:
+            payload["path"] = event_data["path"]
+    if "now" in trigger and isinstance(trigger["now"], datetime):
+        payload["now"] = trigger["now"].isoformat()
+    if spec.extra:
+        payload.update(spec.extra)
+    if "value" not in payload and isinstance(payload.get("to_state"), str):
+        with contextlib.suppress(ValueError):
+            payload["value"] = float(payload["to_state"])
+    event = Event(
+        source=spec.source,
+        kind=spec.kind or f"ha.{platform}",
+        payload=payload,
+        time=datetime.now(UTC),
+    )
+    return PerceivedEvent(event, collapse_key)
+
+
+def _state_payload(old: object, new: object) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "from_state": old.state if isinstance(old, State) else None,
+        "to_state": new.state if isinstance(new, State) else None,
+    }
+    if isinstance(new, State):
+        payload["attributes"] = {
+            key: new.attributes[key]
+            for key in PAYLOAD_ATTRIBUTES
+            if key in new.attributes
+        }
+    return payload
+
+
+async def async_attach(
+    hass: HomeAssistant,
+    specs: list[TriggerSpec],
+    name: str,
+    on_event: Callable[[PerceivedEvent, Context | None], None],
+) -> CALLBACK_TYPE | None:
+    """Validate and attach the triggers; each firing calls `on_event` (in the event loop).
+
+    Raises probatio's Invalid (a ValueError) when a trigger config is not valid.
+    """
+    if not specs:
+        return None
+    configs = await async_validate_trigger_config(
+        hass, cv.TRIGGER_SCHEMA([spec.config for spec in specs])
+    )
+
+    @callback
+    def fired(run_variables: dict[str, Any], context: Context | None = None) -> None:
+        trigger = run_variables.get("trigger", {})
+        spec = specs[int(trigger.get("idx", 0))]
+        on_event(perceive(spec, trigger), context)
+
+    return await async_initialize_triggers(hass, configs, fired, DOMAIN, name, _log)
+
+
+def _log(level: int, message: str, **kwargs: Any) -> None:
+    _LOGGER.log(level, message, **kwargs)
