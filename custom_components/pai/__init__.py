@@ -28,6 +28,7 @@ from .engine.approvals import parse_action_id
 from .models import PaiConfigEntry, PaiRuntimeData
 from .runtime import AgentRuntime, ResolveError
 from .services import async_setup_services
+from .triggers import InvalidTriggerError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -108,8 +109,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
     )
     try:
         await runtime.async_start()
-    except ValueError as err:
-        # probatio's Invalid: a trigger config that Home Assistant refuses
+    except InvalidTriggerError as err:
         await runtime.async_stop()
         raise ConfigEntryError(
             translation_domain=DOMAIN,

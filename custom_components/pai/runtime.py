@@ -21,6 +21,7 @@ from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import TemplateError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -53,7 +54,7 @@ from .const import (
     EVENT_PAI_RECORD,
     LEVEL_NAMES,
 )
-from .engine.agent import AgentDefinition
+from .engine.agent import AgentDefinition, FileWatchTrigger
 from .engine.approvals import ApprovalBook, ClaimOutcome, PendingItem, new_nonce
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
@@ -207,7 +208,7 @@ class AgentRuntime:
         )
         self._unsubs: list[CALLBACK_TYPE] = []
         self._worker: asyncio.Task[None] | None = None
-        self._survival_base = SurvivalPolicy(
+        self._survival = SurvivalPolicy(
             allowed_actions=(
                 frozenset(options[CONF_ALLOWED_ACTIONS])
                 if CONF_ALLOWED_ACTIONS in options
@@ -234,8 +235,14 @@ class AgentRuntime:
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers, self.metrics, self.ha_triggers
         )
-        for problem in self.trigger_problems:
-            _LOGGER.warning("%s: %s", self.name, problem)
+        if any(isinstance(t, FileWatchTrigger) for t in self.definition.triggers) and (
+            "folder_watcher" not in self.hass.config.components
+        ):
+            self.trigger_problems.append(
+                "a filewatch trigger needs the Folder Watcher integration, "
+                "which is not set up"
+            )
+        self._report_trigger_problems()
         if unsub := await async_attach(self.hass, specs, self.name, self._perceive):
             self._unsubs.append(unsub)
         self._unsubs.append(
@@ -243,8 +250,30 @@ class AgentRuntime:
         )
         await self._async_expire(dt_util.utcnow())
 
+    def _report_trigger_problems(self) -> None:
+        """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
+        issue_id = f"trigger_problems_{self.entry_id}"
+        if not self.trigger_problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        for problem in self.trigger_problems:
+            _LOGGER.warning("%s: %s", self.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="trigger_problems",
+            translation_placeholders={
+                "agent": self.name,
+                "problems": "\n".join(f"- {p}" for p in self.trigger_problems),
+            },
+        )
+
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
+        ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
         while self._unsubs:
             self._unsubs.pop()()
         self.queue.clear()
@@ -267,7 +296,9 @@ class AgentRuntime:
     @property
     def survival(self) -> SurvivalPolicy:
         """The survival layer: the user's limits, never the agent's."""
-        return replace(self._survival_base, ceiling=self.ceiling)
+        if self._survival.ceiling != self.ceiling:
+            self._survival = replace(self._survival, ceiling=self.ceiling)
+        return self._survival
 
     @property
     def pending_approvals(self) -> int:
@@ -319,6 +350,7 @@ class AgentRuntime:
                 await self.async_process(event)
             except Exception:
                 _LOGGER.exception("%s: failed to process %s", self.name, event.kind)
+            await asyncio.sleep(0)  # let the rest of Home Assistant run between events
 
     async def async_evaluate(
         self, kind: str, payload: Mapping[str, Any], source: str = "service"
@@ -554,7 +586,7 @@ class AgentRuntime:
                 with_execution(record, ExecutionStatus.UNDONE), Feedback.REJECTED
             )
             self.ledger.record_decline(action, now)
-        return self._publish(record, save=True)
+        return self._publish(record, announce=True)
 
     async def async_feedback(
         self, record_id: str, feedback: Feedback
@@ -568,7 +600,7 @@ class AgentRuntime:
             self.ledger.record_decline(
                 record["3_anticipation"]["action"], dt_util.now()
             )
-        return self._publish(record, save=True)
+        return self._publish(record, announce=True)
 
     async def _async_expire(self, now: datetime) -> None:
         if expired := self.approvals.expire(dt_util.utcnow()):
@@ -631,8 +663,14 @@ class AgentRuntime:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _publish(self, record: dict[str, Any], *, save: bool = False) -> dict[str, Any]:
-        """Remember the record's latest state and tell Home Assistant (event + entities)."""
+    def _publish(
+        self, record: dict[str, Any], *, announce: bool = False
+    ) -> dict[str, Any]:
+        """Remember the record's latest state and fire `pai_record`.
+
+        The entities are told once per event (`announce`, or `_changed` by the caller), not
+        once per record: each update rewrites every entity of the agent.
+        """
         record_id = record["record_id"]
         self._records[record_id] = record
         self._records.move_to_end(record_id)
@@ -647,7 +685,8 @@ class AgentRuntime:
             EVENT_PAI_RECORD,
             {"entry_id": self.entry_id, "agent": self.name, "record": record},
         )
-        self._changed(save=save)
+        if announce:
+            self._changed(save=True)
         return record
 
     @callback

@@ -125,9 +125,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def feedback(call: ServiceCall) -> ServiceResponse:
         record_id = call.data[ATTR_RECORD_ID]
         runtime = _runtime_for_record(hass, record_id)
-        record = await runtime.async_feedback(
-            record_id, Feedback(call.data[ATTR_FEEDBACK])
-        )
+        try:
+            record = await runtime.async_feedback(
+                record_id, Feedback(call.data[ATTR_FEEDBACK])
+            )
+        except ResolveError as err:  # pending, but no longer among the recent records
+            raise _error(f"resolve_{err.reason}", record_id=record_id) from err
         return {"record": record}
 
     async def get_records(call: ServiceCall) -> ServiceResponse:

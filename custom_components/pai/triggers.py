@@ -3,7 +3,9 @@
 Agents use Home Assistant's own trigger machinery and syntax (state, numeric_state,
 time_pattern, time, sun, event, template, ...). The portable trigger types of a .pai file map
 onto them: interval -> time_pattern, schedule -> time, threshold -> numeric_state on the
-entity bound to the metric, filewatch -> the `folder_watcher` event.
+entity bound to the metric, filewatch -> the events of Home Assistant's folder_watcher
+integration (which must watch a folder holding the path) for files under the path, as
+`file.created`, `file.changed` and `file.deleted` with the file's path, as paigent reports them.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
+import os
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, State, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.trigger import (
     async_initialize_triggers,
     async_validate_trigger_config,
 )
+from homeassistant.helpers.typing import ConfigType
+import probatio as vol
 
 from .const import DOMAIN
 from .engine.agent import (
@@ -46,6 +52,19 @@ PAYLOAD_ATTRIBUTES = (
 )
 MAX_EVENT_DATA_ITEMS = 20
 
+FOLDER_WATCHER_EVENT = "folder_watcher"
+# folder_watcher's event_type (watchdog's) -> paigent's kind; "moved" is handled apart.
+FILE_KINDS = {
+    "created": "file.created",
+    "modified": "file.changed",
+    "closed": "file.changed",
+    "deleted": "file.deleted",
+}
+
+
+class InvalidTriggerError(Exception):
+    """A trigger config that Home Assistant refuses; the message names the trigger."""
+
 
 @dataclass(frozen=True, slots=True)
 class TriggerSpec:
@@ -55,6 +74,7 @@ class TriggerSpec:
     source: str
     kind: str | None = None  # None: "ha.<trigger platform>"
     extra: Mapping[str, Any] | None = None
+    watched_path: str | None = None  # filewatch: only files under this path count
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,16 +129,14 @@ def trigger_specs(
                     continue
                 specs.extend(_threshold_specs(trigger, entity_id))
             case FileWatchTrigger():
+                # folder_watcher watches recursively and its `folder` is the file's own
+                # folder, so files under the path are picked in `perceive`, not here.
                 specs.append(
                     TriggerSpec(
-                        {
-                            "trigger": "event",
-                            "event_type": "folder_watcher",
-                            "event_data": {"folder": trigger.path},
-                        },
+                        {"trigger": "event", "event_type": FOLDER_WATCHER_EVENT},
                         trigger.name,
-                        "file.changed",
-                        {"path": trigger.path},
+                        extra={"watched_path": trigger.path},
+                        watched_path=trigger.path,
                     )
                 )
             case _:
@@ -136,12 +154,15 @@ def _time_pattern(seconds: float) -> dict[str, str] | None:
     whole = int(seconds)
     if whole != seconds or whole <= 0:
         return None
+    minutes, hours = whole // 60, whole // 3600
     if whole < 60 and 60 % whole == 0:
         return {"seconds": f"/{whole}"}
-    if whole % 60 == 0 and whole < 3600 and 60 % (whole // 60) == 0:
-        return {"minutes": f"/{whole // 60}"}
-    if whole % 3600 == 0 and 24 % (whole // 3600) == 0:
-        return {"hours": f"/{whole // 3600}"}
+    if whole % 60 == 0 and minutes < 60 and 60 % minutes == 0:
+        return {"minutes": f"/{minutes}"}
+    if whole % 3600 == 0 and hours < 24 and 24 % hours == 0:
+        return {"hours": f"/{hours}"}
+    if whole == 24 * 3600:
+        return {"hours": "0"}  # once a day, at midnight ("/24" is out of range)
     return None
 
 
@@ -179,11 +200,12 @@ def _threshold_specs(trigger: ThresholdTrigger, entity_id: str) -> list[TriggerS
     ]
 
 
-def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent:
-    """Turn the variables of a fired trigger into a compact PAI event."""
+def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent | None:
+    """Turn the variables of a fired trigger into a compact PAI event (None: not ours)."""
     platform = str(trigger.get("platform") or spec.config.get("trigger") or "unknown")
     payload: dict[str, Any] = {}
     collapse_key: str | None = None
+    kind = spec.kind or f"ha.{platform}"
     entity_id = trigger.get("entity_id")
     if isinstance(entity_id, str):
         collapse_key = entity_id
@@ -199,8 +221,11 @@ def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent:
             for key, value in list(event_data.items())[:MAX_EVENT_DATA_ITEMS]
             if isinstance(value, str | int | float | bool) or value is None
         }
-        if "path" in event_data:
-            payload["path"] = event_data["path"]
+        if spec.watched_path is not None:
+            if (change := _file_change(spec.watched_path, event_data)) is None:
+                return None
+            kind, payload["path"] = change
+            collapse_key = f"{kind} {payload['path']}"
     if "now" in trigger and isinstance(trigger["now"], datetime):
         payload["now"] = trigger["now"].isoformat()
     if spec.extra:
@@ -210,11 +235,33 @@ def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent:
             payload["value"] = float(payload["to_state"])
     event = Event(
         source=spec.source,
-        kind=spec.kind or f"ha.{platform}",
+        kind=kind,
         payload=payload,
         time=datetime.now(UTC),
     )
     return PerceivedEvent(event, collapse_key)
+
+
+def _file_change(watched: str, data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, file path) of a folder_watcher event about a file under `watched`, else None.
+
+    A file moved in counts as created, one moved out as deleted (paigent sees it so).
+    """
+    change, path = data.get("event_type"), data.get("path")
+    if change == "moved":
+        if isinstance(dest := data.get("dest_path"), str) and _is_under(dest, watched):
+            return "file.created", dest
+        change = "deleted"
+    kind = FILE_KINDS.get(change) if isinstance(change, str) else None
+    if kind is None or not isinstance(path, str) or not _is_under(path, watched):
+        return None
+    return kind, path
+
+
+def _is_under(path: str, watched: str) -> bool:
+    """Whether `path` is `watched` itself or inside it (a watched folder, or one file)."""
+    path, watched = os.path.normpath(path), os.path.normpath(watched)
+    return path == watched or path.startswith(watched.rstrip(os.sep) + os.sep)
 
 
 def _state_payload(old: object, new: object) -> dict[str, Any]:
@@ -239,21 +286,30 @@ async def async_attach(
 ) -> CALLBACK_TYPE | None:
     """Validate and attach the triggers; each firing calls `on_event` (in the event loop).
 
-    Raises probatio's Invalid (a ValueError) when a trigger config is not valid.
+    Raises InvalidTriggerError when a trigger config is not valid.
     """
     if not specs:
         return None
-    configs = await async_validate_trigger_config(
-        hass, cv.TRIGGER_SCHEMA([spec.config for spec in specs])
-    )
+    configs = [await _async_validate(hass, spec) for spec in specs]
 
     @callback
     def fired(run_variables: dict[str, Any], context: Context | None = None) -> None:
         trigger = run_variables.get("trigger", {})
         spec = specs[int(trigger.get("idx", 0))]
-        on_event(perceive(spec, trigger), context)
+        if (perceived := perceive(spec, trigger)) is not None:
+            on_event(perceived, context)
 
     return await async_initialize_triggers(hass, configs, fired, DOMAIN, name, _log)
+
+
+async def _async_validate(hass: HomeAssistant, spec: TriggerSpec) -> ConfigType:
+    try:
+        [config] = await async_validate_trigger_config(
+            hass, cv.TRIGGER_SCHEMA([spec.config])
+        )
+    except (vol.Invalid, HomeAssistantError) as err:
+        raise InvalidTriggerError(f"trigger {spec.source!r}: {err}") from err
+    return config
 
 
 def _log(level: int, message: str, **kwargs: Any) -> None:
