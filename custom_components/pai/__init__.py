@@ -16,6 +16,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from .agent_files import async_cleanup_weights
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
@@ -128,6 +129,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> None:
+    """Delete the agent's extracted weights when no other agent uses them."""
+    await async_cleanup_weights(hass, exclude_entry_id=entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:

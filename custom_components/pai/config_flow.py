@@ -1,37 +1,648 @@
-"""Config flow: one config entry per PAI agent."""
+"""Config flow: one config entry per PAI agent, imported from a .pai file or made here.
+
+Importing reads the uploaded file through the engine's checked reader and turns every refusal
+into a form error that names the problem. Then it asks only for what the file needs: an
+entity per threshold metric, a Home Assistant action per handler the rules call, and where
+notifications go. What the file asks for that cannot run here (a webhook, an unknown trigger
+type) is listed on the last step, not refused. Reconfigure replaces the file of an agent
+with a newer (or the same) version and keeps the bindings that still apply.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
-from homeassistant.helpers.selector import TextSelector
+from awesomeversion import AwesomeVersion, AwesomeVersionException
+from homeassistant.components.file_upload import process_uploaded_file
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.script import async_validate_actions_config
+from homeassistant.helpers.selector import (
+    ActionSelector,
+    EntitySelector,
+    EntitySelectorConfig,
+    FileSelector,
+    FileSelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+)
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
 
-from .const import CONF_AGENT_NAME, DOMAIN
+from . import minimal_sections
+from .agent_files import (
+    CONF_WEIGHTS,
+    AgentFile,
+    async_cleanup_weights,
+    hold_weights,
+    install_weights,
+    read_agent_file,
+    remove_file,
+    stage_file,
+    staging_dir,
+    weights_dir,
+)
+from .const import (
+    CONF_AGENT,
+    CONF_AGENT_NAME,
+    CONF_BINDINGS,
+    CONF_HA_TRIGGERS,
+    CONF_NOTIFY_TARGETS,
+    DOMAIN,
+    LEVEL_NAMES,
+)
+from .engine.agent import (
+    NOTIFY_ACTION,
+    AgentDefinition,
+    AgentDefinitionError,
+    CallbackAction,
+    ConsoleAction,
+    MissingAgentSectionError,
+    ThresholdTrigger,
+    UnknownAction,
+    WebhookAction,
+)
+from .engine.container import (
+    BadMagicError,
+    ChecksumError,
+    DecompressionError,
+    InvalidJsonError,
+    MissingSectionError,
+    PaiFormatError,
+    SectionBoundsError,
+    SectionTableError,
+    SectionTooLargeError,
+    TooManySectionsError,
+    TruncatedError,
+    UnsafeSectionNameError,
+    UnsupportedFlagsError,
+    UnsupportedVersionError,
+)
+from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+from .triggers import trigger_specs
+
+CONF_FILE = "pai_file"
+CONF_SOURCE = "source"
+CONF_ENTITIES = "entities"
+CONF_MINUTES = "minutes"
+CONF_ACTION = "action"
+CONF_LEVEL = "level"
+CONF_CONFIDENCE = "confidence"
+
+CREATED_ACTION = "act"
+"""The action name an agent made here proposes; bound to the action chosen on the form."""
+
+CONSOLE_BINDING: list[dict[str, Any]] = [
+    {
+        "action": "persistent_notification.create",
+        "data": {"title": "{{ record_id }}", "message": "{{ params }}"},
+    }
+]
+"""A file's `console` action in Home Assistant: a notification in the panel."""
+
+# Checked in order: the first class the error is an instance of names its form error.
+FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (BadMagicError, "bad_magic"),
+    (UnsupportedVersionError, "unsupported_version"),
+    (UnsupportedFlagsError, "unsupported_version"),
+    (TruncatedError, "truncated"),
+    (UnsafeSectionNameError, "unsafe_name"),
+    (TooManySectionsError, "too_large"),
+    (SectionTooLargeError, "too_large"),
+    (SectionTableError, "invalid_table"),
+    (SectionBoundsError, "invalid_table"),
+    (ChecksumError, "checksum"),
+    (DecompressionError, "checksum"),
+    (MissingSectionError, "missing_section"),
+    (MissingAgentSectionError, "missing_section"),
+    (InvalidJsonError, "invalid_section"),
+    (AgentDefinitionError, "invalid_agent"),
+    (PaiFormatError, "invalid_file"),
+)
+
+UPLOAD_SCHEMA = vol.Schema(
+    {vol.Required(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
+)
+
+
+def error_key(err: Exception) -> str:
+    """Return the form error that names what is wrong with a refused file."""
+    return next(key for kind, key in FILE_ERRORS if isinstance(err, kind))
+
+
+def _level_selector() -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(LEVEL_NAMES),
+            translation_key="autonomy_level",
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+CREATE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_AGENT_NAME): TextSelector(),
+        vol.Optional(CONF_ENTITIES): EntitySelector(
+            EntitySelectorConfig(multiple=True)
+        ),
+        vol.Optional(CONF_MINUTES): NumberSelector(
+            NumberSelectorConfig(
+                min=1,
+                max=59,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="min",
+            )
+        ),
+        vol.Optional(CONF_ACTION): ActionSelector(),
+        vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): _level_selector(),
+        vol.Required(CONF_CONFIDENCE, default=0.9): NumberSelector(
+            NumberSelectorConfig(
+                min=0, max=1, step=0.05, mode=NumberSelectorMode.SLIDER
+            )
+        ),
+    }
+)
 
 
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Create a PAI agent."""
+    """Import an agent file, or create a simple agent, as a config entry."""
 
     VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        self._name = ""
+        self._agent: AgentFile | None = None
+        self._definition: AgentDefinition | None = None
+        self._sections: dict[str, Any] = {}
+        self._metrics: dict[str, str] = {}
+        self._actions: dict[str, list[dict[str, Any]]] = {}
+        self._ha_triggers: list[dict[str, Any]] = []
+        self._previous: Mapping[str, Any] = {}
+        self._weights_from: Path | None = None  # the file to extract weights from
+        self._staged = False  # whether that file is this flow's to delete
+        self._release_weights: Callable[[], None] | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Return the flow that sets the governance policy."""
+        from .options_flow import PaiOptionsFlow  # noqa: PLC0415  # loaded on demand
+
+        return PaiOptionsFlow()
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the agent's name."""
+        """Import an agent file or create an agent here."""
+        return self.async_show_menu(step_id="user", menu_options=["upload", "create"])
+
+    # --- a .pai file ----------------------------------------------------------------------
+
+    async def async_step_upload(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Read and verify an uploaded agent file."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            agent = await self._async_read(user_input[CONF_FILE], errors, placeholders)
+            if agent is not None:
+                return await self._async_add(agent)
+        return self.async_show_form(
+            step_id="upload",
+            data_schema=UPLOAD_SCHEMA,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_import_file(
+        self, import_data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Import an agent file already on disk (the import action); it is left there."""
+        path = Path(import_data["path"])
+        try:
+            agent = await self.hass.async_add_executor_job(read_agent_file, path)
+        except (PaiFormatError, AgentDefinitionError, OSError) as err:
+            return self.async_abort(
+                reason="invalid_file", description_placeholders={"detail": str(err)}
+            )
+        if agent.weights:
+            self._weights_from = path
+        return await self._async_add(agent)
+
+    async def _async_add(self, agent: AgentFile) -> ConfigFlowResult:
+        """Go on with a new agent; abort if it (or an older version of it) is there."""
+        await self.async_set_unique_id(slugify(agent.name))
+        existing = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, str(self.unique_id)
+        )
+        installed = _installed_version(existing.data) if existing else None
+        if installed and _is_newer(agent.version, installed):
+            return self.async_abort(
+                reason="newer_version",
+                description_placeholders={
+                    "name": agent.name,
+                    "version": agent.version,
+                    "installed": installed,
+                },
+            )
+        self._abort_if_unique_id_configured()
+        return await self._async_use(agent)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Replace an agent's file with a newer (or the same) version."""
+        entry = self._get_reconfigure_entry()
+        installed = _installed_version(entry.data)
+        errors: dict[str, str] = {}
+        placeholders = {"name": entry.title, "installed": installed or "?"}
+        if user_input is not None and (
+            agent := await self._async_read(user_input[CONF_FILE], errors, placeholders)
+        ):
+            if slugify(agent.name) != entry.unique_id:
+                errors["base"] = "different_agent"
+                placeholders["detail"] = agent.name
+            elif installed and _is_newer(installed, agent.version):
+                errors["base"] = "older_version"
+                placeholders["detail"] = agent.version
+            else:
+                self._previous = entry.data.get(CONF_BINDINGS, {})
+                self._ha_triggers = list(entry.data.get(CONF_HA_TRIGGERS, []))
+                return await self._async_use(agent)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=UPLOAD_SCHEMA,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_read(
+        self, file_id: str, errors: dict[str, str], placeholders: dict[str, str]
+    ) -> AgentFile | None:
+        """Read the upload; on refusal fill `errors` and return None (nothing is kept)."""
+        try:
+            return await self.hass.async_add_executor_job(self._read_upload, file_id)
+        except (PaiFormatError, AgentDefinitionError) as err:
+            errors["base"] = error_key(err)
+            placeholders["detail"] = str(err)
+        except (ValueError, OSError) as err:  # file_upload: unknown or vanished file
+            errors["base"] = "upload_failed"
+            placeholders["detail"] = str(err)
+        return None
+
+    def _read_upload(self, file_id: str) -> AgentFile:
+        """Verify the uploaded file; keep it aside only if it has weights. Blocks."""
+        with process_uploaded_file(self.hass, file_id) as path:
+            agent = read_agent_file(path)
+            if agent.weights:
+                staged = staging_dir(self.hass) / f"{self.flow_id}.pai"
+                stage_file(path, staged)
+                self._weights_from, self._staged = staged, True
+        return agent
+
+    async def _async_use(self, agent: AgentFile) -> ConfigFlowResult:
+        """Take the verified agent and ask for what it needs bound."""
+        self._agent = agent
+        self._definition = agent.definition
+        self._name = agent.name
+        self._sections = agent.sections
+        self._actions = {
+            name: CONSOLE_BINDING
+            for name, spec in agent.definition.actions.items()
+            if isinstance(spec, ConsoleAction)
+        }
+        return await self.async_step_bind_metrics()
+
+    async def async_step_bind_metrics(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Bind each threshold metric of the file to an entity."""
+        metrics = _threshold_metrics(self._agent_definition())
+        if not metrics:
+            return await self.async_step_bind_actions()
+        if user_input is not None:
+            self._metrics = {
+                metric: user_input[metric]
+                for metric in metrics
+                if user_input.get(metric)
+            }
+            return await self.async_step_bind_actions()
+        selector = EntitySelector(
+            EntitySelectorConfig(domain=["sensor", "number", "input_number"])
+        )
+        schema = vol.Schema({vol.Optional(metric): selector for metric in metrics})
+        return self.async_show_form(
+            step_id="bind_metrics",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, self._previous.get("metrics", {})
+            ),
+            description_placeholders={"metrics": _bullets(metrics)},
+        )
+
+    async def async_step_bind_actions(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Bind each action the rules call to a Home Assistant action sequence."""
+        wanted = _actions_to_bind(self._agent_definition())
+        if not wanted:
+            return await self.async_step_targets()
+        errors: dict[str, str] = {}
+        placeholders = {"actions": _bullets(f"{n}: {w}" for n, w in wanted.items())}
+        if user_input is not None:
+            chosen = {
+                name: cv.ensure_list(user_input[name])
+                for name in wanted
+                if user_input.get(name)
+            }
+            for name, sequence in chosen.items():
+                if (problem := await self._async_invalid(sequence)) is not None:
+                    errors[name] = "invalid_action"
+                    placeholders["detail"] = problem
+            if not errors:
+                self._actions.update(chosen)
+                return await self.async_step_targets()
+        schema = vol.Schema({vol.Optional(name): ActionSelector() for name in wanted})
+        return self.async_show_form(
+            step_id="bind_actions",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or self._previous.get("actions", {})
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_invalid(self, sequence: list[Any]) -> str | None:
+        """Return why Home Assistant refuses an action sequence, or None."""
+        try:
+            await async_validate_actions_config(self.hass, cv.SCRIPT_SCHEMA(sequence))
+        except (vol.Invalid, HomeAssistantError) as err:
+            return str(err)
+        return None
+
+    # --- an agent made here ---------------------------------------------------------------
+
+    async def async_step_create(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Make an agent that proposes one action when what it watches changes."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_AGENT_NAME].strip()
+            entities: list[str] = user_input.get(CONF_ENTITIES) or []
+            minutes = user_input.get(CONF_MINUTES)
+            sequence = cv.ensure_list(user_input.get(CONF_ACTION) or [])
             if not any(char.isalnum() for char in name):
                 errors[CONF_AGENT_NAME] = "invalid_name"
+            elif not entities and not minutes:
+                errors["base"] = "nothing_to_watch"
+            elif sequence and (problem := await self._async_invalid(sequence)):
+                errors[CONF_ACTION] = "invalid_action"
+                placeholders["detail"] = problem
             else:
                 await self.async_set_unique_id(slugify(name))
                 self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=name, data={CONF_AGENT_NAME: name})
+                self._name = name
+                self._definition = _created_agent(
+                    name,
+                    LEVEL_NAMES.index(user_input[CONF_LEVEL]),
+                    float(user_input[CONF_CONFIDENCE]),
+                )
+                self._sections = self._definition.to_sections()
+                self._actions = {CREATED_ACTION: sequence} if sequence else {}
+                self._ha_triggers = _created_triggers(entities, minutes)
+                return await self.async_step_targets()
         return self.async_show_form(
-            step_id="user",
-            data_schema=vol.Schema({vol.Required(CONF_AGENT_NAME): TextSelector()}),
+            step_id="create",
+            data_schema=self.add_suggested_values_to_schema(
+                CREATE_SCHEMA, user_input or {}
+            ),
             errors=errors,
+            description_placeholders=placeholders,
         )
+
+    # --- where notifications go, and the end ----------------------------------------------
+
+    async def async_step_targets(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose where notifications go; show what of the file cannot run here."""
+        if user_input is not None:
+            return await self._async_finish(list(user_input[CONF_NOTIFY_TARGETS]))
+        if self.source == SOURCE_RECONFIGURE:
+            default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
+        else:
+            default = [PERSISTENT_NOTIFICATION]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_NOTIFY_TARGETS, default=default): SelectSelector(
+                    SelectSelectorConfig(
+                        options=self._notify_targets(),
+                        multiple=True,
+                        custom_value=True,
+                    )
+                )
+            }
+        )
+        return self.async_show_form(
+            step_id="targets",
+            data_schema=schema,
+            description_placeholders={"problems": _bullets(self._problems())},
+        )
+
+    def _notify_targets(self) -> list[str]:
+        phones = sorted(
+            f"{NOTIFY_DOMAIN}.{service}"
+            for service in self.hass.services.async_services_for_domain(NOTIFY_DOMAIN)
+            if service.startswith(PHONE_PREFIX)
+        )
+        entities = sorted(self.hass.states.async_entity_ids(NOTIFY_DOMAIN))
+        return [PERSISTENT_NOTIFICATION, *phones, *entities]
+
+    def _problems(self) -> list[str]:
+        """List what the agent declares that will not run here, in the user's words."""
+        definition = self._agent_definition()
+        problems = list(definition.problems)
+        problems += [
+            problem
+            for problem in trigger_specs(definition.triggers, self._metrics, [])[1]
+            if problem not in problems
+        ]
+        problems += [
+            f"action {name!r} is a webhook ({spec.url}): Home Assistant does not call "
+            "webhooks for an agent, so it stays unbound (recorded as no action bound)"
+            for name, spec in definition.actions.items()
+            if isinstance(spec, WebhookAction)
+        ]
+        problems += [
+            f"action {name!r} is not bound: it will be recorded as no action bound"
+            for name in _actions_to_bind(definition)
+            if name not in self._actions
+        ]
+        return problems
+
+    async def _async_finish(self, targets: list[str]) -> ConfigFlowResult:
+        """Install embedded weights and create (or update) the entry."""
+        data: dict[str, Any] = {
+            CONF_AGENT_NAME: self._name,
+            CONF_AGENT: self._sections,
+            CONF_BINDINGS: {"metrics": self._metrics, "actions": self._actions},
+            CONF_HA_TRIGGERS: self._ha_triggers,
+        }
+        if (agent := self._agent) is not None:
+            data[CONF_SOURCE] = {
+                "file_sha256": agent.file_sha256,
+                "version": agent.version,
+            }
+            if agent.weights and self._weights_from is not None:
+                data[CONF_WEIGHTS] = {w.section: w.to_dict() for w in agent.weights}
+                self._release_weights = hold_weights(
+                    self.hass, (w.sha256 for w in agent.weights)
+                )
+                try:
+                    await self.hass.async_add_executor_job(
+                        install_weights,
+                        self._weights_from,
+                        agent.weights,
+                        weights_dir(self.hass),
+                    )
+                except (PaiFormatError, OSError) as err:
+                    return self.async_abort(
+                        reason="weights_failed",
+                        description_placeholders={"detail": str(err)},
+                    )
+                if self._staged:
+                    await self.hass.async_add_executor_job(
+                        remove_file, self._weights_from
+                    )
+                    self._staged = False
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            result = self.async_update_reload_and_abort(
+                entry,
+                data=data,
+                options={**entry.options, CONF_NOTIFY_TARGETS: targets},
+            )
+            await async_cleanup_weights(self.hass)  # the old version's, if unused now
+            return result
+        return self.async_create_entry(
+            title=self._name, data=data, options={CONF_NOTIFY_TARGETS: targets}
+        )
+
+    @callback
+    def async_remove(self) -> None:
+        """Let go of the staged upload and of the weights this flow held."""
+        if self._release_weights is not None:
+            self._release_weights()
+        if self._staged and self._weights_from is not None:
+            self.hass.async_add_executor_job(remove_file, self._weights_from)
+
+    def _agent_definition(self) -> AgentDefinition:
+        assert self._definition is not None  # noqa: S101  # set before any binding step
+        return self._definition
+
+
+def _installed_version(data: Mapping[str, Any]) -> str | None:
+    """Return the version an entry runs (None: made before versions were kept)."""
+    source = data.get(CONF_SOURCE) or {}
+    manifest = (data.get(CONF_AGENT) or {}).get("manifest.json") or {}
+    version = source.get("version") or manifest.get("version")
+    return str(version) if version else None
+
+
+def _is_newer(version: str, than: str) -> bool:
+    """Whether `version` is newer than `than`; versions that do not compare differ only."""
+    if version == than:
+        return False
+    try:
+        return bool(AwesomeVersion(version) > AwesomeVersion(than))
+    except AwesomeVersionException:
+        return True
+
+
+def _threshold_metrics(definition: AgentDefinition) -> list[str]:
+    return sorted(
+        {t.metric for t in definition.triggers if isinstance(t, ThresholdTrigger)}
+    )
+
+
+def _actions_to_bind(definition: AgentDefinition) -> dict[str, str]:
+    """Map each action HA must be told how to do to what the file says it is."""
+    wanted: dict[str, str] = {}
+    for name, spec in definition.actions.items():
+        if isinstance(spec, CallbackAction):
+            wanted[name] = f"handler {spec.handler!r}"
+        elif isinstance(spec, UnknownAction):
+            wanted[name] = f"type {spec.type!r}"
+    for rule in definition.rules:
+        if rule.action not in definition.actions and rule.action != NOTIFY_ACTION:
+            wanted.setdefault(rule.action, "not declared in actions.json")
+    return wanted
+
+
+def _created_agent(name: str, level: int, confidence: float) -> AgentDefinition:
+    """Make an agent with one rule that proposes its action on every event it sees."""
+    sections = minimal_sections(name)
+    sections["policy.json"] = {"default_max_level": level}  # as far as the user chose
+    sections["rules.json"] = [
+        {
+            "name": "on_change",
+            "when": {},
+            "intent": {
+                "action": CREATED_ACTION,
+                "params": {},
+                "confidence": confidence,
+                "urgency": 0.5,
+                "rationale": f"Something {name} watches changed",
+                "level": level,
+            },
+        }
+    ]
+    sections["actions.json"] = {
+        CREATED_ACTION: {"type": "callback", "handler": CREATED_ACTION}
+    }
+    return AgentDefinition.from_sections(sections)
+
+
+def _created_triggers(
+    entities: list[str], minutes: float | None
+) -> list[dict[str, Any]]:
+    triggers: list[dict[str, Any]] = []
+    if entities:
+        # `to: null`: state changes only, not every attribute update.
+        triggers.append(
+            {"trigger": "state", "entity_id": entities, "to": None, "id": "watched"}
+        )
+    if minutes:
+        triggers.append(
+            {
+                "trigger": "time_pattern",
+                "minutes": f"/{int(minutes)}",
+                "id": f"every_{int(minutes)}_minutes",
+            }
+        )
+    return triggers
+
+
+def _bullets(lines: Iterable[str]) -> str:
+    text = "\n".join(f"- {line}" for line in lines)
+    return text or "- none"

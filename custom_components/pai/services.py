@@ -1,4 +1,4 @@
-"""PAI's actions: evaluate, approve/decline/undo, feedback, get_records and replay.
+"""PAI's actions: evaluate, approve/decline/undo, feedback, get_records, replay, export and import.
 
 Registered once in `async_setup` (not per entry), as Home Assistant asks; each call names the
 agent (its config entry) or a record id, and bad input raises a translated
@@ -25,6 +25,7 @@ import probatio as vol
 
 from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
+from .export import async_export_agent, async_import_agent
 from .models import PaiConfigEntry
 from .record_history import async_get_records
 from .runtime import AgentRuntime, ResolveError
@@ -37,6 +38,8 @@ ATTR_FEEDBACK = "feedback"
 ATTR_SINCE = "since"
 ATTR_LIMIT = "limit"
 ATTR_STATUS = "status"
+ATTR_PATH = "path"
+ATTR_INCLUDE_WEIGHTS = "include_weights"
 
 SERVICE_EVALUATE = "evaluate"
 SERVICE_APPROVE = "approve"
@@ -45,6 +48,8 @@ SERVICE_UNDO = "undo"
 SERVICE_FEEDBACK = "feedback"
 SERVICE_GET_RECORDS = "get_records"
 SERVICE_REPLAY = "replay"
+SERVICE_EXPORT_AGENT = "export_agent"
+SERVICE_IMPORT_AGENT = "import_agent"
 
 _RECORD_SCHEMA = vol.Schema({vol.Required(ATTR_RECORD_ID): cv.string})
 _EVALUATE_SCHEMA = vol.Schema(
@@ -70,6 +75,14 @@ _GET_RECORDS_SCHEMA = vol.Schema(
         vol.Optional(ATTR_STATUS): vol.In([str(item) for item in ExecutionStatus]),
     }
 )
+_EXPORT_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_AGENT): cv.string,
+        vol.Required(ATTR_PATH): cv.string,
+        vol.Optional(ATTR_INCLUDE_WEIGHTS, default=False): cv.boolean,
+    }
+)
+_IMPORT_SCHEMA = vol.Schema({vol.Required(ATTR_PATH): cv.string})
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -161,6 +174,37 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 return _runtime(hass, entry_id).replay(record)
         raise _error("unknown_record", record_id=record_id)
 
+    async def export_agent(call: ServiceCall) -> ServiceResponse:
+        entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(
+            call.data[ATTR_AGENT]
+        )
+        if entry is None or entry.domain != DOMAIN:
+            raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
+        return await async_export_agent(
+            hass,
+            entry.data,
+            entry.options,
+            call.data[ATTR_PATH],
+            include_weights=call.data[ATTR_INCLUDE_WEIGHTS],
+        )
+
+    async def import_agent(call: ServiceCall) -> ServiceResponse:
+        return await async_import_agent(hass, call.data[ATTR_PATH])
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_AGENT,
+        export_agent,
+        schema=_EXPORT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_AGENT,
+        import_agent,
+        schema=_IMPORT_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
     hass.services.async_register(
         DOMAIN,
         SERVICE_EVALUATE,

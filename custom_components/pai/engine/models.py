@@ -195,7 +195,10 @@ SECURITY_SENSITIVE_ACTIONS: frozenset[str] = frozenset(
         "lock.unlock",
         "lock.open",
         "alarm_control_panel.alarm_disarm",
-        "cover.open_cover",  # only for garage doors and gates; the host narrows by device class
+        # every cover for now: garage doors and gates are among them
+        "cover.open_cover",
+        "cover.toggle",
+        "cover.set_cover_position",
         "homeassistant.restart",
         "homeassistant.stop",
         "hassio.host_reboot",

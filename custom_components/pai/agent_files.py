@@ -1,0 +1,235 @@
+"""Agent files on disk: reading a .pai for import, and the model weights it may carry.
+
+A .pai comes from the internet: it is read only through the engine's checked reader, every
+section's checksum is verified before anything is kept, and nothing is written while it is
+being judged. Embedded weights (`weights.gguf`, a LoRA `adapters/active.gguf`) are extracted
+to `<config>/pai/weights/<sha256>.gguf`: named by content, so two agents with the same model
+share one file, and removed once no config entry refers to them. A file already there with
+the right name and size is trusted and not re-hashed (its name is the hash it was verified
+against when it was written; re-hashing gigabytes on every import would cost minutes).
+
+Everything here that touches the disk blocks: run it in an executor job.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from dataclasses import dataclass
+import hashlib
+import logging
+from pathlib import Path
+import re
+import shutil
+from typing import Any
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DOMAIN
+from .engine.agent import AgentDefinition, load_agent_definition
+from .engine.container import ChecksumError, Limits, PaiReader
+
+_LOGGER = logging.getLogger(__name__)
+
+WEIGHT_SECTIONS = ("weights.gguf", "adapters/active.gguf")
+"""Sections holding model weights, in the order they are listed."""
+
+CONF_WEIGHTS = "weights"
+"""entry.data key: {section name: {"sha256": hex, "size": bytes}}."""
+
+FILE_LIMITS = Limits()
+"""What an imported file may hold (the engine's defaults)."""
+
+_WEIGHT_FILE = re.compile(r"[0-9a-f]{64}\.gguf")
+_HELD: HassKey[Counter[str]] = HassKey(f"{DOMAIN}_weights_held")
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedWeights:
+    """One weights section of an agent file, as its table declares it."""
+
+    section: str
+    sha256: str
+    size: int
+
+    @property
+    def filename(self) -> str:
+        """The file it is extracted to: its content hash (never the section's name)."""
+        return f"{self.sha256}.gguf"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry.data form."""
+        return {"sha256": self.sha256, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFile:
+    """A verified agent file: its definition, JSON sections and embedded weights."""
+
+    definition: AgentDefinition
+    sections: dict[str, Any]
+    weights: tuple[EmbeddedWeights, ...]
+    file_sha256: str
+
+    @property
+    def name(self) -> str:
+        """The agent's name (manifest)."""
+        return self.definition.manifest.name
+
+    @property
+    def version(self) -> str:
+        """The agent's version (manifest)."""
+        return self.definition.manifest.version
+
+
+def read_agent_file(path: Path) -> AgentFile:
+    """Open, verify (every section's checksum) and parse an agent file. Blocks.
+
+    Raises the engine's `PaiFormatError` (the container) or `AgentDefinitionError` (the
+    agent), each one readable line; writes nothing.
+    """
+    with PaiReader(path, limits=FILE_LIMITS) as reader:
+        definition = load_agent_definition(reader)
+        reader.verify()
+        weights = tuple(
+            EmbeddedWeights(info.name, info.sha256_hex, info.raw_size)
+            for info in reader.sections
+            if info.name in WEIGHT_SECTIONS
+        )
+    with path.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()
+    return AgentFile(definition, definition.to_sections(), weights, digest)
+
+
+def weights_dir(hass: HomeAssistant) -> Path:
+    """Where extracted weights live: `<config>/pai/weights`."""
+    return Path(hass.config.path(DOMAIN, "weights"))
+
+
+def staging_dir(hass: HomeAssistant) -> Path:
+    """Where an uploaded file with weights waits for its flow to finish."""
+    return Path(hass.config.path(DOMAIN, "staging"))
+
+
+def stage_file(source: Path, target: Path) -> None:
+    """Move an uploaded file out of file_upload's reach (it deletes its own). Blocks."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(source, target)
+
+
+def remove_file(path: Path) -> None:
+    """Remove `path` if it is there. Blocks."""
+    path.unlink(missing_ok=True)
+
+
+def install_weights(
+    source: Path, weights: Iterable[EmbeddedWeights], directory: Path
+) -> None:
+    """Extract `weights` from the agent file `source` into `directory`. Blocks.
+
+    Each is streamed, verified against its checksum and renamed into place; one already
+    there with the same name and size is kept as it is.
+    """
+    weights = list(weights)
+    if not weights:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with PaiReader(source, limits=FILE_LIMITS) as reader:
+        for item in weights:
+            target = directory / item.filename
+            if target.is_file() and target.stat().st_size == item.size:
+                continue
+            if reader.section(item.section).sha256_hex != item.sha256:
+                raise ChecksumError(
+                    f"section {item.section!r} is not the one that was verified "
+                    "(the file changed since it was read)",
+                    section=item.section,
+                )
+            reader.extract(item.section, target)
+
+
+def entry_weights(data: Mapping[str, Any]) -> set[str]:
+    """Return the content hashes an entry's data refers to."""
+    declared = data.get(CONF_WEIGHTS)
+    if not isinstance(declared, Mapping):
+        return set()
+    return {
+        str(item["sha256"])
+        for item in declared.values()
+        if isinstance(item, Mapping) and "sha256" in item
+    }
+
+
+@callback
+def hold_weights(hass: HomeAssistant, hashes: Iterable[str]) -> Callable[[], None]:
+    """Keep `hashes` from cleanup until the returned callback is called (a flow's work)."""
+    held = hass.data.setdefault(_HELD, Counter())
+    taken = list(hashes)
+    held.update(taken)
+    released = False
+
+    @callback
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            held.subtract(taken)
+            for sha in taken:
+                if held[sha] <= 0:
+                    del held[sha]
+
+    return release
+
+
+async def async_cleanup_weights(
+    hass: HomeAssistant, exclude_entry_id: str | None = None
+) -> list[str]:
+    """Remove extracted weights that no config entry refers to; return the removed names.
+
+    `exclude_entry_id`: an entry being removed (still listed while `async_remove_entry`
+    runs). Weights held by a flow in progress are kept.
+    """
+    keep: set[str] = set(hass.data.get(_HELD, ()))
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.entry_id != exclude_entry_id:
+            keep |= entry_weights(entry.data)
+    flows = {
+        flow["flow_id"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    }
+    return await hass.async_add_executor_job(
+        _remove_unreferenced,
+        weights_dir(hass),
+        frozenset(keep),
+        staging_dir(hass),
+        frozenset(flows),
+    )
+
+
+def _remove_unreferenced(
+    directory: Path, keep: frozenset[str], staging: Path, flows: frozenset[str]
+) -> list[str]:
+    removed: list[str] = []
+    # Only finished weight files: a temp file of an extraction in progress stays.
+    for path in _listing(directory):
+        if _WEIGHT_FILE.fullmatch(path.name) and path.stem not in keep:
+            removed += _unlink(path, "Removed model weights no agent uses: %s")
+    # Uploads staged by flows that ended without cleaning up (a restart, a crash).
+    for path in _listing(staging):
+        if path.suffix == ".pai" and path.stem not in flows:
+            removed += _unlink(path, "Removed an abandoned upload: %s")
+    return removed
+
+
+def _listing(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
+def _unlink(path: Path, message: str) -> list[str]:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+        _LOGGER.info(message, path.name)
+        return [path.name]
+    return []

@@ -1,0 +1,440 @@
+"""The options flow: the governance policy a user sets on top of the agent file's.
+
+The form groups its fields in sections (governance, quiet hours, delivery) for readability,
+but the runtime reads flat keys (const.py), so the sections are flattened on save. A field
+left empty is removed from the options: the agent file's value (or paigent's default)
+applies again. Suggested values are what is in force now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.data_entry_flow import section
+from homeassistant.exceptions import TemplateError
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    ObjectSelector,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TemplateSelector,
+    TimeSelector,
+)
+from homeassistant.helpers.template import Template
+import probatio as vol
+
+from .const import (
+    CONF_ACT_CONFIDENCE,
+    CONF_ACTION_MAX_LEVELS,
+    CONF_AGENT,
+    CONF_AGENT_NAME,
+    CONF_ALLOWED_ACTIONS,
+    CONF_APPROVAL_EXPIRY,
+    CONF_APPROVERS,
+    CONF_AUTONOMY_CEILING,
+    CONF_BINDINGS,
+    CONF_DECLINE_THRESHOLD,
+    CONF_DEFAULT_MAX_LEVEL,
+    CONF_INTERRUPTION_COST_TEMPLATE,
+    CONF_LIFTED_ACTIONS,
+    CONF_MAX_INTERRUPTIONS,
+    CONF_MIN_CONFIDENCE,
+    CONF_NOTIFY_TARGETS,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    CONF_UNDO_WINDOW,
+    CONF_URGENCY_OVERRIDE,
+    CONF_USER_STATE_TEMPLATE,
+    DEFAULT_APPROVAL_EXPIRY_MINUTES,
+    DEFAULT_UNDO_WINDOW_MINUTES,
+    LEVEL_NAMES,
+)
+from .engine.agent import NOTIFY_ACTION, AgentDefinition, AgentDefinitionError
+from .engine.models import Policy
+from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+
+SECTION_GOVERNANCE = "governance"
+SECTION_QUIET_HOURS = "quiet_hours"
+SECTION_DELIVERY = "delivery"
+SECTIONS = (SECTION_GOVERNANCE, SECTION_QUIET_HOURS, SECTION_DELIVERY)
+
+MANAGED_OPTIONS = frozenset(
+    {
+        CONF_MIN_CONFIDENCE,
+        CONF_ACT_CONFIDENCE,
+        CONF_DEFAULT_MAX_LEVEL,
+        CONF_URGENCY_OVERRIDE,
+        CONF_DECLINE_THRESHOLD,
+        CONF_INTERRUPTION_COST_TEMPLATE,
+        CONF_USER_STATE_TEMPLATE,
+        CONF_AUTONOMY_CEILING,
+        CONF_ALLOWED_ACTIONS,
+        CONF_LIFTED_ACTIONS,
+        CONF_ACTION_MAX_LEVELS,
+        CONF_QUIET_START,
+        CONF_QUIET_END,
+        CONF_MAX_INTERRUPTIONS,
+        CONF_NOTIFY_TARGETS,
+        CONF_APPROVERS,
+        CONF_APPROVAL_EXPIRY,
+        CONF_UNDO_WINDOW,
+    }
+)
+"""Every option this form edits; any other key in the options is kept as it is."""
+
+_INT_OPTIONS = (
+    CONF_MAX_INTERRUPTIONS,
+    CONF_DECLINE_THRESHOLD,
+    CONF_APPROVAL_EXPIRY,
+    CONF_UNDO_WINDOW,
+)
+_LIST_OPTIONS = (
+    CONF_ALLOWED_ACTIONS,
+    CONF_LIFTED_ACTIONS,
+    CONF_NOTIFY_TARGETS,
+    CONF_APPROVERS,
+)
+
+
+def _unit() -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(min=0, max=1, step=0.01, mode=NumberSelectorMode.BOX)
+    )
+
+
+def _count(maximum: int, unit: str | None = None, minimum: int = 0) -> NumberSelector:
+    config = NumberSelectorConfig(
+        min=minimum, max=maximum, step=1, mode=NumberSelectorMode.BOX
+    )
+    if unit is not None:
+        config["unit_of_measurement"] = unit
+    return NumberSelector(config)
+
+
+def _level_selector() -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(LEVEL_NAMES),
+            translation_key="autonomy_level",
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def _multi(
+    options: list[SelectOptionDict], *, custom: bool = False, key: str | None = None
+) -> SelectSelector:
+    config = SelectSelectorConfig(
+        options=options,
+        multiple=True,
+        custom_value=custom,
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+    if key is not None:
+        config["translation_key"] = key
+    return SelectSelector(config)
+
+
+def _choices(values: list[str]) -> list[SelectOptionDict]:
+    return [SelectOptionDict(value=value, label=value) for value in values]
+
+
+def _definition(data: Mapping[str, Any]) -> AgentDefinition | None:
+    """Parse the entry's agent; None for one made in Home Assistant without a file."""
+    sections = data.get(CONF_AGENT)
+    if not sections:
+        return None
+    try:
+        return AgentDefinition.from_sections(sections)
+    except AgentDefinitionError:
+        return None  # setup reports it; the options still work on what is bound
+
+
+def agent_actions(data: Mapping[str, Any]) -> list[str]:
+    """List the actions an agent can propose: its rules', its file's, its bound ones."""
+    names: set[str] = set(data.get(CONF_BINDINGS, {}).get("actions", {}))
+    if (definition := _definition(data)) is not None:
+        names |= set(definition.actions)
+        names |= {rule.action for rule in definition.rules}
+    names.discard(NOTIFY_ACTION)
+    return sorted(names)
+
+
+def file_policy(data: Mapping[str, Any]) -> Policy:
+    """Return the agent file's policy (paigent's defaults where the file is silent)."""
+    definition = _definition(data)
+    return definition.policy if definition is not None else Policy()
+
+
+def policy_values(
+    data: Mapping[str, Any], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the values in force now, as the form shows them: options over the file."""
+    policy = file_policy(data)
+    values: dict[str, Any] = {
+        CONF_MIN_CONFIDENCE: policy.min_confidence,
+        CONF_ACT_CONFIDENCE: policy.act_confidence,
+        CONF_DEFAULT_MAX_LEVEL: int(policy.default_max_level),
+        CONF_URGENCY_OVERRIDE: policy.urgency_override,
+        CONF_DECLINE_THRESHOLD: policy.decline_penalty_threshold,
+        CONF_MAX_INTERRUPTIONS: policy.max_interruptions_per_hour,
+        CONF_AUTONOMY_CEILING: "act",
+        CONF_APPROVAL_EXPIRY: DEFAULT_APPROVAL_EXPIRY_MINUTES,
+        CONF_UNDO_WINDOW: DEFAULT_UNDO_WINDOW_MINUTES,
+        CONF_NOTIFY_TARGETS: [],
+        CONF_APPROVERS: [],
+        CONF_LIFTED_ACTIONS: [],
+    }
+    if policy.action_max_levels:
+        values[CONF_ACTION_MAX_LEVELS] = {
+            name: int(level) for name, level in policy.action_max_levels.items()
+        }
+    if policy.quiet_hours is not None:
+        values[CONF_QUIET_START] = policy.quiet_hours.start.isoformat()
+        values[CONF_QUIET_END] = policy.quiet_hours.end.isoformat()
+    values.update({key: options[key] for key in MANAGED_OPTIONS if key in options})
+    values[CONF_DEFAULT_MAX_LEVEL] = LEVEL_NAMES[int(values[CONF_DEFAULT_MAX_LEVEL])]
+    if CONF_ACTION_MAX_LEVELS in values:
+        values[CONF_ACTION_MAX_LEVELS] = {
+            name: LEVEL_NAMES[int(level)]
+            for name, level in values[CONF_ACTION_MAX_LEVELS].items()
+        }
+    return values
+
+
+class OptionsError(Exception):
+    """A submitted form that cannot be saved: `field` and `key` name the error to show."""
+
+    def __init__(self, field: str, key: str, problem: str = "") -> None:
+        """Keep where the error is shown, its translation key and a detail."""
+        super().__init__(problem or key)
+        self.field = field
+        self.key = key
+        self.problem = problem
+
+
+def parse_action_levels(raw: Any, actions: list[str]) -> dict[str, int]:
+    """Read `{action: level}` (a level by name or 0..3) for known actions."""
+    if not isinstance(raw, Mapping):
+        raise OptionsError(
+            CONF_ACTION_MAX_LEVELS, "invalid_action_levels", "not a mapping"
+        )
+    levels: dict[str, int] = {}
+    for name, level in raw.items():
+        if name not in actions:
+            raise OptionsError(
+                CONF_ACTION_MAX_LEVELS,
+                "invalid_action_levels",
+                f"{name!r} is not one of this agent's actions",
+            )
+        if level in LEVEL_NAMES:
+            levels[name] = LEVEL_NAMES.index(level)
+        elif isinstance(level, int) and not isinstance(level, bool) and 0 <= level <= 3:
+            levels[name] = level
+        else:
+            raise OptionsError(
+                CONF_ACTION_MAX_LEVELS,
+                "invalid_action_levels",
+                f"{name}: {level!r} is not observe, suggest, ask or act",
+            )
+    return levels
+
+
+def _stored(key: str, value: Any, actions: list[str]) -> Any:
+    """Convert one form value into the form the options keep."""
+    if key in _INT_OPTIONS:
+        return int(value)
+    if key in (CONF_MIN_CONFIDENCE, CONF_ACT_CONFIDENCE, CONF_URGENCY_OVERRIDE):
+        return float(value)
+    if key == CONF_DEFAULT_MAX_LEVEL:
+        return LEVEL_NAMES.index(value)
+    if key == CONF_ACTION_MAX_LEVELS:
+        return parse_action_levels(value, actions)
+    if key in _LIST_OPTIONS:
+        return list(dict.fromkeys(value))
+    return value
+
+
+class PaiOptionsFlow(OptionsFlowWithReload):
+    """Edit an agent's governance policy; saving reloads the agent."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the policy; check and save it."""
+        data = self.config_entry.data
+        actions = agent_actions(data)
+        errors: dict[str, str] = {}
+        placeholders = {"agent": str(data.get(CONF_AGENT_NAME, "")), "problem": ""}
+        if user_input is not None:
+            flat = _flatten(user_input)
+            try:
+                options = self._options_from(flat, actions)
+            except OptionsError as err:
+                errors[err.field] = err.key
+                placeholders["problem"] = err.problem
+            else:
+                return self.async_create_entry(data=options)
+        suggested = (
+            _nest(_flatten(user_input))
+            if user_input is not None
+            else _nest(policy_values(data, self.config_entry.options))
+        )
+        schema = await self._schema(actions)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _options_from(self, flat: dict[str, Any], actions: list[str]) -> dict[str, Any]:
+        """Check the flat form values and turn them into the options the runtime reads."""
+        options = {
+            key: value
+            for key, value in self.config_entry.options.items()
+            if key not in MANAGED_OPTIONS
+        }
+        for key, value in flat.items():
+            if value is not None and value not in ("", [], {}):
+                options[key] = _stored(key, value, actions)
+        base = file_policy(self.config_entry.data)
+        minimum = options.get(CONF_MIN_CONFIDENCE, base.min_confidence)
+        if options.get(CONF_ACT_CONFIDENCE, base.act_confidence) < minimum:
+            raise OptionsError(CONF_ACT_CONFIDENCE, "act_below_min_confidence")
+        if (CONF_QUIET_START in options) != (CONF_QUIET_END in options):
+            raise OptionsError("base", "quiet_hours_incomplete")
+        if (start := options.get(CONF_QUIET_START)) is not None and start == options[
+            CONF_QUIET_END
+        ]:
+            raise OptionsError("base", "quiet_hours_empty")
+        for key in (CONF_INTERRUPTION_COST_TEMPLATE, CONF_USER_STATE_TEMPLATE):
+            if key in options:
+                self._check_template(key, options[key])
+        return options
+
+    def _check_template(self, key: str, template: str) -> None:
+        """Render the template now, so a mistake shows here and not at 3 a.m."""
+        try:
+            rendered = Template(template, self.hass).async_render(parse_result=False)
+        except TemplateError as err:
+            raise OptionsError(key, "template_error", str(err)) from err
+        if key != CONF_INTERRUPTION_COST_TEMPLATE:
+            return
+        try:
+            cost = float(rendered)
+        except ValueError:
+            cost = -1.0
+        if not 0.0 <= cost <= 1.0:  # also false for NaN
+            raise OptionsError(
+                key, "cost_not_a_unit", f"it gives {str(rendered)[:60]!r}"
+            )
+
+    async def _schema(self, actions: list[str]) -> vol.Schema:
+        """Build the form, with choices taken from this agent and this Home Assistant."""
+        options = self.config_entry.options
+        action_choices = _choices(actions)
+        targets = [PERSISTENT_NOTIFICATION]
+        targets += sorted(
+            f"{NOTIFY_DOMAIN}.{service}"
+            for service in self.hass.services.async_services_for_domain(NOTIFY_DOMAIN)
+            if service.startswith(PHONE_PREFIX)
+        )
+        targets += sorted(self.hass.states.async_entity_ids(NOTIFY_DOMAIN))
+        targets += [t for t in options.get(CONF_NOTIFY_TARGETS, []) if t not in targets]
+        users = [
+            SelectOptionDict(value=user.id, label=user.name or user.id)
+            for user in await self.hass.auth.async_get_users()
+            if not user.system_generated
+        ]
+        known = {user["value"] for user in users}
+        users += [
+            SelectOptionDict(value=user_id, label=user_id)
+            for user_id in options.get(CONF_APPROVERS, [])
+            if user_id not in known
+        ]
+        return vol.Schema(
+            {
+                vol.Optional(CONF_MIN_CONFIDENCE): _unit(),
+                vol.Optional(CONF_ACT_CONFIDENCE): _unit(),
+                vol.Optional(CONF_DEFAULT_MAX_LEVEL): _level_selector(),
+                vol.Optional(CONF_URGENCY_OVERRIDE): _unit(),
+                vol.Optional(CONF_DECLINE_THRESHOLD): _count(100, minimum=1),
+                vol.Optional(CONF_INTERRUPTION_COST_TEMPLATE): TemplateSelector(),
+                vol.Optional(CONF_USER_STATE_TEMPLATE): TemplateSelector(),
+                vol.Required(SECTION_GOVERNANCE): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(CONF_AUTONOMY_CEILING): _level_selector(),
+                            vol.Optional(CONF_ALLOWED_ACTIONS): _multi(action_choices),
+                            vol.Optional(CONF_LIFTED_ACTIONS): _multi(action_choices),
+                            vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
+                        }
+                    )
+                ),
+                vol.Required(SECTION_QUIET_HOURS): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(CONF_QUIET_START): TimeSelector(),
+                            vol.Optional(CONF_QUIET_END): TimeSelector(),
+                            vol.Optional(CONF_MAX_INTERRUPTIONS): _count(1000),
+                        }
+                    )
+                ),
+                vol.Required(SECTION_DELIVERY): section(
+                    vol.Schema(
+                        {
+                            vol.Optional(CONF_NOTIFY_TARGETS): _multi(
+                                _choices(targets), custom=True, key="notify_target"
+                            ),
+                            vol.Optional(CONF_APPROVERS): _multi(users),
+                            vol.Optional(CONF_APPROVAL_EXPIRY): _count(10080, "min", 1),
+                            vol.Optional(CONF_UNDO_WINDOW): _count(10080, "min", 1),
+                        }
+                    )
+                ),
+            }
+        )
+
+
+_SECTION_OF = {
+    CONF_AUTONOMY_CEILING: SECTION_GOVERNANCE,
+    CONF_ALLOWED_ACTIONS: SECTION_GOVERNANCE,
+    CONF_LIFTED_ACTIONS: SECTION_GOVERNANCE,
+    CONF_ACTION_MAX_LEVELS: SECTION_GOVERNANCE,
+    CONF_QUIET_START: SECTION_QUIET_HOURS,
+    CONF_QUIET_END: SECTION_QUIET_HOURS,
+    CONF_MAX_INTERRUPTIONS: SECTION_QUIET_HOURS,
+    CONF_NOTIFY_TARGETS: SECTION_DELIVERY,
+    CONF_APPROVERS: SECTION_DELIVERY,
+    CONF_APPROVAL_EXPIRY: SECTION_DELIVERY,
+    CONF_UNDO_WINDOW: SECTION_DELIVERY,
+}
+
+
+def _flatten(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge the form's sections into one flat mapping, as the options store them."""
+    flat: dict[str, Any] = {}
+    for key, value in user_input.items():
+        if key in SECTIONS:
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Sort flat values into the form's sections (for suggested values)."""
+    nested: dict[str, Any] = {name: {} for name in SECTIONS}
+    for key, value in flat.items():
+        if (name := _SECTION_OF.get(key)) is not None:
+            nested[name][key] = value
+        else:
+            nested[key] = value
+    return nested
