@@ -39,7 +39,11 @@ from custom_components.pai.engine.container import (
 )
 from custom_components.pai.options_flow import PaiOptionsFlow
 
+from . import test_executor
+from .test_executor import HookServer
 from .test_hassfest import INTEGRATION, _json
+
+hook_server = test_executor.hook_server  # a fixture: an HTTP server on loopback
 
 FAN_ON = [
     {"action": "input_boolean.turn_on", "target": {"entity_id": "input_boolean.fan"}}
@@ -224,7 +228,7 @@ async def test_import_binds_what_the_file_needs_and_the_agent_works(
     assert list(result["data_schema"].schema) == ["cpu"]
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
 
-    # Only the callback action asks for a binding: console is built in, webhooks are not run.
+    # Only the callback action asks for a binding: console and webhooks are built in.
     assert result["step_id"] == "bind_actions"
     assert list(result["data_schema"].schema) == ["cleanup"]
     assert "handler 'free_memory'" in result["description_placeholders"]["actions"]
@@ -232,7 +236,7 @@ async def test_import_binds_what_the_file_needs_and_the_agent_works(
 
     assert result["step_id"] == "targets"
     problems = result["description_placeholders"]["problems"]
-    assert "'hook' is a webhook (https://example.com/hook)" in problems
+    assert "hook" not in problems
     result = await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
@@ -904,3 +908,173 @@ async def test_import_of_a_bad_or_missing_file_aborts_with_the_reason(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "invalid_file"
     assert detail in result["description_placeholders"]["detail"]
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answer", "status"), [(200, "executed"), (500, "failed")])
+@pytest.mark.usefixtures("house")
+async def test_a_webhook_action_is_posted_when_the_agent_acts(
+    hass: HomeAssistant,
+    uploads: Uploads,
+    tmp_path: Path,
+    *,
+    hook_server: HookServer,
+    answer: int,
+    status: str,
+) -> None:
+    hook_server.status = answer
+    rule = {**CLEANUP_RULE, "intent": {**CLEANUP_RULE["intent"], "action": "hook"}}
+    path = pack(
+        tmp_path / "src",
+        rules=[rule],
+        actions={"hook": {"type": "webhook", "url": hook_server.url}},
+    )
+    result = await upload(hass, uploads, path)
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    assert result["step_id"] == "targets"  # a webhook needs no binding
+    assert result["description_placeholders"]["problems"] == "- none"
+    await configure(hass, result, {"notify_targets": []})
+    await hass.async_block_till_done()
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+
+    hass.states.async_set("sensor.cpu", "92")
+    await hass.async_block_till_done()
+
+    record = records[-1].data["record"]
+    assert record["4_execution"]["status"] == status
+    assert hook_server.received == [
+        {
+            "record_id": record["record_id"],
+            "action": "hook",
+            "params": {},
+            "event": record["1_perception"],
+        }
+    ]
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_webhook_action_counts_as_bound_when_asking(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    rule = {
+        **CLEANUP_RULE,
+        "intent": {**CLEANUP_RULE["intent"], "action": "hook", "level": 2},
+    }
+    path = pack(tmp_path / "src", rules=[rule], actions={"hook": ACTIONS["hook"]})
+    result = await upload(hass, uploads, path)
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    await configure(hass, result, {"notify_targets": []})
+    await hass.async_block_till_done()
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+
+    hass.states.async_set("sensor.cpu", "92")
+    await hass.async_block_till_done()
+
+    assert records[-1].data["record"]["4_execution"]["status"] == "pending_approval"
+
+
+# --- a file exported from Home Assistant (ha_bindings.json) --------------------------------
+
+
+def _exported(folder: Path, ha_bindings: Any) -> Path:
+    """The default agent, packed by the engine with an `ha_bindings.json` section."""
+    sections = [json_section(name, value) for name, value in _agent_sections().items()]
+    if isinstance(ha_bindings, SectionSource):
+        sections.append(ha_bindings)
+    else:
+        sections.append(json_section("ha_bindings.json", ha_bindings))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_pai(folder / "exported.pai", sections)
+    return folder / "exported.pai"
+
+
+def _agent_sections() -> dict[str, Any]:
+    return {
+        "manifest.json": {
+            "name": "Server watch",
+            "version": "1.0.0",
+            "author": "tests",
+            "description": "",
+            "pai_format": 1,
+            "kind": "proactive-agent",
+        },
+        "policy.json": {"default_max_level": 3},
+        "triggers.json": [CPU_TRIGGER],
+        "rules.json": [CLEANUP_RULE],
+        "actions.json": ACTIONS,
+    }
+
+
+STATE_TRIGGER = {"trigger": "state", "entity_id": "input_boolean.motion", "id": "m"}
+
+
+@pytest.mark.usefixtures("house")
+async def test_an_exported_file_suggests_its_bindings_and_targets(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    hass.services.async_register("notify", "mobile_app_pixel", lambda call: None)
+    path = _exported(
+        tmp_path / "src",
+        {
+            "bindings": {
+                "metrics": {"cpu": "sensor.cpu", "gone": "sensor.old"},
+                "actions": {"cleanup": FAN_ON, "gone": FAN_ON},
+            },
+            "ha_triggers": [STATE_TRIGGER],
+            "options": {
+                "notify_targets": ["notify.mobile_app_pixel", "notify.mobile_app_old"],
+                "min_confidence": 0.5,
+            },
+        },
+    )
+    result = await upload(hass, uploads, path)
+    assert list(result["data_schema"].schema) == ["cpu"]
+    assert suggested(result, "cpu") == "sensor.cpu"
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    assert list(result["data_schema"].schema) == ["cleanup"]
+    assert suggested(result, "cleanup") == FAN_ON
+    result = await configure(hass, result, {"cleanup": FAN_ON})
+
+    # Only the targets that exist here, for the user to confirm.
+    [key] = result["data_schema"].schema
+    assert key.default() == ["notify.mobile_app_pixel"]
+    result = await configure(
+        hass, result, {"notify_targets": ["notify.mobile_app_pixel"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["ha_triggers"] == [STATE_TRIGGER]
+    assert result["data"]["bindings"]["metrics"] == {"cpu": "sensor.cpu"}
+    assert "ha_bindings.json" not in result["data"]["agent"]
+
+
+@pytest.mark.parametrize(
+    "ha_bindings",
+    [
+        ["not", "a", "mapping"],
+        {
+            "bindings": {"metrics": {"cpu": 7}, "actions": {"cleanup": "x"}},
+            "ha_triggers": "state",
+            "options": {"notify_targets": [1, None]},
+        },
+        {"bindings": {"actions": {"cleanup": [1]}}, "ha_triggers": [3]},
+        SectionSource("ha_bindings.json", SectionType.JSON, b"{no"),
+    ],
+    ids=["list", "wrong types", "wrong items", "not JSON"],
+)
+@pytest.mark.usefixtures("house")
+async def test_a_malformed_ha_bindings_section_is_ignored(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path, ha_bindings: Any
+) -> None:
+    result = await upload(hass, uploads, _exported(tmp_path / "src", ha_bindings))
+    assert result["step_id"] == "bind_metrics"
+    assert suggested(result, "cpu") is None
+    result = await configure(hass, result, {})
+    assert suggested(result, "cleanup") is None
+    result = await configure(hass, result, {})
+    [key] = result["data_schema"].schema
+    assert key.default() == ["persistent_notification"]
+    result = await configure(hass, result, {"notify_targets": []})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["ha_triggers"] == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 import json
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
+from aiohttp import web
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.script import DATA_NEW_SCRIPT_RUNS_NOT_ALLOWED
@@ -346,3 +349,96 @@ async def test_a_failing_undo_is_a_failed_result_not_an_exception(
     assert undone.status == ExecutionStatus.FAILED
     assert undone.result == "lock is offline"
     assert logged in caplog.text
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+@dataclass
+class HookServer:
+    """A real HTTP server on loopback that records what is POSTed to /hook."""
+
+    url: str
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
+    server = HookServer("")
+
+    async def hook(request: web.Request) -> web.Response:
+        server.received.append(await request.json())
+        return web.Response(status=server.status)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    server.url = f"http://127.0.0.1:{port}/hook"
+    yield server
+    await runner.cleanup()
+
+
+PAYLOAD = {"record_id": RID, "action": "hook", "params": {"x": 1}, "event": EVENT}
+
+
+async def test_a_webhook_is_posted_once_as_json(
+    executor: ActionExecutor, hook_server: HookServer
+) -> None:
+    result = await executor.async_post_webhook(hook_server.url, PAYLOAD, RID)
+
+    assert result.status == ExecutionStatus.EXECUTED
+    assert result.result == f"posted to {hook_server.url} (HTTP 200)"
+    assert result.snapshot == []  # nothing to undo
+    assert hook_server.received == [PAYLOAD]
+
+
+async def test_a_webhook_that_answers_an_error_failed(
+    executor: ActionExecutor, hook_server: HookServer
+) -> None:
+    hook_server.status = 500
+    result = await executor.async_post_webhook(hook_server.url, PAYLOAD, RID)
+    assert result.status == ExecutionStatus.FAILED
+    assert result.result == f"webhook {hook_server.url} answered HTTP 500"
+    assert len(hook_server.received) == 1
+
+
+async def test_a_webhook_nobody_listens_on_failed(
+    executor: ActionExecutor, hook_server: HookServer
+) -> None:
+    url = hook_server.url.replace("/hook", "/nowhere")  # 404
+    result = await executor.async_post_webhook(url, PAYLOAD, RID)
+    assert result.status == ExecutionStatus.FAILED
+    assert "answered HTTP 404" in result.result
+
+    closed = "http://127.0.0.1:9/hook"  # the discard port: refused
+    result = await executor.async_post_webhook(closed, PAYLOAD, RID)
+    assert result.status == ExecutionStatus.FAILED
+    assert result.result.startswith(f"webhook {closed}: ")
+
+
+async def test_a_webhook_that_does_not_answer_in_time_failed(
+    executor: ActionExecutor,
+) -> None:
+    with patch("custom_components.pai.executor.async_get_clientsession") as get_session:
+        get_session.return_value.post.side_effect = TimeoutError
+        result = await executor.async_post_webhook("https://x.test/", PAYLOAD, RID)
+    assert result.status == ExecutionStatus.FAILED
+    assert result.result == "webhook https://x.test/ did not answer in time"
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://example.com/x", "/relative", "javascript:x"]
+)
+async def test_a_webhook_that_is_not_http_is_refused(
+    executor: ActionExecutor, url: str
+) -> None:
+    with patch("custom_components.pai.executor.async_get_clientsession") as get_session:
+        result = await executor.async_post_webhook(url, PAYLOAD, RID)
+    assert result.status == ExecutionStatus.FAILED
+    assert result.result == f"webhook URL must be http or https: {url}"
+    get_session.assert_not_called()

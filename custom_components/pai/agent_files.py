@@ -8,6 +8,10 @@ share one file, and removed once no config entry refers to them. A file already 
 the right name and size is trusted and not re-hashed (its name is the hash it was verified
 against when it was written; re-hashing gigabytes on every import would cost minutes).
 
+A file exported from Home Assistant also carries `ha_bindings.json` (what that installation
+bound the agent to); it is read leniently, as suggestions for the binding steps: whatever
+part of it is malformed is left out, never refused.
+
 Everything here that touches the disk blocks: run it in an executor job.
 """
 
@@ -29,12 +33,15 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .engine.agent import AgentDefinition, load_agent_definition
-from .engine.container import ChecksumError, Limits, PaiReader
+from .engine.container import ChecksumError, InvalidJsonError, Limits, PaiReader
 
 _LOGGER = logging.getLogger(__name__)
 
 WEIGHT_SECTIONS = ("weights.gguf", "adapters/active.gguf")
 """Sections holding model weights, in the order they are listed."""
+
+HA_BINDINGS_SECTION = "ha_bindings.json"
+"""The section an export adds: {"bindings", "ha_triggers", "options"}."""
 
 CONF_WEIGHTS = "weights"
 """entry.data key: {section name: {"sha256": hex, "size": bytes}}."""
@@ -72,6 +79,8 @@ class AgentFile:
     sections: dict[str, Any]
     weights: tuple[EmbeddedWeights, ...]
     file_sha256: str
+    ha_bindings: dict[str, Any] | None = None
+    """From `ha_bindings.json` if the file has one: see `parse_ha_bindings`."""
 
     @property
     def name(self) -> str:
@@ -98,9 +107,58 @@ def read_agent_file(path: Path) -> AgentFile:
             for info in reader.sections
             if info.name in WEIGHT_SECTIONS
         )
+        ha_bindings = None
+        if HA_BINDINGS_SECTION in reader:
+            try:
+                ha_bindings = parse_ha_bindings(reader.read_json(HA_BINDINGS_SECTION))
+            except InvalidJsonError as err:
+                _LOGGER.warning("Ignoring the file's %s: %s", HA_BINDINGS_SECTION, err)
     with path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
-    return AgentFile(definition, definition.to_sections(), weights, digest)
+    return AgentFile(definition, definition.to_sections(), weights, digest, ha_bindings)
+
+
+def parse_ha_bindings(document: Any) -> dict[str, Any]:
+    """Keep the well-formed part of an exported `ha_bindings.json`.
+
+    Returns {"metrics": {metric: entity_id}, "actions": {name: [action config]},
+    "ha_triggers": [trigger config], "notify_targets": [target]}; anything of another
+    shape is left out.
+    """
+    bindings = _mapping(_mapping(document).get("bindings"))
+    options = _mapping(_mapping(document).get("options"))
+    return {
+        "metrics": {
+            metric: entity_id
+            for metric, entity_id in _mapping(bindings.get("metrics")).items()
+            if isinstance(entity_id, str)
+        },
+        "actions": {
+            name: [dict(step) for step in sequence]
+            for name, sequence in _mapping(bindings.get("actions")).items()
+            if isinstance(sequence, list)
+            and sequence
+            and all(isinstance(step, Mapping) for step in sequence)
+        },
+        "ha_triggers": [
+            dict(trigger)
+            for trigger in _list(_mapping(document).get("ha_triggers"))
+            if isinstance(trigger, Mapping)
+        ],
+        "notify_targets": [
+            target
+            for target in _list(options.get("notify_targets"))
+            if isinstance(target, str)
+        ],
+    }
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def weights_dir(hass: HomeAssistant) -> Path:

@@ -3,8 +3,9 @@
 Importing reads the uploaded file through the engine's checked reader and turns every refusal
 into a form error that names the problem. Then it asks only for what the file needs: an
 entity per threshold metric, a Home Assistant action per handler the rules call, and where
-notifications go. What the file asks for that cannot run here (a webhook, an unknown trigger
-type) is listed on the last step, not refused. Reconfigure replaces the file of an agent
+notifications go. A file exported from Home Assistant suggests its former bindings and
+notification targets (those that exist here); the user confirms them. What the file asks for
+that cannot run here (an unknown trigger type) is listed on the last step, not refused. Reconfigure replaces the file of an agent
 with a newer (or the same) version and keeps the bindings that still apply.
 """
 
@@ -75,7 +76,6 @@ from .engine.agent import (
     MissingAgentSectionError,
     ThresholdTrigger,
     UnknownAction,
-    WebhookAction,
 )
 from .engine.container import (
     BadMagicError,
@@ -195,7 +195,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._metrics: dict[str, str] = {}
         self._actions: dict[str, list[dict[str, Any]]] = {}
         self._ha_triggers: list[dict[str, Any]] = []
-        self._previous: Mapping[str, Any] = {}
+        self._previous: Mapping[str, Any] = {}  # bindings suggested on the forms
+        self._suggested_targets: list[str] = []
         self._weights_from: Path | None = None  # the file to extract weights from
         self._staged = False  # whether that file is this flow's to delete
         self._release_weights: Callable[[], None] | None = None
@@ -325,6 +326,10 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._definition = agent.definition
         self._name = agent.name
         self._sections = agent.sections
+        if agent.ha_bindings is not None and self.source != SOURCE_RECONFIGURE:
+            self._previous = agent.ha_bindings
+            self._ha_triggers = agent.ha_bindings["ha_triggers"]
+            self._suggested_targets = agent.ha_bindings["notify_targets"]
         self._actions = {
             name: CONSOLE_BINDING
             for name, spec in agent.definition.actions.items()
@@ -448,15 +453,18 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         """Choose where notifications go; show what of the file cannot run here."""
         if user_input is not None:
             return await self._async_finish(list(user_input[CONF_NOTIFY_TARGETS]))
+        available = self._notify_targets()
         if self.source == SOURCE_RECONFIGURE:
             default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
         else:
-            default = [PERSISTENT_NOTIFICATION]
+            default = [
+                target for target in self._suggested_targets if target in available
+            ] or [PERSISTENT_NOTIFICATION]
         schema = vol.Schema(
             {
                 vol.Required(CONF_NOTIFY_TARGETS, default=default): SelectSelector(
                     SelectSelectorConfig(
-                        options=self._notify_targets(),
+                        options=available,
                         multiple=True,
                         custom_value=True,
                     )
@@ -486,12 +494,6 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             problem
             for problem in trigger_specs(definition.triggers, self._metrics, [])[1]
             if problem not in problems
-        ]
-        problems += [
-            f"action {name!r} is a webhook ({spec.url}): Home Assistant does not call "
-            "webhooks for an agent, so it stays unbound (recorded as no action bound)"
-            for name, spec in definition.actions.items()
-            if isinstance(spec, WebhookAction)
         ]
         problems += [
             f"action {name!r} is not bound: it will be recorded as no action bound"

@@ -5,7 +5,8 @@ runs). The executor validates and runs one through `Script`, with the intent's p
 event and the record id as variables, after taking a snapshot of the states the sequence
 refers to, so that the user can undo what PAI did (`async_reproduce_state`). A run that
 fails becomes a `failed` result with a short human message: an agent's mistake must never
-surface as a traceback in the event loop.
+surface as a traceback in the event loop. An action the agent file declares as a webhook is
+POSTed as JSON instead, with Home Assistant's shared HTTP session; it has nothing to undo.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 import logging
 from typing import Any, cast
 
+import aiohttp
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.script import Script, async_validate_actions_config
 from homeassistant.helpers.state import async_reproduce_state
 from homeassistant.util.json import json_loads
@@ -31,6 +34,9 @@ _LOGGER = logging.getLogger(__name__)
 
 RESULT_MAX_CHARS = 200
 """A result is a line for the record and the logbook, not a report."""
+
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+WEBHOOK_SCHEMES = ("http://", "https://")
 
 _NOT_RESTORABLE = frozenset({STATE_UNAVAILABLE, STATE_UNKNOWN})
 
@@ -111,6 +117,28 @@ class ActionExecutor:
             return self._failed(record_id, "Home Assistant did not run it", snapshot)
         return ExecutionResult(
             ExecutionStatus.EXECUTED, _short(f"ran {_describe(actions)}"), snapshot
+        )
+
+    async def async_post_webhook(
+        self, url: str, payload: Mapping[str, Any], record_id: str
+    ) -> ExecutionResult:
+        """POST `payload` as JSON to an http(s) `url` once; never raises."""
+        if not url.lower().startswith(WEBHOOK_SCHEMES):
+            return self._failed(record_id, f"webhook URL must be http or https: {url}")
+        session = async_get_clientsession(self._hass)
+        try:
+            async with session.post(
+                url, json=dict(payload), timeout=WEBHOOK_TIMEOUT
+            ) as response:
+                status = response.status
+        except TimeoutError:
+            return self._failed(record_id, f"webhook {url} did not answer in time")
+        except (aiohttp.ClientError, ValueError) as err:
+            return self._failed(record_id, f"webhook {url}: {_message(err)}")
+        if status >= 400:
+            return self._failed(record_id, f"webhook {url} answered HTTP {status}")
+        return ExecutionResult(
+            ExecutionStatus.EXECUTED, _short(f"posted to {url} (HTTP {status})")
         )
 
     async def async_undo(

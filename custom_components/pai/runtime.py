@@ -54,7 +54,7 @@ from .const import (
     EVENT_PAI_RECORD,
     LEVEL_NAMES,
 )
-from .engine.agent import AgentDefinition, FileWatchTrigger
+from .engine.agent import AgentDefinition, FileWatchTrigger, WebhookAction
 from .engine.approvals import ApprovalBook, ClaimOutcome, PendingItem, new_nonce
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
@@ -434,7 +434,10 @@ class AgentRuntime:
         extensions = {"ha": {"entry_id": self.entry_id, "agent": self.name}}
         title = f"{self.name}: {intent.action}"
         message = intent.rationale or intent.action
-        sequence = self.action_bindings.get(intent.action)
+        # A webhook the file declares runs without a binding (see _execute).
+        runnable = intent.action in self.action_bindings or isinstance(
+            self.definition.actions.get(intent.action), WebhookAction
+        )
 
         def record_with(
             status: ExecutionStatus, taken: list[ActionTaken] | None = None
@@ -454,7 +457,7 @@ class AgentRuntime:
                 await self.notifier.async_suggest(record["record_id"], title, message)
             return self._publish(record)
 
-        if sequence is None:
+        if not runnable:
             return self._publish(record_with(ExecutionStatus.NO_ACTION_REGISTERED))
 
         if level == AutonomyLevel.ASK:
@@ -494,13 +497,26 @@ class AgentRuntime:
             for key, value in anticipation["params"].items()
             if key != EVENT_PAYLOAD_PARAM
         }
-        result = await self.executor.async_execute(
-            self.action_bindings.get(action),
-            params=params,
-            event=record["1_perception"],
-            record_id=record["record_id"],
-            context=context,
-        )
+        sequence = self.action_bindings.get(action)
+        declared = self.definition.actions.get(action)
+        if sequence is None and isinstance(declared, WebhookAction):
+            payload = {
+                "record_id": record["record_id"],
+                "action": action,
+                "params": params,
+                "event": record["1_perception"],
+            }
+            result = await self.executor.async_post_webhook(
+                declared.url, payload, record["record_id"]
+            )
+        else:
+            result = await self.executor.async_execute(
+                sequence,
+                params=params,
+                event=record["1_perception"],
+                record_id=record["record_id"],
+                context=context,
+            )
         status = ExecutionStatus(result.status)
         record = with_execution(
             record, status, [ActionTaken(action, result.status, result.result)]
