@@ -615,16 +615,26 @@ async def start_create(hass: HomeAssistant) -> FlowResult:
     return result
 
 
+LIGHT_ON = [
+    {
+        "action": "input_boolean.turn_on",
+        "target": {"entity_id": "input_boolean.porch_light"},
+    }
+]
+
+
+def latest_records(events: list[Any]) -> dict[str, dict[str, Any]]:
+    """The current state of each record fired, by the action it is about."""
+    by_id = {
+        event.data["record"]["record_id"]: event.data["record"] for event in events
+    }
+    return {record["3_anticipation"]["action"]: record for record in by_id.values()}
+
+
 @pytest.mark.usefixtures("house")
 async def test_create_an_agent_that_acts_on_a_state_change(
     hass: HomeAssistant, uploads: Uploads
 ) -> None:
-    light_on = [
-        {
-            "action": "input_boolean.turn_on",
-            "target": {"entity_id": "input_boolean.porch_light"},
-        }
-    ]
     result = await start_create(hass)
     result = await configure(
         hass,
@@ -633,11 +643,16 @@ async def test_create_an_agent_that_acts_on_a_state_change(
             "name": " Porch light ",
             "entities": ["input_boolean.motion"],
             "minutes": 15,
-            "action": light_on,
+            "action": LIGHT_ON,
             "level": "act",
             "confidence": 0.95,
         },
     )
+    assert result["step_id"] == "create_action"
+    assert result["description_placeholders"]["actions"] == (
+        "- action_1: input_boolean.turn_on (up to act)"
+    )
+    result = await configure(hass, result, {})  # no other action
     assert result["step_id"] == "targets"
     assert result["description_placeholders"]["problems"] == "- none"
     result = await configure(
@@ -647,7 +662,7 @@ async def test_create_an_agent_that_acts_on_a_state_change(
     assert result["title"] == "Porch light"
     assert result["result"].unique_id == "porch_light"
     data = result["data"]
-    assert data["bindings"] == {"metrics": {}, "actions": {"act": light_on}}
+    assert data["bindings"] == {"metrics": {}, "actions": {"action_1": LIGHT_ON}}
     assert data["ha_triggers"] == [
         {
             "trigger": "state",
@@ -658,7 +673,11 @@ async def test_create_an_agent_that_acts_on_a_state_change(
         {"trigger": "time_pattern", "minutes": "/15", "id": "every_15_minutes"},
     ]
     assert data["agent"]["rules.json"][0]["intent"]["level"] == 3
-    assert data["agent"]["policy.json"]["default_max_level"] == 3
+    assert data["agent"]["policy.json"]["action_max_levels"] == {"action_1": 3}
+    assert result["options"] == {
+        "notify_targets": ["persistent_notification"],
+        "allowed_actions": ["action_1"],
+    }
     assert "source" not in data
     await hass.async_block_till_done()
 
@@ -669,6 +688,83 @@ async def test_create_an_agent_that_acts_on_a_state_change(
     await hass.async_block_till_done()
     assert hass.states.get("input_boolean.porch_light").state == "on"
     assert records[-1].data["record"]["4_execution"]["status"] == "executed"
+
+
+@pytest.mark.usefixtures("house")
+async def test_create_an_agent_with_several_actions_each_with_its_own_cap(
+    hass: HomeAssistant, uploads: Uploads
+) -> None:
+    fan_on = [
+        {
+            "action": "input_boolean.turn_on",
+            "target": {"entity_id": "input_boolean.fan"},
+        }
+    ]
+    result = await start_create(hass)
+    result = await configure(
+        hass,
+        result,
+        {
+            "name": "Evening",
+            "entities": ["input_boolean.motion"],
+            "action": LIGHT_ON,
+            "level": "act",
+            "confidence": 0.95,
+        },
+    )
+    # A second action Home Assistant refuses is shown on its field; the first stays.
+    result = await configure(
+        hass, result, {"action": [{"delay": "soon"}], "level": "ask", "confidence": 0.9}
+    )
+    assert result["step_id"] == "create_action"
+    assert result["errors"] == {"action": "invalid_action"}
+    assert result["description_placeholders"]["detail"]
+    assert suggested(result, "action") == [{"delay": "soon"}]
+    result = await configure(
+        hass, result, {"action": fan_on, "level": "suggest", "confidence": 0.9}
+    )
+    assert result["step_id"] == "create_action"
+    assert result["errors"] == {}
+    assert suggested(result, "action") is None  # a blank form for the next one
+    assert result["description_placeholders"]["actions"] == (
+        "- action_1: input_boolean.turn_on (up to act)\n"
+        "- action_2: input_boolean.turn_on (up to suggest)"
+    )
+    result = await configure(hass, result, {"level": "act", "confidence": 1})
+    assert result["step_id"] == "targets"
+    result = await configure(
+        hass, result, {"notify_targets": ["persistent_notification"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data["bindings"]["actions"] == {"action_1": LIGHT_ON, "action_2": fan_on}
+    policy = data["agent"]["policy.json"]
+    assert policy["action_max_levels"] == {"action_1": 3, "action_2": 1}
+    assert policy["default_max_level"] == 0  # anything else is only recorded
+    assert [
+        (
+            rule["intent"]["action"],
+            rule["intent"]["level"],
+            rule["intent"]["confidence"],
+        )
+        for rule in data["agent"]["rules.json"]
+    ] == [("action_1", 3, 0.95), ("action_2", 1, 0.9)]
+    assert result["options"]["allowed_actions"] == ["action_1", "action_2"]
+    await hass.async_block_till_done()
+
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await hass.services.async_call(
+        "input_boolean", "turn_on", {"entity_id": "input_boolean.motion"}, blocking=True
+    )
+    await hass.async_block_till_done()
+    by_action = latest_records(records)
+    assert set(by_action) == {"action_1", "action_2"}
+    assert by_action["action_1"]["3_anticipation"]["granted_level"] == 3  # act
+    assert by_action["action_1"]["4_execution"]["status"] == "executed"
+    assert by_action["action_2"]["3_anticipation"]["granted_level"] == 1  # suggest
+    assert by_action["action_2"]["4_execution"]["status"] == "suggested"
+    assert hass.states.get("input_boolean.porch_light").state == "on"
+    assert hass.states.get("input_boolean.fan").state == "off"  # only suggested
 
 
 @pytest.mark.usefixtures("house")
@@ -686,12 +782,14 @@ async def test_create_without_an_action_only_tells(
             "confidence": 0.9,
         },
     )
+    assert result["step_id"] == "targets"  # nothing to add to
     problems = result["description_placeholders"]["problems"]
-    assert "action 'act' is not bound" in problems
+    assert "action 'action_1' is not bound" in problems
     result = await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
     assert result["data"]["bindings"]["actions"] == {}
+    assert "allowed_actions" not in result["options"]
     await hass.async_block_till_done()
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await hass.services.async_call(

@@ -5,13 +5,19 @@ into a form error that names the problem. Then it asks only for what the file ne
 entity per threshold metric, a Home Assistant action per handler the rules call, and where
 notifications go. A file exported from Home Assistant suggests its former bindings and
 notification targets (those that exist here); the user confirms them. What the file asks for
-that cannot run here (an unknown trigger type) is listed on the last step, not refused. Reconfigure replaces the file of an agent
-with a newer (or the same) version and keeps the bindings that still apply.
+that cannot run here (an unknown trigger type) is listed on the last step, not refused.
+Reconfigure replaces the file of an agent with a newer (or the same) version and keeps the
+bindings that still apply.
+
+Creating an agent here asks what it watches and, one at a time, the Home Assistant actions it
+may propose, each with the furthest it may go: those actions are its allowlist, and each
+level is the cap its policy puts on that action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +67,7 @@ from .agent_files import (
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
+    CONF_ALLOWED_ACTIONS,
     CONF_BINDINGS,
     CONF_HA_TRIGGERS,
     CONF_NOTIFY_TARGETS,
@@ -104,8 +111,8 @@ CONF_ACTION = "action"
 CONF_LEVEL = "level"
 CONF_CONFIDENCE = "confidence"
 
-CREATED_ACTION = "act"
-"""The action name an agent made here proposes; bound to the action chosen on the form."""
+CREATED_ACTION_PREFIX = "action_"
+"""An agent made here names its actions action_1, action_2... in the order they were given."""
 
 CONSOLE_BINDING: list[dict[str, Any]] = [
     {
@@ -155,6 +162,17 @@ def _level_selector() -> SelectSelector:
     )
 
 
+ACTION_FIELDS: dict[vol.Marker, Any] = {
+    vol.Optional(CONF_ACTION): ActionSelector(),
+    vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): _level_selector(),
+    vol.Required(CONF_CONFIDENCE, default=0.9): NumberSelector(
+        NumberSelectorConfig(min=0, max=1, step=0.05, mode=NumberSelectorMode.SLIDER)
+    ),
+}
+"""One action an agent made here may propose: what it does, its cap and its confidence."""
+
+CREATE_ACTION_SCHEMA = vol.Schema(ACTION_FIELDS)
+
 CREATE_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_AGENT_NAME): TextSelector(),
@@ -170,15 +188,27 @@ CREATE_SCHEMA = vol.Schema(
                 unit_of_measurement="min",
             )
         ),
-        vol.Optional(CONF_ACTION): ActionSelector(),
-        vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): _level_selector(),
-        vol.Required(CONF_CONFIDENCE, default=0.9): NumberSelector(
-            NumberSelectorConfig(
-                min=0, max=1, step=0.05, mode=NumberSelectorMode.SLIDER
-            )
-        ),
+        **ACTION_FIELDS,
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAction:
+    """An action given on the create forms: its HA sequence, cap (level) and confidence."""
+
+    sequence: list[dict[str, Any]]
+    level: int
+    confidence: float
+
+    @classmethod
+    def from_form(cls, user_input: Mapping[str, Any]) -> CreatedAction:
+        """Read one action's fields (the sequence already checked)."""
+        return cls(
+            sequence=cv.ensure_list(user_input.get(CONF_ACTION) or []),
+            level=LEVEL_NAMES.index(user_input[CONF_LEVEL]),
+            confidence=float(user_input[CONF_CONFIDENCE]),
+        )
 
 
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -197,6 +227,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._ha_triggers: list[dict[str, Any]] = []
         self._previous: Mapping[str, Any] = {}  # bindings suggested on the forms
         self._suggested_targets: list[str] = []
+        self._created: list[CreatedAction] = []  # the actions given on the create forms
         self._weights_from: Path | None = None  # the file to extract weights from
         self._staged = False  # whether that file is this flow's to delete
         self._release_weights: Callable[[], None] | None = None
@@ -408,34 +439,26 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_create(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Make an agent that proposes one action when what it watches changes."""
+        """Name the agent, say what wakes it, and give the first action it may propose."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_AGENT_NAME].strip()
-            entities: list[str] = user_input.get(CONF_ENTITIES) or []
-            minutes = user_input.get(CONF_MINUTES)
-            sequence = cv.ensure_list(user_input.get(CONF_ACTION) or [])
             if not any(char.isalnum() for char in name):
                 errors[CONF_AGENT_NAME] = "invalid_name"
-            elif not entities and not minutes:
+            elif not user_input.get(CONF_ENTITIES) and not user_input.get(CONF_MINUTES):
                 errors["base"] = "nothing_to_watch"
-            elif sequence and (problem := await self._async_invalid(sequence)):
-                errors[CONF_ACTION] = "invalid_action"
-                placeholders["detail"] = problem
-            else:
+            elif await self._async_check_action(user_input, errors, placeholders):
                 await self.async_set_unique_id(slugify(name))
                 self._abort_if_unique_id_configured()
                 self._name = name
-                self._definition = _created_agent(
-                    name,
-                    LEVEL_NAMES.index(user_input[CONF_LEVEL]),
-                    float(user_input[CONF_CONFIDENCE]),
+                self._ha_triggers = _created_triggers(
+                    user_input.get(CONF_ENTITIES) or [], user_input.get(CONF_MINUTES)
                 )
-                self._sections = self._definition.to_sections()
-                self._actions = {CREATED_ACTION: sequence} if sequence else {}
-                self._ha_triggers = _created_triggers(entities, minutes)
-                return await self.async_step_targets()
+                self._created = [CreatedAction.from_form(user_input)]
+                if not self._created[0].sequence:  # no action: the agent only tells
+                    return await self._async_created()
+                return await self.async_step_create_action()
         return self.async_show_form(
             step_id="create",
             data_schema=self.add_suggested_values_to_schema(
@@ -444,6 +467,56 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_create_action(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add another action the agent may propose; an empty action ends the list."""
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            if not user_input.get(CONF_ACTION):
+                return await self._async_created()
+            if await self._async_check_action(user_input, errors, placeholders):
+                self._created.append(CreatedAction.from_form(user_input))
+                user_input = None  # a blank form for the next one
+        placeholders["actions"] = _bullets(
+            f"{_created_name(number)}: {_describe(action)}"
+            for number, action in enumerate(self._created, start=1)
+        )
+        return self.async_show_form(
+            step_id="create_action",
+            data_schema=self.add_suggested_values_to_schema(
+                CREATE_ACTION_SCHEMA, user_input or {}
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_check_action(
+        self,
+        user_input: Mapping[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> bool:
+        """Whether the form's action (if any) is one Home Assistant accepts; else say why."""
+        sequence = cv.ensure_list(user_input.get(CONF_ACTION) or [])
+        if sequence and (problem := await self._async_invalid(sequence)):
+            errors[CONF_ACTION] = "invalid_action"
+            placeholders["detail"] = problem
+            return False
+        return True
+
+    async def _async_created(self) -> ConfigFlowResult:
+        """Turn the actions given into the agent's rules, caps and bindings."""
+        self._definition = _created_agent(self._name, self._created)
+        self._sections = self._definition.to_sections()
+        self._actions = {
+            _created_name(number): action.sequence
+            for number, action in enumerate(self._created, start=1)
+            if action.sequence
+        }
+        return await self.async_step_targets()
 
     # --- where notifications go, and the end ----------------------------------------------
 
@@ -546,9 +619,10 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result
-        return self.async_create_entry(
-            title=self._name, data=data, options={CONF_NOTIFY_TARGETS: targets}
-        )
+        options: dict[str, Any] = {CONF_NOTIFY_TARGETS: targets}
+        if self._created and self._actions:  # made here: only what the user gave
+            options[CONF_ALLOWED_ACTIONS] = list(self._actions)
+        return self.async_create_entry(title=self._name, data=data, options=options)
 
     @callback
     def async_remove(self) -> None:
@@ -601,26 +675,48 @@ def _actions_to_bind(definition: AgentDefinition) -> dict[str, str]:
     return wanted
 
 
-def _created_agent(name: str, level: int, confidence: float) -> AgentDefinition:
-    """Make an agent with one rule that proposes its action on every event it sees."""
+def _created_name(number: int) -> str:
+    return f"{CREATED_ACTION_PREFIX}{number}"
+
+
+def _describe(action: CreatedAction) -> str:
+    """Say in a line what an action given on the forms does, and how far it may go."""
+    called = ", ".join(
+        str(step.get("action") or next(iter(step), "?")) for step in action.sequence
+    )
+    return f"{called} (up to {LEVEL_NAMES[action.level]})"
+
+
+def _created_agent(name: str, actions: list[CreatedAction]) -> AgentDefinition:
+    """Make an agent with a rule per action: propose it, at its level, on every event."""
+    names = [_created_name(number) for number in range(1, len(actions) + 1)]
     sections = minimal_sections(name)
-    sections["policy.json"] = {"default_max_level": level}  # as far as the user chose
+    # Each action's cap is the level given for it; anything else is only recorded.
+    sections["policy.json"] = {
+        "default_max_level": 0,
+        "action_max_levels": {
+            action_name: action.level
+            for action_name, action in zip(names, actions, strict=True)
+        },
+    }
     sections["rules.json"] = [
         {
-            "name": "on_change",
+            "name": f"propose_{action_name}",
             "when": {},
             "intent": {
-                "action": CREATED_ACTION,
+                "action": action_name,
                 "params": {},
-                "confidence": confidence,
+                "confidence": action.confidence,
                 "urgency": 0.5,
                 "rationale": f"Something {name} watches changed",
-                "level": level,
+                "level": action.level,
             },
         }
+        for action_name, action in zip(names, actions, strict=True)
     ]
     sections["actions.json"] = {
-        CREATED_ACTION: {"type": "callback", "handler": CREATED_ACTION}
+        action_name: {"type": "callback", "handler": action_name}
+        for action_name in names
     }
     return AgentDefinition.from_sections(sections)
 

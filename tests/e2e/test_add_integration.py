@@ -52,6 +52,16 @@ def test_add_pai_from_the_ui(tmp_path: Path) -> None:
             },
         )
         assert status == 200, flow
+        assert flow["step_id"] == "create_action", flow
+        assert "action_1: light.turn_off (up to suggest)" in str(
+            flow["description_placeholders"]["actions"]
+        )
+        status, flow = hass.request(  # no other action: an empty one ends the list
+            "POST",
+            f"/api/config/config_entries/flow/{flow['flow_id']}",
+            {"level": "suggest", "confidence": 0.9},
+        )
+        assert status == 200, flow
         while flow["type"] == "form":  # the remaining steps: notification targets
             assert flow["step_id"] == "targets", flow
             status, flow = hass.request(

@@ -533,6 +533,18 @@ _DROP = object()
             "manifest.json",
             _set("name", _DROP),
             InvalidManifestError,
+            "manifest.json: name is required",
+        ),
+        (
+            "manifest.json",
+            _set("description", _DROP),
+            InvalidManifestError,
+            "manifest.json: description is required",
+        ),
+        (
+            "manifest.json",
+            _set("name", "  "),
+            InvalidManifestError,
             "manifest.json: name must be a non-empty string",
         ),
         (
@@ -685,7 +697,7 @@ _DROP = object()
             "triggers.json",
             _set("0/type", _DROP),
             InvalidTriggersError,
-            "triggers.json: trigger #1: type must be a non-empty string",
+            "triggers.json: trigger #1: type is required",
         ),
         (
             "triggers.json",
@@ -715,13 +727,13 @@ _DROP = object()
             "triggers.json",
             _set("2/params/path", _DROP),
             InvalidTriggersError,
-            "trigger 'inbox-watch': params.path must be a non-empty string",
+            "trigger 'inbox-watch': params.path is required",
         ),
         (
             "triggers.json",
             _set("0/params/metric", _DROP),
             InvalidTriggersError,
-            "trigger 'cpu-monitor': params.metric must be",
+            "trigger 'cpu-monitor': params.metric is required",
         ),
         (
             "triggers.json",
@@ -802,7 +814,7 @@ _DROP = object()
             "actions.json",
             _set("cleanup/type", _DROP),
             InvalidActionsError,
-            "action 'cleanup': type must be a non-empty string",
+            "action 'cleanup': type is required",
         ),
         (
             "actions.json",
@@ -814,7 +826,7 @@ _DROP = object()
             "actions.json",
             _set("hook", {"type": "webhook"}),
             InvalidActionsError,
-            "action 'hook': url must be a non-empty string",
+            "action 'hook': url is required",
         ),
         (
             "actions.json",

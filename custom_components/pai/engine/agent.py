@@ -111,7 +111,9 @@ class _Section:
     def text(
         self, obj: Mapping[str, Any], key: str, what: str, *, empty: bool = False
     ) -> str:
-        value = obj.get(key)
+        if key not in obj:
+            raise self.fail(f"{what}{key} is required")
+        value = obj[key]
         if not isinstance(value, str) or (not empty and not value.strip()):
             raise self.fail(
                 f"{what}{key} must be a{'' if empty else ' non-empty'} string"
