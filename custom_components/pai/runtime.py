@@ -55,7 +55,13 @@ from .const import (
     LEVEL_NAMES,
 )
 from .engine.agent import AgentDefinition, FileWatchTrigger, WebhookAction
-from .engine.approvals import ApprovalBook, ClaimOutcome, PendingItem, new_nonce
+from .engine.approvals import (
+    ApprovalBook,
+    ClaimOutcome,
+    PendingItem,
+    PendingKind,
+    new_nonce,
+)
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
 from .engine.ledger import GovernanceLedger
@@ -190,6 +196,12 @@ class AgentRuntime:
             "actions", {}
         )
         self.ha_triggers: list[dict[str, Any]] = list(data.get("ha_triggers", []))
+        # Webhooks the file declares run without a Home Assistant binding (see _execute).
+        self.webhooks: Mapping[str, str] = {
+            name: spec.url
+            for name, spec in definition.actions.items()
+            if isinstance(spec, WebhookAction)
+        }
         self.policy = policy_from_options(definition.policy, options)
         self.brain = RuleBrain(definition.rules)
         self.queue = CollapsingQueue()
@@ -434,9 +446,8 @@ class AgentRuntime:
         extensions = {"ha": {"entry_id": self.entry_id, "agent": self.name}}
         title = f"{self.name}: {intent.action}"
         message = intent.rationale or intent.action
-        # A webhook the file declares runs without a binding (see _execute).
-        runnable = intent.action in self.action_bindings or isinstance(
-            self.definition.actions.get(intent.action), WebhookAction
+        runnable = (
+            intent.action in self.action_bindings or intent.action in self.webhooks
         )
 
         def record_with(
@@ -462,24 +473,12 @@ class AgentRuntime:
 
         if level == AutonomyLevel.ASK:
             record = record_with(ExecutionStatus.PENDING_APPROVAL)
-            nonce = new_nonce()
-            now = dt_util.utcnow()
-            expiry = timedelta(
-                minutes=self.options.get(
-                    CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
-                )
+            nonce = await self._async_wait_for_answer(
+                record["record_id"],
+                "approval",
+                self.options.get(CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES),
+                {"record": record, "event": event.to_dict()},
             )
-            self.approvals.add(
-                PendingItem(
-                    record["record_id"],
-                    "approval",
-                    nonce,
-                    now,
-                    now + expiry,
-                    {"record": record, "event": event.to_dict()},
-                )
-            )
-            await self._store.async_save(self._stored())
             await self.notifier.async_ask(record["record_id"], nonce, title, message)
             return self._publish(record)
 
@@ -498,8 +497,7 @@ class AgentRuntime:
             if key != EVENT_PAYLOAD_PARAM
         }
         sequence = self.action_bindings.get(action)
-        declared = self.definition.actions.get(action)
-        if sequence is None and isinstance(declared, WebhookAction):
+        if sequence is None and action in self.webhooks:
             payload = {
                 "record_id": record["record_id"],
                 "action": action,
@@ -507,7 +505,7 @@ class AgentRuntime:
                 "event": record["1_perception"],
             }
             result = await self.executor.async_post_webhook(
-                declared.url, payload, record["record_id"]
+                self.webhooks[action], payload, record["record_id"]
             )
         else:
             result = await self.executor.async_execute(
@@ -522,22 +520,12 @@ class AgentRuntime:
             record, status, [ActionTaken(action, result.status, result.result)]
         )
         if status == ExecutionStatus.EXECUTED and result.snapshot:
-            now = dt_util.utcnow()
-            nonce = new_nonce()
-            window = timedelta(
-                minutes=self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES)
+            nonce = await self._async_wait_for_answer(
+                record["record_id"],
+                "undo",
+                self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
+                {"snapshot": result.snapshot, "record": record},
             )
-            self.approvals.add(
-                PendingItem(
-                    record["record_id"],
-                    "undo",
-                    nonce,
-                    now,
-                    now + window,
-                    {"snapshot": result.snapshot, "record": record},
-                )
-            )
-            await self._store.async_save(self._stored())
             await self.notifier.async_offer_undo(
                 record["record_id"],
                 nonce,
@@ -545,6 +533,24 @@ class AgentRuntime:
                 anticipation["predicted_intent"] or action,
             )
         return record
+
+    async def _async_wait_for_answer(
+        self,
+        record_id: str,
+        kind: PendingKind,
+        minutes: float,
+        payload: dict[str, Any],
+    ) -> str:
+        """Keep an approval or undo offer (saved before it is sent); return its nonce."""
+        now = dt_util.utcnow()
+        nonce = new_nonce()
+        self.approvals.add(
+            PendingItem(
+                record_id, kind, nonce, now, now + timedelta(minutes=minutes), payload
+            )
+        )
+        await self._store.async_save(self._stored())
+        return nonce
 
     # --- answers from the user ----------------------------------------------------------------
 
