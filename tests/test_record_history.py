@@ -130,6 +130,16 @@ async def test_filter_by_agent(hass: HomeAssistant, history: dict[str, Any]) -> 
     assert await get(hass, entry_id="someone_else") == []
 
 
+async def test_one_record_by_id_in_its_newest_version(
+    hass: HomeAssistant, history: dict[str, Any]
+) -> None:
+    assert await get(hass, record_id=history["asked"]["record_id"], limit=1) == [
+        history["ran"]
+    ]
+    assert await get(hass, record_id=history["old"]["record_id"]) == [history["old"]]
+    assert await get(hass, record_id="paid_20000101_000000") == []
+
+
 async def test_filter_by_current_status(
     hass: HomeAssistant, history: dict[str, Any]
 ) -> None:

@@ -45,12 +45,13 @@ async def async_get_records(
     since: datetime | None,
     limit: int,
     status: str | None,
+    record_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return the current version of each recorded record, most recently changed first.
 
     `entry_id` keeps one agent's records, `status` those whose `4_execution.status` is
-    that now, `since` those made at or after that moment (a naive time is local time);
-    at most `limit` come back.
+    that now, `since` those made at or after that moment (a naive time is local time),
+    `record_id` that one record; at most `limit` come back.
     """
     if limit < 1:
         raise RecordHistoryError(
@@ -76,6 +77,7 @@ async def async_get_records(
         since=None if since is None else dt_util.as_utc(since),
         limit=limit,
         status=status,
+        record_id=record_id,
     )
     return await get_instance(hass).async_add_executor_job(query.run, hass)
 
@@ -88,6 +90,7 @@ class _RecordQuery:
     since: datetime | None  # UTC
     limit: int
     status: str | None
+    record_id: str | None = None
 
     def run(self, hass: HomeAssistant) -> list[dict[str, Any]]:
         """Return the matching records."""
@@ -125,6 +128,8 @@ class _RecordQuery:
             yield shared_data
 
     def _wanted(self, data: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+        if self.record_id is not None and record["record_id"] != self.record_id:
+            return False
         if self.entry_id is not None and data.get("entry_id") != self.entry_id:
             return False
         if self.status is not None and record["4_execution"]["status"] != self.status:

@@ -166,13 +166,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
             runtime: AgentRuntime = entry.runtime_data.runtime
             if (record := runtime.recent_record(record_id)) is not None:
                 return runtime.replay(record)
-        for record in await async_get_records(
-            hass, entry_id=None, since=None, limit=1000, status=None
-        ):
-            if record.get("record_id") == record_id:
-                entry_id = record.get("x_pai", {}).get("ha", {}).get("entry_id", "")
-                return _runtime(hass, entry_id).replay(record)
-        raise _error("unknown_record", record_id=record_id)
+        found = await async_get_records(
+            hass, entry_id=None, since=None, limit=1, status=None, record_id=record_id
+        )
+        if not found:
+            raise _error("unknown_record", record_id=record_id)
+        entry_id = found[0].get("x_pai", {}).get("ha", {}).get("entry_id", "")
+        return _runtime(hass, entry_id).replay(found[0])
 
     async def export_agent(call: ServiceCall) -> ServiceResponse:
         entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(
