@@ -17,9 +17,12 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .agent_files import async_cleanup_weights
+from .brains import create_brain
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
+    CONF_BRAIN,
+    CONF_BRAIN_MODEL,
     DOMAIN,
     EVENT_MOBILE_APP_ACTION,
     MANUFACTURER,
@@ -100,6 +103,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_agent",
             translation_placeholders={"error": str(err)},
         ) from err
+    brains = []
+    if (config := entry.data.get(CONF_BRAIN)) and (
+        brain := create_brain(hass, config, entry.options.get(CONF_BRAIN_MODEL))
+    ):
+        brains.append(brain)
     runtime = AgentRuntime(
         hass,
         entry.entry_id,
@@ -107,6 +115,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
         definition=definition,
         data=entry.data,
         options=entry.options,
+        brains=brains,
     )
     try:
         await runtime.async_start()

@@ -42,3 +42,41 @@ CONF_UNDO_WINDOW: Final = "undo_window_minutes"
 DEFAULT_INTERRUPTION_COST: Final = 0.3
 DEFAULT_APPROVAL_EXPIRY_MINUTES: Final = 30
 DEFAULT_UNDO_WINDOW_MINUTES: Final = 60
+
+# the LLM brain (config entry data: CONF_BRAIN = {"engine": ..., credentials})
+CONF_BRAIN: Final = "brain"
+CONF_ENGINE: Final = "engine"
+CONF_API_KEY: Final = "api_key"
+CONF_BASE_URL: Final = "base_url"
+CONF_AI_TASK_ENTITY: Final = "entity_id"
+ENGINE_RULES: Final = "rules"
+ENGINE_ANTHROPIC: Final = "anthropic"
+ENGINE_OPENAI: Final = "openai"
+ENGINE_AI_TASK: Final = "ai_task"
+ENGINE_LOCAL: Final = "local"
+ENGINES: Final = (
+    ENGINE_RULES,
+    ENGINE_ANTHROPIC,
+    ENGINE_OPENAI,
+    ENGINE_AI_TASK,
+    ENGINE_LOCAL,
+)
+
+# the LLM brain (options)
+CONF_BRAIN_MODEL: Final = "brain_model"
+CONF_LLM_EVERY_EVENT: Final = "llm_every_event"
+CONF_LLM_MIN_INTERVAL: Final = "llm_min_interval_seconds"
+CONF_LLM_MAX_CALLS: Final = "llm_max_calls_per_hour"
+CONF_LLM_MAX_COST: Final = "llm_max_cost_per_day"
+CONF_LLM_TIMEOUT: Final = "llm_timeout_seconds"
+CONF_PRIVACY_LABEL: Final = "privacy_label"
+CONF_LOCAL_N_CTX: Final = "local_n_ctx"
+CONF_LOCAL_THREADS: Final = "local_threads"
+
+DEFAULT_ANTHROPIC_MODEL: Final = "claude-haiku-4-5"
+DEFAULT_PRIVACY_LABEL: Final = "pai_local_only"
+DEFAULT_LLM_MIN_INTERVAL: Final = 30
+DEFAULT_LLM_MAX_CALLS: Final = 60
+DEFAULT_LLM_MAX_COST: Final = 1.0
+DEFAULT_LLM_TIMEOUT: Final = 30
+DEFAULT_LOCAL_N_CTX: Final = 2048

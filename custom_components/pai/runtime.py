@@ -23,7 +23,7 @@ from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import TemplateError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
@@ -39,9 +39,15 @@ from .const import (
     CONF_DEFAULT_MAX_LEVEL,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
+    CONF_LLM_EVERY_EVENT,
+    CONF_LLM_MAX_CALLS,
+    CONF_LLM_MAX_COST,
+    CONF_LLM_MIN_INTERVAL,
+    CONF_LLM_TIMEOUT,
     CONF_MAX_INTERRUPTIONS,
     CONF_MIN_CONFIDENCE,
     CONF_NOTIFY_TARGETS,
+    CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
     CONF_UNDO_WINDOW,
@@ -49,6 +55,11 @@ from .const import (
     CONF_USER_STATE_TEMPLATE,
     DEFAULT_APPROVAL_EXPIRY_MINUTES,
     DEFAULT_INTERRUPTION_COST,
+    DEFAULT_LLM_MAX_CALLS,
+    DEFAULT_LLM_MAX_COST,
+    DEFAULT_LLM_MIN_INTERVAL,
+    DEFAULT_LLM_TIMEOUT,
+    DEFAULT_PRIVACY_LABEL,
     DEFAULT_UNDO_WINDOW_MINUTES,
     DOMAIN,
     EVENT_PAI_RECORD,
@@ -62,6 +73,7 @@ from .engine.approvals import (
     PendingKind,
     new_nonce,
 )
+from .engine.brain import ActionChoice, Brain, BrainRequest
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
 from .engine.ledger import GovernanceLedger
@@ -70,6 +82,7 @@ from .engine.models import (
     AutonomyLevel,
     Decision,
     Event,
+    Intent,
     Policy,
     QuietHours,
     SurvivalPolicy,
@@ -82,9 +95,11 @@ from .engine.records import (
     with_execution,
     with_feedback,
 )
+from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import EVENT_PAYLOAD_PARAM, RuleBrain
 from .executor import ActionExecutor
 from .notifications import Notifier
+from .privacy import PrivacyGuard
 from .triggers import PerceivedEvent, async_attach, trigger_specs
 
 _LOGGER = logging.getLogger(__name__)
@@ -108,6 +123,18 @@ class ResolveError(Exception):
         """Keep a stable reason code (for translations) and a sentence for logs."""
         super().__init__(message)
         self.reason = reason
+
+
+def limits_from_options(options: Mapping[str, Any]) -> RouterLimits:
+    """Return the router's limits on LLM use, from the user's options."""
+    return RouterLimits(
+        min_interval=timedelta(
+            seconds=options.get(CONF_LLM_MIN_INTERVAL, DEFAULT_LLM_MIN_INTERVAL)
+        ),
+        max_calls_per_hour=int(options.get(CONF_LLM_MAX_CALLS, DEFAULT_LLM_MAX_CALLS)),
+        max_cost_per_day=float(options.get(CONF_LLM_MAX_COST, DEFAULT_LLM_MAX_COST)),
+        timeout=float(options.get(CONF_LLM_TIMEOUT, DEFAULT_LLM_TIMEOUT)),
+    )
 
 
 def policy_from_options(base: Policy, options: Mapping[str, Any]) -> Policy:
@@ -182,8 +209,12 @@ class AgentRuntime:
         definition: AgentDefinition,
         data: Mapping[str, Any],
         options: Mapping[str, Any],
+        brains: list[Brain] | None = None,
     ) -> None:
-        """Prepare the agent; nothing runs until `async_start`."""
+        """Prepare the agent; nothing runs until `async_start`.
+
+        `brains` is the LLM chain (rules are always the last resort, not listed).
+        """
         self.hass = hass
         self.entry_id = entry_id
         self.name = name
@@ -204,6 +235,14 @@ class AgentRuntime:
         }
         self.policy = policy_from_options(definition.policy, options)
         self.brain = RuleBrain(definition.rules)
+        self.router = BrainRouter(brains or [], limits_from_options(options))
+        self.privacy = PrivacyGuard(
+            hass, options.get(CONF_PRIVACY_LABEL, DEFAULT_PRIVACY_LABEL)
+        )
+        self.last_brain: dict[str, Any] | None = None
+        self._held: tuple[Event, list[Intent], int] | None = None
+        self._held_timer: CALLBACK_TYPE | None = None
+        self._lock = asyncio.Lock()
         self.queue = CollapsingQueue()
         self.ledger = GovernanceLedger()
         self.approvals = ApprovalBook()
@@ -239,6 +278,7 @@ class AgentRuntime:
         self.ledger = GovernanceLedger.from_dict(stored.get("ledger"))
         self.approvals = ApprovalBook.from_dict(stored.get("approvals"))
         self.active = bool(stored.get("active", True))
+        self.router.load(stored.get("router"))
         for action, counts in (stored.get("history") or {}).items():
             if isinstance(action, str) and isinstance(counts, dict):
                 self._history[action] = Counter(
@@ -289,6 +329,9 @@ class AgentRuntime:
         while self._unsubs:
             self._unsubs.pop()()
         self.queue.clear()
+        if self._held_timer is not None:
+            self._held_timer()
+            self._held_timer = None
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -365,31 +408,136 @@ class AgentRuntime:
             await asyncio.sleep(0)  # let the rest of Home Assistant run between events
 
     async def async_evaluate(
-        self, kind: str, payload: Mapping[str, Any], source: str = "service"
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        source: str = "service",
+        *,
+        escalate: bool = False,
     ) -> list[dict[str, Any]]:
         """Run one event through the agent now (the `pai.evaluate` action)."""
         return await self.async_process(
             Event(
                 source=source, kind=kind, payload=dict(payload), time=dt_util.utcnow()
-            )
+            ),
+            escalate=escalate,
         )
 
     # --- thinking and deciding ------------------------------------------------------------
 
-    async def async_process(self, event: Event) -> list[dict[str, Any]]:
-        """Brain -> gate -> delivery for one event; returns the records made."""
+    async def async_process(
+        self, event: Event, *, escalate: bool = False
+    ) -> list[dict[str, Any]]:
+        """Brain -> gate -> delivery for one event; returns the records made.
+
+        The rules judge first. An LLM brain is asked only when a matching rule escalates,
+        the caller asks (`escalate`) or the options send every event; within the minimum
+        interval the event is held, and a burst of them coalesces into one later call.
+        """
+        async with self._lock:
+            settled, escalated = self.brain.assess(event)
+            wants_llm = self.router.has_llm and (
+                bool(escalated)
+                or escalate
+                or bool(self.options.get(CONF_LLM_EVERY_EVENT, False))
+            )
+            if not wants_llm:
+                return await self._async_decide(event, settled + escalated, None)
+            if wait := self.router.wait(dt_util.utcnow()):
+                self._hold(event, escalated, wait)
+                return await self._async_decide(event, settled, None)
+            outcome = await self._async_ask(event, escalated, coalesced=0)
+            return await self._async_decide(
+                event, settled + list(outcome.intents), outcome
+            )
+
+    async def _async_decide(
+        self, event: Event, intents: list[Intent], outcome: RouteOutcome | None
+    ) -> list[dict[str, Any]]:
         context = self._context(event)
-        intents = self.brain.think(event, context)
         records = []
         for intent in intents:
             now = dt_util.now()
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
-            records.append(await self._deliver(event, decision, context))
-        self._recent_events.append(_summary(event))
+            records.append(await self._deliver(event, decision, context, outcome))
+        self._recent_events.append(
+            event.kind if self.privacy.is_private(event) else _summary(event)
+        )
         self._changed(save=True)
         return records
+
+    # --- the LLM tier -----------------------------------------------------------------------
+
+    def _hold(self, event: Event, escalated: list[Intent], wait: float) -> None:
+        """Keep the newest escalated event for the next allowed call (a burst costs one)."""
+        coalesced = self._held[2] + 1 if self._held is not None else 0
+        self._held = (event, escalated, coalesced)
+        if self._held_timer is None:
+            self._held_timer = async_call_later(self.hass, wait, self._release_held)
+
+    @callback
+    def _release_held(self, _now: datetime) -> None:
+        self._held_timer = None
+        self.hass.async_create_task(
+            self._async_process_held(), f"{DOMAIN} {self.name} held event"
+        )
+
+    async def _async_process_held(self) -> None:
+        async with self._lock:
+            if self._held is None:
+                return
+            event, escalated, coalesced = self._held
+            self._held = None
+            outcome = await self._async_ask(event, escalated, coalesced=coalesced)
+            await self._async_decide(event, list(outcome.intents), outcome)
+
+    async def _async_ask(
+        self, event: Event, escalated: list[Intent], *, coalesced: int
+    ) -> RouteOutcome:
+        """Ask the LLM chain; the rules' escalated intents are the fallback."""
+        request = BrainRequest(
+            agent=self.name,
+            event=event,
+            context=self._context(event),
+            actions=self._action_choices(),
+            user_profile=self.definition.brain.user_profile,
+            description=self.definition.manifest.description,
+            hints=tuple(escalated),
+        )
+        outcome = await self.router.async_route(
+            request,
+            escalated,
+            now=dt_util.utcnow(),
+            private=self.privacy.is_private(event),
+        )
+        if coalesced:
+            outcome = replace(
+                outcome,
+                notes=(*outcome.notes, f"{coalesced} earlier events coalesced"),
+            )
+        if outcome.auth_failed and (
+            entry := self.hass.config_entries.async_get_entry(self.entry_id)
+        ):
+            entry.async_start_reauth(self.hass)
+        self.last_brain = outcome.to_dict()
+        return outcome
+
+    def _action_choices(self) -> tuple[ActionChoice, ...]:
+        """Return the actions an LLM may propose: runnable and allowed."""
+        survival = self.survival
+        names = set(self.action_bindings) | set(self.webhooks)
+        if survival.allowed_actions is not None:
+            names &= survival.allowed_actions
+        caps = self.policy.action_max_levels
+        return tuple(
+            ActionChoice(
+                name,
+                min(caps.get(name, self.policy.default_max_level), survival.ceiling),
+            )
+            for name in sorted(names)
+        )
 
     def _context(self, event: Event) -> dict[str, Any]:
         now = dt_util.now()
@@ -439,11 +587,19 @@ class AgentRuntime:
     # --- delivery ---------------------------------------------------------------------------
 
     async def _deliver(
-        self, event: Event, decision: Decision, context: Mapping[str, Any]
+        self,
+        event: Event,
+        decision: Decision,
+        context: Mapping[str, Any],
+        outcome: RouteOutcome | None = None,
     ) -> dict[str, Any]:
         intent = decision.intent
         level = decision.granted
-        extensions = {"ha": {"entry_id": self.entry_id, "agent": self.name}}
+        extensions: dict[str, Any] = {
+            "ha": {"entry_id": self.entry_id, "agent": self.name}
+        }
+        if outcome is not None:
+            extensions["brain"] = outcome.to_dict()
         title = f"{self.name}: {intent.action}"
         message = intent.rationale or intent.action
         runnable = (
@@ -722,6 +878,7 @@ class AgentRuntime:
             "ledger": self.ledger.to_dict(),
             "approvals": self.approvals.to_dict(),
             "active": self.active,
+            "router": self.router.to_dict(),
             "history": {
                 action: dict(counts) for action, counts in self._history.items()
             },

@@ -33,6 +33,7 @@ from .runtime import AgentRuntime, ResolveError
 ATTR_AGENT = "agent"
 ATTR_KIND = "kind"
 ATTR_PAYLOAD = "payload"
+ATTR_ESCALATE = "escalate"
 ATTR_RECORD_ID = "record_id"
 ATTR_FEEDBACK = "feedback"
 ATTR_SINCE = "since"
@@ -57,6 +58,7 @@ _EVALUATE_SCHEMA = vol.Schema(
         vol.Required(ATTR_AGENT): cv.string,
         vol.Required(ATTR_KIND): cv.string,
         vol.Optional(ATTR_PAYLOAD, default={}): dict,
+        vol.Optional(ATTR_ESCALATE, default=False): cv.boolean,
     }
 )
 _FEEDBACK_SCHEMA = vol.Schema(
@@ -117,7 +119,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def evaluate(call: ServiceCall) -> ServiceResponse:
         runtime = _runtime(hass, call.data[ATTR_AGENT])
         records = await runtime.async_evaluate(
-            call.data[ATTR_KIND], call.data[ATTR_PAYLOAD]
+            call.data[ATTR_KIND],
+            call.data[ATTR_PAYLOAD],
+            escalate=call.data[ATTR_ESCALATE],
         )
         return {"records": cast(list[JsonValueType], records)}
 

@@ -178,7 +178,18 @@ class RuleBrain:
         self, event: Event, context: Mapping[str, Any] | None = None
     ) -> list[Intent]:
         """Return the intents for `event`; a rule that fails is logged and skipped."""
-        intents: list[Intent] = []
+        return [intent for _, intent in self._matching(event)]
+
+    def assess(self, event: Event) -> tuple[list[Intent], list[Intent]]:
+        """Split the intents into those the rules settle and those to escalate to an LLM."""
+        settled: list[Intent] = []
+        escalated: list[Intent] = []
+        for rule, intent in self._matching(event):
+            (escalated if rule.escalate else settled).append(intent)
+        return settled, escalated
+
+    def _matching(self, event: Event) -> list[tuple[Rule, Intent]]:
+        intents: list[tuple[Rule, Intent]] = []
         for rule in self.rules:
             try:
                 if not rule.matches(event):
@@ -192,7 +203,7 @@ class RuleBrain:
                     "Rule %r failed on event %s and was skipped", rule.name, event.id
                 )
                 continue
-            intents.append(rule.intent_for(event))
+            intents.append((rule, rule.intent_for(event)))
         return intents
 
 

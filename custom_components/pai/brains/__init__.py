@@ -1,0 +1,61 @@
+"""LLM brains: one module per kind, built from the entry's credentials and the options' model.
+
+The pure side (prompt, answer schema, parsing, router) lives in `engine.brain` and
+`engine.router`; these modules only speak each kind's wire protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+
+from ..const import (
+    CONF_AI_TASK_ENTITY,
+    CONF_API_KEY,
+    CONF_BASE_URL,
+    CONF_BRAIN,
+    CONF_BRAIN_MODEL,
+    CONF_ENGINE,
+    DEFAULT_ANTHROPIC_MODEL,
+    ENGINE_AI_TASK,
+    ENGINE_ANTHROPIC,
+    ENGINE_OPENAI,
+)
+from ..engine.brain import Brain
+from .ai_task import AITaskBrain
+from .claude import ClaudeBrain
+from .openai_server import OpenAIServerBrain
+
+
+def engine_of(data: Mapping[str, Any]) -> str | None:
+    """Return the brain kind an entry's data names, or None for rules only."""
+    config = data.get(CONF_BRAIN)
+    if not isinstance(config, Mapping):
+        return None
+    engine = config.get(CONF_ENGINE)
+    return engine if isinstance(engine, str) else None
+
+
+def create_brain(
+    hass: HomeAssistant, config: Mapping[str, Any], model: str | None
+) -> Brain | None:
+    """Return the cloud or server brain `config` (entry data's `brain`) describes, or None."""
+    engine = config.get(CONF_ENGINE)
+    if engine == ENGINE_ANTHROPIC:
+        return ClaudeBrain(
+            hass,
+            api_key=str(config[CONF_API_KEY]),
+            model=model or DEFAULT_ANTHROPIC_MODEL,
+        )
+    if engine == ENGINE_OPENAI:
+        return OpenAIServerBrain(
+            hass,
+            base_url=str(config[CONF_BASE_URL]),
+            model=model or str(config.get(CONF_BRAIN_MODEL) or ""),
+            api_key=config.get(CONF_API_KEY) or None,
+        )
+    if engine == ENGINE_AI_TASK:
+        return AITaskBrain(hass, entity_id=str(config[CONF_AI_TASK_ENTITY]))
+    return None
