@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 import contextlib
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 import logging
@@ -20,7 +21,7 @@ import math
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
-from homeassistant.exceptions import TemplateError
+from homeassistant.exceptions import HomeAssistantError, TemplateError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
@@ -96,7 +97,7 @@ from .engine.records import (
     with_feedback,
 )
 from .engine.router import BrainRouter, RouteOutcome, RouterLimits
-from .engine.rules import EVENT_PAYLOAD_PARAM, RuleBrain
+from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor
 from .notifications import Notifier
 from .privacy import PrivacyGuard
@@ -109,6 +110,9 @@ RECENT_RECORDS = 200
 RECENT_EVENTS = 10
 EXPIRY_CHECK = timedelta(seconds=30)
 SAVE_DELAY = 1.0
+
+_LOCK_HOLDER: ContextVar[object | None] = ContextVar("pai_lock_holder", default=None)
+"""Which hold of an agent's lock the running code descends from (see `_locked`)."""
 
 _STATUS_FOR_LEVEL = {
     AutonomyLevel.OBSERVE: ExecutionStatus.OBSERVED,
@@ -235,6 +239,7 @@ class AgentRuntime:
         }
         self.policy = policy_from_options(definition.policy, options)
         self.brain = RuleBrain(definition.rules)
+        self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], limits_from_options(options))
         self.privacy = PrivacyGuard(
             hass, options.get(CONF_PRIVACY_LABEL, DEFAULT_PRIVACY_LABEL)
@@ -242,7 +247,9 @@ class AgentRuntime:
         self.last_brain: dict[str, Any] | None = None
         self._held: tuple[Event, list[Intent], int] | None = None
         self._held_timer: CALLBACK_TYPE | None = None
+        self._held_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._lock_hold: object | None = None
         self.queue = CollapsingQueue()
         self.ledger = GovernanceLedger()
         self.approvals = ApprovalBook()
@@ -332,11 +339,13 @@ class AgentRuntime:
         if self._held_timer is not None:
             self._held_timer()
             self._held_timer = None
-        if self._worker is not None and not self._worker.done():
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-        self._worker = None
+        self._held = None
+        for task in (self._worker, self._held_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._worker = self._held_task = None
         await self._store.async_save(self._stored())
 
     # --- state the entities show ----------------------------------------------------------
@@ -416,6 +425,13 @@ class AgentRuntime:
         escalate: bool = False,
     ) -> list[dict[str, Any]]:
         """Run one event through the agent now (the `pai.evaluate` action)."""
+        if self._lock_hold is not None and _LOCK_HOLDER.get() is self._lock_hold:
+            # One of this agent's own actions asks it to evaluate: waiting for the
+            # lock would wait for itself forever.
+            raise HomeAssistantError(
+                f"{self.name} is running this action; it cannot evaluate "
+                "an event for itself until the action ends"
+            )
         return await self.async_process(
             Event(
                 source=source, kind=kind, payload=dict(payload), time=dt_util.utcnow()
@@ -434,7 +450,7 @@ class AgentRuntime:
         the caller asks (`escalate`) or the options send every event; within the minimum
         interval the event is held, and a burst of them coalesces into one later call.
         """
-        async with self._lock:
+        async with self._locked():
             settled, escalated = self.brain.assess(event)
             wants_llm = self.router.has_llm and (
                 bool(escalated)
@@ -442,26 +458,53 @@ class AgentRuntime:
                 or bool(self.options.get(CONF_LLM_EVERY_EVENT, False))
             )
             if not wants_llm:
-                return await self._async_decide(event, settled + escalated, None)
+                return await self._async_decide(event, settled + escalated)
             if wait := self.router.wait(dt_util.utcnow()):
                 self._hold(event, escalated, wait)
-                return await self._async_decide(event, settled, None)
+                return await self._async_decide(event, settled)
             outcome = await self._async_ask(event, escalated, coalesced=0)
-            return await self._async_decide(
-                event, settled + list(outcome.intents), outcome
-            )
+            return await self._async_decide(event, settled, outcome)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """Hold the agent's lock: one event at a time, decided and delivered in order.
+
+        Approvals and undos (`async_resolve`) do not take it, so a pending ASK never
+        waits on it. The hold is marked in a context variable, which the tasks an action
+        starts inherit; `async_evaluate` uses it to refuse an action of this agent that
+        evaluates this agent (it would wait for itself). An automation that such an action
+        triggers and that evaluates this agent before the action ends is refused too.
+        """
+        async with self._lock:
+            self._lock_hold = hold = object()
+            token = _LOCK_HOLDER.set(hold)
+            try:
+                yield
+            finally:
+                _LOCK_HOLDER.reset(token)
+                self._lock_hold = None
 
     async def _async_decide(
-        self, event: Event, intents: list[Intent], outcome: RouteOutcome | None
+        self,
+        event: Event,
+        settled: list[Intent],
+        outcome: RouteOutcome | None = None,
     ) -> list[dict[str, Any]]:
+        """Gate and deliver the rules' settled intents, then the LLM tier's answer.
+
+        Only the answer's records carry the brain block (`x_pai.brain`).
+        """
         context = self._context(event)
         records = []
-        for intent in intents:
+        sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
+        if outcome is not None:
+            sourced += [(intent, outcome) for intent in outcome.intents]
+        for intent, source in sourced:
             now = dt_util.now()
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
-            records.append(await self._deliver(event, decision, context, outcome))
+            records.append(await self._deliver(event, decision, context, source))
         self._recent_events.append(
             event.kind if self.privacy.is_private(event) else _summary(event)
         )
@@ -480,18 +523,18 @@ class AgentRuntime:
     @callback
     def _release_held(self, _now: datetime) -> None:
         self._held_timer = None
-        self.hass.async_create_task(
+        self._held_task = self.hass.async_create_task(
             self._async_process_held(), f"{DOMAIN} {self.name} held event"
         )
 
     async def _async_process_held(self) -> None:
-        async with self._lock:
+        async with self._locked():
             if self._held is None:
                 return
             event, escalated, coalesced = self._held
             self._held = None
             outcome = await self._async_ask(event, escalated, coalesced=coalesced)
-            await self._async_decide(event, list(outcome.intents), outcome)
+            await self._async_decide(event, [], outcome)
 
     async def _async_ask(
         self, event: Event, escalated: list[Intent], *, coalesced: int
@@ -505,6 +548,7 @@ class AgentRuntime:
             user_profile=self.definition.brain.user_profile,
             description=self.definition.manifest.description,
             hints=tuple(escalated),
+            guidance=self._guidance,
         )
         outcome = await self.router.async_route(
             request,
@@ -531,13 +575,34 @@ class AgentRuntime:
         if survival.allowed_actions is not None:
             names &= survival.allowed_actions
         caps = self.policy.action_max_levels
-        return tuple(
-            ActionChoice(
-                name,
-                min(caps.get(name, self.policy.default_max_level), survival.ceiling),
+        choices = []
+        for name in sorted(names):
+            cap = min(caps.get(name, self.policy.default_max_level), survival.ceiling)
+            if (
+                name in survival.sensitive_actions
+                and name not in survival.lifted_actions
+            ):
+                cap = min(cap, AutonomyLevel.ASK)
+            choices.append(ActionChoice(name, cap, self._describe(name)))
+        return tuple(choices)
+
+    def _describe(self, action: str) -> str:
+        """Say what an action does in Home Assistant terms (services and entities)."""
+        if action in self.webhooks:
+            return "calls a web hook"
+        parts = []
+        for step in self.action_bindings.get(action, []):
+            service = step.get("action") or step.get("service")
+            if not isinstance(service, str):
+                continue
+            target = step.get("target") or {}
+            entities = target.get("entity_id") if isinstance(target, Mapping) else None
+            if isinstance(entities, str):
+                entities = [entities]
+            parts.append(
+                service + (f" on {', '.join(map(str, entities))}" if entities else "")
             )
-            for name in sorted(names)
-        )
+        return "; ".join(parts)
 
     def _context(self, event: Event) -> dict[str, Any]:
         now = dt_util.now()
@@ -891,3 +956,22 @@ def _summary(event: Event) -> str:
         f"{key}={value}" for key, value in event.payload.items() if key != "attributes"
     )
     return f"{event.kind} from {event.source}: {details}".strip()
+
+
+def _rule_in_words(rule: Rule) -> str:
+    """One rule as a line of the LLM's stable prefix."""
+    when = " and ".join(
+        f"{cond.field} {cond.op} {cond.value!r}" for cond in rule.conditions
+    )
+    origin = " ".join(
+        part
+        for part in (
+            rule.kind or "any event",
+            f"from {rule.source}" if rule.source else "",
+        )
+        if part
+    )
+    return (
+        f"{rule.name}: on {origin}{f' where {when}' if when else ''} -> {rule.action} "
+        f"(level {int(rule.level)}){f': {rule.rationale}' if rule.rationale else ''}"
+    )

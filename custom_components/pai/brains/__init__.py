@@ -24,7 +24,6 @@ from ..const import (
     ENGINE_OPENAI,
 )
 from ..engine.brain import Brain
-from .ai_task import AITaskBrain
 from .claude import ClaudeBrain
 from .openai_server import OpenAIServerBrain
 
@@ -57,5 +56,9 @@ def create_brain(
             api_key=config.get(CONF_API_KEY) or None,
         )
     if engine == ENGINE_AI_TASK:
+        # Imported here: ai_task pulls in camera and media_source, which rules-only and
+        # command-line uses of this package do not need.
+        from .ai_task import AITaskBrain  # noqa: PLC0415
+
         return AITaskBrain(hass, entity_id=str(config[CONF_AI_TASK_ENTITY]))
     return None

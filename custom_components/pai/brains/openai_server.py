@@ -1,24 +1,233 @@
-"""Placeholder: being written (issue 6)."""
+"""Any OpenAI-compatible chat server as a brain: llama.cpp, Ollama, vLLM, LM Studio, OpenAI.
+
+The answer schema is sent as a structured-output `response_format`. Servers disagree on its
+spelling: OpenAI and vLLM take `{"type": "json_schema", "json_schema": {...}}`, llama.cpp's
+`llama_cpp.server` takes `{"type": "json_object", "schema": ...}`. The first is tried; on a
+400 (422, or llama.cpp's 500 naming `response_format`) the second, and the brain remembers which one the server took.
+
+`is_local` (private events may go to it) is decided from the URL's host alone: loopback,
+private IPv4/IPv6 ranges (127/8, 10/8, 172.16/12, 192.168/16, ::1, fc00::/7, link-local),
+`localhost` and `*.local` names count as in the home; any other name or address does not,
+even if it happens to resolve to a home address (the check never does DNS).
+"""
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
+from collections.abc import Mapping
+import ipaddress
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
 
-from ..engine.brain import BrainError, BrainRequest, BrainResult, FailureKind
+import aiohttp
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from ..engine.brain import (
+    BrainError,
+    BrainRequest,
+    BrainResult,
+    FailureKind,
+    Usage,
+    intent_schema,
+    parse_answer,
+    system_prompt,
+    user_message,
+)
+
+MAX_TOKENS = 512
+JSON_SCHEMA = "json_schema"
+JSON_OBJECT = "json_object"
+
+
+def is_local_url(url: str) -> bool:
+    """Return whether the URL's host is in the home (loopback, private range, .local)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host:
+        return False
+    if host == "localhost" or host.endswith((".localhost", ".local")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 class OpenAIServerBrain:
-    """Placeholder brain."""
+    """POST /chat/completions with the answer schema as structured output."""
 
     name = "openai"
-    is_local = False
 
     def __init__(
         self, hass: HomeAssistant, *, base_url: str, model: str, api_key: str | None
     ) -> None:
-        """Keep the settings."""
+        """Keep the settings; `base_url` ends before `/chat/completions` (e.g. `.../v1`)."""
         self.hass = hass
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key
+        self._format: str | None = None
+        """The `response_format` spelling the server took (None: not known yet)."""
+
+    @property
+    def is_local(self) -> bool:
+        """Return whether the server is in the home (see the module's docstring)."""
+        return is_local_url(self.base_url)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    async def async_validate(self) -> None:
+        """Check that the server answers and takes the key (GET /models)."""
+        session = async_get_clientsession(self.hass)
+        try:
+            async with session.get(
+                f"{self.base_url}/models", headers=self._headers()
+            ) as response:
+                await response.read()
+                _check_status(response.status, "")
+        except aiohttp.ClientError as err:
+            raise BrainError(
+                FailureKind.UNAVAILABLE, f"cannot reach {self.base_url}: {err}"
+            ) from err
 
     async def async_think(self, request: BrainRequest) -> BrainResult:
-        """Not written yet."""
-        raise BrainError(FailureKind.UNAVAILABLE, "not written yet")
+        """Ask the server; fall back to llama.cpp's schema spelling when refused."""
+        schema = intent_schema(request)
+        formats = [self._format] if self._format else [JSON_SCHEMA, JSON_OBJECT]
+        started = time.perf_counter()
+        body: Mapping[str, Any] = {}
+        for index, kind in enumerate(formats):
+            status, body = await self._async_post(
+                request, _response_format(kind, schema)
+            )
+            if index + 1 < len(formats) and _refused_format(status, body):
+                continue
+            _check_status(status, _error_text(body))
+            self._format = kind
+            break
+        latency_ms = (time.perf_counter() - started) * 1000
+        intents, dropped = parse_answer(_content(body), request)
+        usage = body.get("usage")
+        usage = usage if isinstance(usage, Mapping) else {}
+        details = usage.get("prompt_tokens_details")
+        cached = (
+            _int(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
+        )
+        return BrainResult(
+            intents=intents,
+            usage=Usage(
+                brain=self.name,
+                model=str(body.get("model") or self.model),
+                latency_ms=latency_ms,
+                input_tokens=_int(usage.get("prompt_tokens")),
+                output_tokens=_int(usage.get("completion_tokens")),
+                cached_tokens=cached,
+            ),
+            dropped=dropped,
+        )
+
+    async def _async_post(
+        self, request: BrainRequest, response_format: dict[str, Any]
+    ) -> tuple[int, Mapping[str, Any]]:
+        """POST one chat completion; return the status and the decoded body."""
+        payload: dict[str, Any] = {
+            "messages": [
+                {"role": "system", "content": system_prompt(request)},
+                {"role": "user", "content": user_message(request)},
+            ],
+            "response_format": response_format,
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0,
+        }
+        if self.model:
+            payload["model"] = self.model
+        session = async_get_clientsession(self.hass)
+        try:
+            async with session.post(
+                f"{self.base_url}/chat/completions",
+                json=payload,
+                headers=self._headers(),
+            ) as response:
+                text = await response.text()
+                status = response.status
+        except aiohttp.ClientError as err:
+            raise BrainError(
+                FailureKind.UNAVAILABLE, f"cannot reach {self.base_url}: {err}"
+            ) from err
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
+        if not isinstance(body, Mapping):
+            if 200 <= status < 300:
+                raise BrainError(
+                    FailureKind.INVALID_OUTPUT,
+                    f"the server's answer is not JSON: {text[:80]!r}",
+                )
+            body = {"error": text[:200]}
+        return status, body
+
+
+def _response_format(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    if kind == JSON_SCHEMA:
+        return {
+            "type": JSON_SCHEMA,
+            "json_schema": {"name": "intents", "schema": schema},
+        }
+    return {"type": JSON_OBJECT, "schema": schema}
+
+
+def _refused_format(status: int, body: Mapping[str, Any]) -> bool:
+    """Whether the server refused the `response_format` spelling, not the request.
+
+    OpenAI-style servers answer 400 (or FastAPI's 422); llama_cpp.server answers 500 with
+    its validation error, which names `response_format`.
+    """
+    return status in (400, 422) or (status >= 500 and "response_format" in str(body))
+
+
+def _check_status(status: int, detail: str) -> None:
+    """Raise the `BrainError` an HTTP status means; return for 2xx."""
+    if 200 <= status < 300:
+        return
+    if status in (401, 403):
+        raise BrainError(FailureKind.AUTH, f"the server refused the key ({status})")
+    if status == 429:
+        raise BrainError(FailureKind.RATE_LIMITED, f"rate limited: {detail}")
+    if status >= 500:
+        raise BrainError(
+            FailureKind.UNAVAILABLE, f"the server failed ({status}): {detail}"
+        )
+    raise BrainError(
+        FailureKind.UNAVAILABLE, f"the server refused the request ({status}): {detail}"
+    )
+
+
+def _error_text(body: Mapping[str, Any]) -> str:
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        return str(error.get("message") or error)[:200]
+    return str(error or "")[:200]
+
+
+def _content(body: Mapping[str, Any]) -> str:
+    """Return the first choice's message text; the server's JSON shape is checked here."""
+    try:
+        content = body["choices"][0]["message"]["content"]
+    except KeyError, IndexError, TypeError:
+        raise BrainError(
+            FailureKind.INVALID_OUTPUT, "the server's answer has no message"
+        ) from None
+    if not isinstance(content, str) or not content.strip():
+        raise BrainError(FailureKind.INVALID_OUTPUT, "the server's message is empty")
+    return content
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

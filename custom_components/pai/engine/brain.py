@@ -27,6 +27,8 @@ MAX_INTENTS = 5
 """More than this from one answer is a model gone wrong, not a busy home."""
 
 MAX_RATIONALE = 500
+SCHEMA_RATIONALE = 160
+"""What the schema asks for: local models under a grammar stop at it (speed)."""
 
 
 class FailureKind(StrEnum):
@@ -69,6 +71,8 @@ class BrainRequest:
     description: str = ""
     hints: tuple[Intent, ...] = ()
     """What the rules proposed for this event (the rule asked for a closer look)."""
+    guidance: tuple[str, ...] = ()
+    """The agent's own rules in words: stable, so part of the cached prefix."""
 
     @property
     def action_names(self) -> frozenset[str]:
@@ -161,7 +165,7 @@ def intent_schema(request: BrainRequest) -> dict[str, Any]:
                         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                         "urgency": {"type": "number", "minimum": 0, "maximum": 1},
                         "level": {"type": "integer", "minimum": 0, "maximum": 3},
-                        "rationale": {"type": "string"},
+                        "rationale": {"type": "string", "maxLength": SCHEMA_RATIONALE},
                     },
                     "required": [
                         "action",
@@ -190,6 +194,9 @@ def system_prompt(request: BrainRequest) -> str:
         + (f" ({choice.description})" if choice.description else "")
         for choice in sorted(request.actions, key=lambda choice: choice.name)
     )
+    if request.guidance:
+        lines.append("The agent's own rules (what its author intended):")
+        lines.extend(f"- {line}" for line in request.guidance)
     return "\n".join(lines)
 
 
@@ -213,11 +220,9 @@ def user_message(request: BrainRequest) -> str:
             }
             for hint in request.hints
         ]
-    return (
-        "<data>\n"
-        + json.dumps(data, default=str, ensure_ascii=False)
-        + "\n</data>\nWhat should the agent do?"
-    )
+    # "<" only occurs inside JSON strings; escaped, no device name can close the block.
+    encoded = json.dumps(data, default=str, ensure_ascii=False).replace("<", "\\u003c")
+    return "<data>\n" + encoded + "\n</data>\nWhat should the agent do?"
 
 
 # --- the answer -----------------------------------------------------------------------------
@@ -226,17 +231,24 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
 def parse_answer(
-    answer: str | Mapping[str, Any], request: BrainRequest
+    answer: object, request: BrainRequest
 ) -> tuple[tuple[Intent, ...], tuple[str, ...]]:
     """Intents from a model's answer, checked; raises `BrainError` when it is unusable.
 
-    Accepts the answer object, or text holding it (bare, in a code fence, or with prose
-    around it). Returns the intents and a note for each thing dropped.
+    Accepts the answer object (or list of intents), or text holding it (bare, in a code
+    fence, or with prose around it). Returns the intents and a note for each thing dropped.
     """
-    obj = answer if isinstance(answer, Mapping) else _decode(answer)
-    raw = obj.get("intents")
-    if raw is None and "action" in obj:
-        raw = [obj]  # one bare intent: small models do this
+    if isinstance(answer, str):
+        answer = _decode(answer)
+    if isinstance(answer, list):
+        answer = {"intents": answer}
+    if not isinstance(answer, Mapping):
+        raise BrainError(
+            FailureKind.INVALID_OUTPUT, f"the answer is not an object: {answer!r:.80}"
+        )
+    raw = answer.get("intents")
+    if raw is None and "action" in answer:
+        raw = [answer]  # one bare intent: small models do this
     if not isinstance(raw, list):
         raise BrainError(
             FailureKind.INVALID_OUTPUT, "the answer has no list of intents"
@@ -246,11 +258,11 @@ def parse_answer(
     dropped: list[str] = []
     for item in raw:
         if not isinstance(item, Mapping):
-            dropped.append(f"not an object: {str(item)[:60]!r}")
+            dropped.append(f"not an object: {_short(item)}")
             continue
         action = item.get("action")
         if not isinstance(action, str) or action not in allowed:
-            dropped.append(f"unknown action {str(action)[:60]!r}")
+            dropped.append(f"unknown action {_short(action)}")
             continue
         if len(intents) == MAX_INTENTS:
             dropped.append(f"more than {MAX_INTENTS} intents: {action!r}")
@@ -261,6 +273,7 @@ def parse_answer(
                 action=action,
                 params={
                     **(params if isinstance(params, Mapping) else {}),
+                    # What triggered it comes from the event, never from the model.
                     EVENT_PAYLOAD_PARAM: dict(request.event.payload),
                 },
                 confidence=_clamp(item.get("confidence"), 0.5),
@@ -273,61 +286,69 @@ def parse_answer(
     return tuple(intents), tuple(dropped)
 
 
-def _decode(text: str) -> Mapping[str, Any]:
+def _decode(text: str) -> Any:
     candidates = [text.strip(), *(m.strip() for m in _FENCE.findall(text))]
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
+    for opening, closing in ("{}", "[]"):
+        start, end = text.find(opening), text.rfind(closing)
+        if 0 <= start < end:
+            candidates.append(text[start : end + 1])
     for candidate in candidates:
         try:
             obj = json.loads(candidate)
-        except ValueError:
+        except ValueError, RecursionError:
             continue
-        if isinstance(obj, Mapping):
+        if isinstance(obj, Mapping | list):
             return obj
-        if isinstance(obj, list):
-            return {"intents": obj}
     raise BrainError(
         FailureKind.INVALID_OUTPUT, f"the answer is not JSON: {text[:80]!r}"
     )
 
 
-def _clamp(value: Any, default: float) -> float:
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else type(value).__name__
+    return repr(text[:60])
+
+
+def _number(value: Any) -> float | None:
+    """Return a finite number from a number or numeric text, else None."""
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            return default
+            return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return default
-    if not math.isfinite(value):
-        return default
-    return min(1.0, max(0.0, float(value)))
+        return None
+    if isinstance(value, int):
+        value = max(-1000, min(1000, value))  # a huge int does not fit a float
+    return float(value) if math.isfinite(value) else None
+
+
+def _clamp(value: Any, default: float) -> float:
+    number = _number(value)
+    return default if number is None else min(1.0, max(0.0, number))
 
 
 def _level(value: Any) -> AutonomyLevel:
+    """Return the level asked for; a fraction rounds down (never more than asked)."""
     if isinstance(value, str) and value.strip().upper() in AutonomyLevel.__members__:
         return AutonomyLevel[value.strip().upper()]
-    number = _clamp(value / 3 if _is_number(value) else None, 1 / 3) * 3
-    return AutonomyLevel(round(number))
-
-
-def _is_number(value: Any) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-    )
+    number = _number(value)
+    if number is None:
+        return AutonomyLevel.SUGGEST
+    return AutonomyLevel(min(3, max(0, math.floor(number))))
 
 
 # --- cost -------------------------------------------------------------------------------------
 
 PRICES_PER_MTOK: Mapping[str, tuple[float, float]] = {
-    "claude-opus": (15.0, 75.0),
-    "claude-sonnet": (3.0, 15.0),
-    "claude-haiku": (1.0, 5.0),
+    "opus": (15.0, 75.0),
+    "sonnet": (3.0, 15.0),
+    "haiku": (1.0, 5.0),
 }
-"""Input/output list prices in US dollars per million tokens, by model family (estimates)."""
+"""Input/output list prices in US dollars per million tokens, by model family (estimates).
+
+Matched by family word, so `claude-haiku-4-5` and `claude-3-5-haiku-latest` both count.
+"""
 
 CACHE_READ_FACTOR = 0.1
 CACHE_WRITE_FACTOR = 1.25
@@ -342,12 +363,12 @@ def estimate_cost(
 ) -> float:
     """Estimated dollars for one call; unknown models are priced like the dearest family."""
     price_in, price_out = next(
-        (price for family, price in PRICES_PER_MTOK.items() if family in model),
+        (price for family, price in PRICES_PER_MTOK.items() if family in model.lower()),
         max(PRICES_PER_MTOK.values()),
     )
     tokens_in = (
-        input_tokens
-        + cached_tokens * CACHE_READ_FACTOR
-        + cache_write_tokens * CACHE_WRITE_FACTOR
+        max(0, input_tokens)
+        + max(0, cached_tokens) * CACHE_READ_FACTOR
+        + max(0, cache_write_tokens) * CACHE_WRITE_FACTOR
     )
-    return (tokens_in * price_in + output_tokens * price_out) / 1_000_000
+    return (tokens_in * price_in + max(0, output_tokens) * price_out) / 1_000_000

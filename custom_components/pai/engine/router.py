@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
+import math
 from typing import Any
 
 from .brain import Brain, BrainError, BrainRequest, FailureKind, Usage
@@ -105,7 +106,11 @@ class BrainRouter:
         if self.last_call is None:
             return 0.0
         remaining = self.last_call + self.limits.min_interval - now
-        return max(0.0, remaining.total_seconds())
+        # Never longer than the interval, even when the clock went back since.
+        return min(
+            max(0.0, remaining.total_seconds()),
+            self.limits.min_interval.total_seconds(),
+        )
 
     def calls_last_hour(self, now: datetime) -> int:
         """LLM calls made in the last hour."""
@@ -169,21 +174,20 @@ class BrainRouter:
             try:
                 async with asyncio.timeout(self.limits.timeout):
                     result = await brain.async_think(request)
-            except BrainError as err:
-                self._failed(circuit, now, f"{err.kind}: {err}")
-                notes.append(f"{brain.name}: {err.kind}: {err}")
-                if err.kind is FailureKind.AUTH:
+            except Exception as err:  # a brain's bug must not lose the event either
+                if not isinstance(err, BrainError | TimeoutError):
+                    _LOGGER.exception("LLM brain %s failed unexpectedly", brain.name)
+                why = self._why(err)
+                self._failed(circuit, now, why)
+                notes.append(f"{brain.name}: {why}")
+                if isinstance(err, BrainError) and err.kind is FailureKind.AUTH:
                     auth_failed.append(brain.name)
-                self.calls.append((now, 0.0))
-                continue
-            except TimeoutError:
-                self._failed(circuit, now, "timeout")
-                notes.append(f"{brain.name}: no answer in {self.limits.timeout:g} s")
                 self.calls.append((now, 0.0))
                 continue
             circuit.failures = 0
             circuit.open_until = None
-            self.calls.append((now, result.usage.cost))
+            cost = result.usage.cost
+            self.calls.append((now, cost if math.isfinite(cost) and cost > 0 else 0.0))
             return RouteOutcome(
                 intents=result.intents,
                 brain=brain.name,
@@ -196,6 +200,14 @@ class BrainRouter:
             notes=tuple(notes),
             auth_failed=tuple(auth_failed),
         )
+
+    def _why(self, err: Exception) -> str:
+        """Return why a call failed, in words for the record."""
+        if isinstance(err, BrainError):
+            return f"{err.kind}: {err}"
+        if isinstance(err, TimeoutError):
+            return f"no answer in {self.limits.timeout:g} s"
+        return f"unexpected error: {err!r:.120}"
 
     def _failed(self, circuit: Circuit, now: datetime, error: str) -> None:
         circuit.failures += 1
@@ -222,13 +234,34 @@ class BrainRouter:
         """Restore `to_dict`'s output; junk is skipped, never fatal."""
         if not isinstance(data, Mapping):
             return
-        for item in data.get("calls") or []:
-            try:
-                when, cost = datetime.fromisoformat(item[0]), float(item[1])
-            except TypeError, ValueError, IndexError, KeyError:
-                continue
-            self.calls.append((when, cost))
-        try:
-            self.last_call = datetime.fromisoformat(data["last_call"])
-        except TypeError, ValueError, KeyError:
-            self.last_call = None
+        calls = data.get("calls")
+        restored = [
+            call
+            for item in (calls if isinstance(calls, list) else [])
+            if (call := _stored_call(item)) is not None
+        ]
+        self.calls.extend(sorted(restored, key=lambda call: call[0]))
+        self.last_call = _aware_time(data.get("last_call"))
+
+
+def _aware_time(value: Any) -> datetime | None:
+    """Return a stored ISO time with its timezone, or None for anything else."""
+    try:
+        when = datetime.fromisoformat(value)
+    except TypeError, ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _stored_call(item: Any) -> tuple[datetime, float] | None:
+    """Return one stored `[time, cost]`, or None when it is not one."""
+    if not isinstance(item, list | tuple) or len(item) != 2:
+        return None
+    when = _aware_time(item[0])
+    try:
+        cost = float(item[1])
+    except TypeError, ValueError:
+        return None
+    if when is None or not math.isfinite(cost) or cost < 0:
+        return None
+    return when, cost

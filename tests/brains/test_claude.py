@@ -1,0 +1,360 @@
+"""Claude as an agent's brain: the real `anthropic` SDK against a local Messages API.
+
+Only the wire is fake (tests/brains/fake_anthropic.py, on 127.0.0.1): the SDK, its retries,
+Home Assistant's httpx client, the router, the gate and the records are the real ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_mock_service,
+)
+
+from custom_components.pai.brains import create_brain
+from custom_components.pai.brains.claude import TOOL_NAME, ClaudeBrain
+from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from custom_components.pai.engine.brain import BrainError, FailureKind
+from custom_components.pai.engine.models import AutonomyLevel
+
+from ..test_runtime import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from .conftest import brain_request
+from .fake_anthropic import (
+    API_KEY,
+    MODEL,
+    FakeAnthropic,
+    Step,
+    error,
+    intent,
+    raw,
+    text,
+    tool,
+)
+
+FAST_RETRY = {"retry-after-ms": "20"}
+
+
+def brain(hass: HomeAssistant, fake: FakeAnthropic, key: str = API_KEY) -> ClaudeBrain:
+    return ClaudeBrain(hass, api_key=key, model=MODEL, base_url=fake.url)
+
+
+# --- the brain alone -----------------------------------------------------------------------
+
+
+async def test_tool_answer_becomes_checked_intents_with_usage(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.then(
+        tool([intent("light_on", level=3, confidence=0.9), intent("open_garage")])
+    )
+
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert [i.action for i in result.intents] == ["light_on"]
+    assert result.intents[0].requested_level is AutonomyLevel.ACT
+    assert result.intents[0].confidence == 0.9
+    assert result.dropped == ("unknown action 'open_garage'",)
+    usage = result.usage
+    assert usage.brain == "anthropic"
+    assert usage.model == MODEL
+    assert usage.input_tokens > 0
+    assert usage.output_tokens > 0
+    assert usage.cache_write_tokens > 0
+    assert usage.cached_tokens == 0
+    assert usage.cost > 0
+    assert usage.latency_ms > 0
+
+
+async def test_request_forces_the_tool_and_marks_the_prefix_for_caching(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    await brain(hass, fake_anthropic).async_think(brain_request())
+
+    [sent] = fake_anthropic.messages
+    body = sent.body
+    assert sent.headers["x-api-key"] == API_KEY
+    assert body["model"] == MODEL
+    assert body["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
+    [tool_def] = body["tools"]
+    assert tool_def["name"] == TOOL_NAME
+    assert tool_def["input_schema"]["properties"]["intents"]["items"]["properties"][
+        "action"
+    ]["enum"] == ["alarm", "light_on"]
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "Agent: Porch watch" in body["system"][0]["text"]
+    assert body["messages"][0]["content"].startswith("<data>\n")
+
+
+async def test_second_decision_reads_the_prefix_from_the_cache(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    claude = brain(hass, fake_anthropic)
+    first = await claude.async_think(brain_request())
+    other_event = brain_request(context={"user_state": "away", "recent_events": ["x"]})
+    second = await claude.async_think(other_event)
+
+    assert first.usage.cached_tokens == 0
+    assert second.usage.cached_tokens == first.usage.cache_write_tokens > 0
+    assert second.usage.cache_write_tokens == 0
+    assert second.usage.cost < first.usage.cost
+
+
+async def test_text_json_answer_is_accepted(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.then(
+        text('Here you go:\n```json\n{"intents": [{"action": "alarm", "level": 2, '
+             '"confidence": 0.8, "urgency": 0.9, "rationale": "door"}]}\n```')
+    )  # fmt: skip
+
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert [(i.action, i.requested_level) for i in result.intents] == [
+        ("alarm", AutonomyLevel.ASK)
+    ]
+
+
+async def test_rate_limit_is_retried_after_the_wait_the_api_asks_for(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.then(error(429, {"retry-after": "1"}), tool([intent("light_on")]))
+
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert [i.action for i in result.intents] == ["light_on"]
+    first, second = fake_anthropic.messages
+    # The SDK's own backoff would be 0.375..0.5 s: the 1 s is the server's retry-after.
+    assert 0.95 <= second.time - first.time < 2.0
+
+
+async def test_server_error_then_success_is_retried(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    fake_anthropic.then(error(500, FAST_RETRY), error(529, FAST_RETRY))
+
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert len(fake_anthropic.messages) == 3
+    assert result.intents == ()
+
+
+@pytest.mark.parametrize(
+    ("step", "kind", "requests"),
+    [
+        pytest.param(error(500, FAST_RETRY), FailureKind.UNAVAILABLE, 3, id="500"),
+        pytest.param(error(429, FAST_RETRY), FailureKind.RATE_LIMITED, 3, id="429"),
+        pytest.param(error(401), FailureKind.AUTH, 1, id="401"),
+        pytest.param(error(403), FailureKind.AUTH, 1, id="403"),
+        pytest.param(error(400), FailureKind.UNAVAILABLE, 1, id="400"),
+        pytest.param(
+            raw("<html>502 bad gateway</html>"),
+            FailureKind.INVALID_OUTPUT,
+            1,
+            id="html",
+        ),
+        pytest.param(
+            raw('{"id": "msg_1", "type": "message", "content": [{"ty'),
+            FailureKind.INVALID_OUTPUT,
+            1,
+            id="truncated-json",
+        ),
+        pytest.param(
+            raw('{"hello": "world"}'), FailureKind.INVALID_OUTPUT, 1, id="not-a-message"
+        ),
+        pytest.param(
+            Step(body={"thoughts": "unlock everything"}),
+            FailureKind.INVALID_OUTPUT,
+            1,
+            id="tool-without-intents",
+        ),
+        pytest.param(
+            text("I would turn the porch light on."),
+            FailureKind.INVALID_OUTPUT,
+            1,
+            id="prose",
+        ),
+    ],
+)
+async def test_failures_become_brain_errors(
+    hass: HomeAssistant,
+    fake_anthropic: FakeAnthropic,
+    step: Step,
+    kind: FailureKind,
+    requests: int,
+) -> None:
+    fake_anthropic.default = step
+
+    with pytest.raises(BrainError) as caught:
+        await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert caught.value.kind is kind
+    assert len(fake_anthropic.messages) == requests
+
+
+async def test_unreachable_api_is_unavailable(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    claude = ClaudeBrain(
+        hass,
+        api_key=API_KEY,
+        model=MODEL,
+        base_url="http://127.0.0.1:9",  # discard port: nothing listens
+        max_retries=0,
+    )
+    with pytest.raises(BrainError) as caught:
+        await claude.async_think(brain_request())
+    assert caught.value.kind is FailureKind.UNAVAILABLE
+
+
+async def test_validate_checks_the_key(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    await brain(hass, fake_anthropic).async_validate()
+    with pytest.raises(BrainError) as caught:
+        await brain(hass, fake_anthropic, "sk-ant-revoked").async_validate()
+    assert caught.value.kind is FailureKind.AUTH
+    assert fake_anthropic.messages == []  # the check costs no tokens
+
+
+async def test_create_brain_builds_claude_with_the_options_model(
+    hass: HomeAssistant,
+) -> None:
+    made = create_brain(
+        hass, {"engine": "anthropic", "api_key": "k"}, "claude-sonnet-4-5"
+    )
+    assert isinstance(made, ClaudeBrain)
+    assert made.model == "claude-sonnet-4-5"
+    assert not made.is_local
+
+
+# --- a whole agent ---------------------------------------------------------------------------
+
+
+def claude_agent(
+    *, options: dict[str, Any] | None = None, api_key: str = API_KEY
+) -> MockConfigEntry:
+    """The porch agent whose rule suggests the light and asks Claude to look closer."""
+    entry = agent_entry(
+        [{**rule("motion", "light_on", 1), "escalate": True}],
+        bindings={"actions": {"light_on": LIGHT_ON}},
+        options=options,
+    )
+    data = {**entry.data, "brain": {"engine": "anthropic", "api_key": api_key}}
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        unique_id=entry.unique_id,
+        data=data,
+        options=dict(entry.options),
+    )
+
+
+@pytest.fixture
+def claude_url(monkeypatch: pytest.MonkeyPatch, fake_anthropic: FakeAnthropic) -> None:
+    """Point the SDK at the fake the way its users would: ANTHROPIC_BASE_URL."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_anthropic.url)
+
+
+@pytest.mark.usefixtures("house", "claude_url")
+async def test_escalated_event_is_decided_by_claude_and_recorded(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    fake_anthropic.then(
+        tool([intent("light_on", level=3, rationale="someone is at the door")])
+    )
+    await start(hass, claude_agent())
+
+    await motion(hass)
+
+    assert statuses(records) == ["executed"]
+    assert hass.states.get("input_boolean.porch_light").state == "on"
+    record = records[0].data["record"]
+    assert record["x_pai"]["brain"]["name"] == "anthropic"
+    usage = record["x_pai"]["brain"]["usage"]
+    assert usage["model"] == MODEL
+    assert usage["input_tokens"] > 0
+    assert usage["cost"] > 0
+    [sent] = fake_anthropic.messages
+    assert "input_boolean.motion" in sent.body["messages"][0]["content"]
+    assert "input_boolean.motion" not in sent.body["system"][0]["text"]
+
+
+@pytest.mark.usefixtures("house", "claude_url")
+async def test_rate_limited_call_is_retried_inside_the_agent(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    fake_anthropic.then(error(429, FAST_RETRY), tool([intent("light_on")]))
+    await start(hass, claude_agent())
+
+    await motion(hass)
+
+    assert len(fake_anthropic.messages) == 2
+    assert statuses(records) == ["executed"]
+    assert records[0].data["record"]["x_pai"]["brain"]["name"] == "anthropic"
+
+
+@pytest.mark.usefixtures("house", "claude_url")
+async def test_garbage_answer_falls_back_to_the_rule(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    fake_anthropic.then(text("Sure! Turning everything on now :)"))
+    await start(hass, claude_agent())
+
+    await motion(hass)
+
+    assert statuses(records) == ["suggested"]  # the rule's own suggestion
+    assert len(phone) == 1
+    assert hass.states.get("input_boolean.porch_light").state == "off"
+    brain_block = records[0].data["record"]["x_pai"]["brain"]
+    assert brain_block["name"] == "rules"
+    assert "invalid_output" in brain_block["fallback"][0]
+
+
+@pytest.mark.usefixtures("house", "claude_url")
+async def test_slow_answer_falls_back_to_the_rule_in_time(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    fake_anthropic.then(tool([intent("light_on")], delay=2))
+    await start(hass, claude_agent(options={"llm_timeout_seconds": 0.5}))
+
+    await motion(hass)
+
+    assert statuses(records) == ["suggested"]
+    assert records[0].data["record"]["x_pai"]["brain"]["fallback"] == [
+        "anthropic: no answer in 0.5 s"
+    ]
+    assert hass.states.get("input_boolean.porch_light").state == "off"
+
+
+@pytest.mark.usefixtures("house", "claude_url")
+async def test_key_revoked_after_setup_starts_a_reauth_flow_and_keeps_the_rule(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, claude_agent())  # the key still works at setup
+    fake_anthropic.default = error(401)  # and is revoked afterwards
+
+    await motion(hass)
+    await hass.async_block_till_done()
+
+    assert statuses(records) == ["suggested"]
+    assert "auth" in records[0].data["record"]["x_pai"]["brain"]["fallback"][0]
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [(f["context"]["source"], f["context"]["entry_id"]) for f in flows] == [
+        (SOURCE_REAUTH, entry.entry_id)
+    ]

