@@ -3,6 +3,8 @@
 A user sees one device per agent with a switch (pause / resume), a select (autonomy
 ceiling), three sensors (last decision, pending approvals, interruptions in the last hour)
 and a binary sensor (quiet hours); they change when the agent decides and as time passes.
+An agent with an LLM brain also shows its calls in the last hour, its estimated cost, the
+brain that answered last, and whether its budget is spent.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.models import AutonomyLevel
 from custom_components.pai.runtime import AgentRuntime
+
+from .brains.fake_anthropic import API_KEY, FakeAnthropic
+from .test_config_flow_brain import anthropic_api
+
+__all__ = ["anthropic_api"]  # a fixture
 
 ENTITIES = {
     # unique id key: (platform, name)
@@ -314,3 +321,111 @@ async def test_recorder_keeps_the_decision_but_not_the_long_text(
     assert "status" in recorded.attributes
     assert "rationale" not in recorded.attributes
     assert "reasons" not in recorded.attributes
+
+
+# --- an agent with an LLM brain ---------------------------------------------------------------
+
+LLM_ENTITIES = {
+    "llm_calls_last_hour": ("sensor", "LLM calls in the last hour"),
+    "llm_cost_today": ("sensor", "LLM cost today"),
+    "last_brain": ("sensor", "Last brain"),
+    "llm_budget_exceeded": ("binary_sensor", "LLM budget exceeded"),
+}
+
+
+def llm_agent(options: dict[str, Any] | None = None) -> MockConfigEntry:
+    """The night watch, thinking with Claude (a local stand-in for Anthropic's API)."""
+    entry = night_watch({"llm_min_interval_seconds": 0, **(options or {})})
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        unique_id=entry.unique_id,
+        data={**entry.data, "brain": {"engine": "anthropic", "api_key": API_KEY}},
+        options=dict(entry.options),
+    )
+
+
+def llm_state(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> State:
+    platform = LLM_ENTITIES[key][0]
+    found = er.async_get(hass).async_get_entity_id(
+        platform, DOMAIN, f"{entry.entry_id}_{key}"
+    )
+    assert found is not None, key
+    return current(hass, found)
+
+
+async def test_llm_entities_exist_only_with_an_llm_brain(
+    hass: HomeAssistant, anthropic_api: FakeAnthropic
+) -> None:
+    rules_only = night_watch()
+    await start(hass, rules_only)
+    registry = er.async_get(hass)
+    for key, (platform, _) in LLM_ENTITIES.items():
+        assert (
+            registry.async_get_entity_id(
+                platform, DOMAIN, f"{rules_only.entry_id}_{key}"
+            )
+            is None
+        )
+    assert await hass.config_entries.async_remove(rules_only.entry_id)
+
+    entry = llm_agent()
+    await start(hass, entry)
+    for key, (_, name) in LLM_ENTITIES.items():
+        shown = llm_state(hass, entry, key)
+        assert shown.name == f"Night watch {name}"
+        registered = registry.async_get(shown.entity_id)
+        assert registered is not None
+        assert registered.entity_category is EntityCategory.DIAGNOSTIC
+        assert registered.translation_key == key
+    assert llm_state(hass, entry, "llm_calls_last_hour").state == "0"
+    assert float(llm_state(hass, entry, "llm_cost_today").state) == 0
+    assert (
+        llm_state(hass, entry, "llm_cost_today").attributes["unit_of_measurement"]
+        == "USD"
+    )
+    assert llm_state(hass, entry, "last_brain").state == "unknown"
+    budget = llm_state(hass, entry, "llm_budget_exceeded")
+    assert budget.state == STATE_OFF
+    assert budget.attributes["device_class"] == "problem"
+
+
+async def test_llm_sensors_count_calls_and_cost_and_the_budget_ages_out(
+    hass: HomeAssistant,
+    anthropic_api: FakeAnthropic,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = llm_agent({"llm_max_calls_per_hour": 2})
+    runtime = await start(hass, entry)
+
+    for _ in range(2):
+        await runtime.async_evaluate("motion", {"room": "hall"}, escalate=True)
+    await hass.async_block_till_done()
+
+    assert len(anthropic_api.messages) == 2
+    assert llm_state(hass, entry, "llm_calls_last_hour").state == "2"
+    cost = float(llm_state(hass, entry, "llm_cost_today").state)
+    assert 0 < cost < 0.01  # two small Haiku calls
+    last = llm_state(hass, entry, "last_brain")
+    assert last.state == "anthropic"
+    assert last.attributes["model"] == "claude-haiku-4-5"
+    assert last.attributes["cost"] > 0
+    budget = llm_state(hass, entry, "llm_budget_exceeded")
+    assert budget.state == STATE_ON
+    assert budget.attributes["budget"] == "calls"
+
+    # Over budget: the rules answer, and the sensor says why.
+    await runtime.async_evaluate("motion", {"room": "hall"}, escalate=True)
+    await hass.async_block_till_done()
+    last = llm_state(hass, entry, "last_brain")
+    assert last.state == "rules"
+    assert last.attributes["fallback"] == ["anthropic: over the calls budget"]
+    assert len(anthropic_api.messages) == 2
+
+    # An hour later the calls have aged out: no event needed for the sensors to say so.
+    freezer.tick(timedelta(minutes=61))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert llm_state(hass, entry, "llm_calls_last_hour").state == "0"
+    assert llm_state(hass, entry, "llm_budget_exceeded").state == STATE_OFF
+    assert float(llm_state(hass, entry, "llm_cost_today").state) == cost  # a day's

@@ -84,6 +84,8 @@ async def bind(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
     result = await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
+    if result.get("step_id") == "brain":  # the file asks for an LLM: keep to the rules
+        result = await configure(hass, result, {"engine": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]

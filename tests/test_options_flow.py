@@ -8,6 +8,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import label_registry as lr
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -16,6 +17,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
+from custom_components.pai.const import DOMAIN
 from custom_components.pai.options_flow import (
     OptionsError,
     agent_actions,
@@ -336,3 +338,178 @@ async def test_notify_targets_receive_the_suggestions(hass: HomeAssistant) -> No
     assert [call.data["message"] for call in tablet] == ["hint fired"]
     panel = persistent_notification._async_get_or_create_notifications(hass)
     assert [n["message"] for n in panel.values()] == ["hint fired"]
+
+
+# --- the LLM brain section ------------------------------------------------------------------
+
+LLM_KEYS = (
+    "brain_model",
+    "llm_every_event",
+    "llm_min_interval_seconds",
+    "llm_max_calls_per_hour",
+    "llm_max_cost_per_day",
+    "llm_timeout_seconds",
+    "privacy_label",
+    "local_n_ctx",
+    "local_threads",
+)
+
+
+def thinking(brain: dict[str, Any], **options: Any) -> MockConfigEntry:
+    """test_runtime's porch agent with an LLM brain."""
+    entry = agent_entry([rule("hint", "light_on", 1)], options=options)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        unique_id=entry.unique_id,
+        data={**entry.data, "brain": brain},
+        options=dict(entry.options),
+    )
+
+
+SERVER = {"engine": "openai", "base_url": "http://127.0.0.1:9/v1"}
+"""A home server without a key: nothing is asked of it unless an event escalates."""
+
+
+def llm_form(**changes: Any) -> dict[str, Any]:
+    """A submission with the LLM section (the other sections as `form` makes them)."""
+    llm = {key: changes.pop(key) for key in LLM_KEYS if key in changes}
+    return {**form(**changes), "llm_brain": llm}
+
+
+def llm_fields(result: dict[str, Any]) -> list[str]:
+    schema = result["data_schema"].schema
+    if "llm_brain" not in schema:
+        return []
+    return [str(key) for key in schema["llm_brain"].schema.schema]
+
+
+async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) -> None:
+    rules_only = agent_entry([rule("hint", "light_on", 1)])
+    rules_only.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(rules_only.entry_id)
+    assert llm_fields(result) == []
+
+    for brain, expected in (
+        (
+            {"engine": "anthropic", "api_key": "k"},
+            [
+                "brain_model",
+                "llm_every_event",
+                "llm_min_interval_seconds",
+                "llm_max_calls_per_hour",
+                "llm_max_cost_per_day",
+                "llm_timeout_seconds",
+                "privacy_label",
+            ],
+        ),
+        (
+            {"engine": "local"},
+            [  # the model is the file's weights; how it runs is tunable
+                "llm_every_event",
+                "llm_min_interval_seconds",
+                "llm_max_calls_per_hour",
+                "llm_max_cost_per_day",
+                "llm_timeout_seconds",
+                "privacy_label",
+                "local_n_ctx",
+                "local_threads",
+            ],
+        ),
+        ({"engine": "rules"}, []),
+    ):
+        entry = thinking(brain)
+        entry.add_to_hass(hass)
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert llm_fields(result) == expected, brain["engine"]
+
+
+async def test_the_llm_section_suggests_the_limits_in_force(
+    hass: HomeAssistant,
+) -> None:
+    entry = thinking({"engine": "anthropic", "api_key": "k"}, llm_max_calls_per_hour=5)
+    entry.add_to_hass(hass)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+
+    section = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema["llm_brain"].schema.schema
+    }
+    assert section == {
+        "brain_model": "claude-haiku-4-5",
+        "llm_every_event": False,
+        "llm_min_interval_seconds": 30,
+        "llm_max_calls_per_hour": 5,  # the options'
+        "llm_max_cost_per_day": 1.0,
+        "llm_timeout_seconds": 30,
+        "privacy_label": "pai_local_only",
+    }
+
+
+async def test_saving_the_llm_section_changes_the_running_brain(
+    hass: HomeAssistant,
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    label = lr.async_get(hass).async_create("Stays home")
+    entry = await loaded(hass, thinking(SERVER))
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        llm_form(
+            notify_targets=[PHONE],
+            brain_model=" qwen2.5-7b ",
+            llm_every_event=True,
+            llm_min_interval_seconds=5.0,
+            llm_max_calls_per_hour=12.0,
+            llm_max_cost_per_day=0.25,
+            llm_timeout_seconds=8.0,
+            privacy_label=label.label_id,
+        ),
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {
+        "notify_targets": [PHONE],
+        "brain_model": "qwen2.5-7b",
+        "llm_every_event": True,
+        "llm_min_interval_seconds": 5,
+        "llm_max_calls_per_hour": 12,
+        "llm_max_cost_per_day": 0.25,
+        "llm_timeout_seconds": 8,
+        "privacy_label": label.label_id,
+    }
+    runtime = entry.runtime_data.runtime  # reloaded with them
+    assert runtime.router.limits.max_calls_per_hour == 12
+    assert runtime.router.limits.min_interval.total_seconds() == 5
+    assert runtime.router.limits.max_cost_per_day == 0.25
+    assert runtime.router.limits.timeout == 8
+    assert runtime.privacy.label == label.label_id
+    [brain] = runtime.router.brains
+    assert brain.model == "qwen2.5-7b"  # type: ignore[attr-defined]
+
+
+async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(
+    hass: HomeAssistant,
+) -> None:
+    """Options the form does not show are not cleared (switching back restores them)."""
+    entry = thinking({"engine": "rules"}, llm_max_calls_per_hour=5, brain_model="m")
+    entry.add_to_hass(hass)
+
+    await submit(hass, entry, min_confidence=0.5, notify_targets=[PHONE])
+
+    assert entry.options["llm_max_calls_per_hour"] == 5
+    assert entry.options["brain_model"] == "m"
+    assert entry.options["min_confidence"] == 0.5
+
+    # A local brain keeps the cloud model too; its own limits are edited.
+    local = thinking({"engine": "local"}, brain_model="m", local_threads=4)
+    local.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(local.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], llm_form(notify_targets=[PHONE], local_threads=2.0)
+    )
+    assert local.options["brain_model"] == "m"
+    assert local.options["local_threads"] == 2

@@ -12,6 +12,13 @@ bindings that still apply.
 Creating an agent here asks what it watches and, one at a time, the Home Assistant actions it
 may propose, each with the furthest it may go: those actions are its allowlist, and each
 level is the cap its policy puts on that action.
+
+The brain: an agent made here picks it on its first form; a file whose brain.json asks for an
+LLM gets a brain step after the targets, with the file's engine, model and server suggested
+(the local model only when the file carries weights). Credentials are tested against the
+service before the entry is made (a refused key or a silent server is a form error, and the
+form keeps what was typed). Reconfigure without a file changes only the brain; a key refused
+later (at setup or by a call) starts the reauth step.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from awesomeversion import AwesomeVersion, AwesomeVersionException
 from homeassistant.components.file_upload import process_uploaded_file
@@ -47,6 +55,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
@@ -67,17 +77,30 @@ from .agent_files import (
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
+    CONF_AI_TASK_ENTITY,
     CONF_ALLOWED_ACTIONS,
+    CONF_API_KEY,
+    CONF_BASE_URL,
     CONF_BINDINGS,
+    CONF_BRAIN,
+    CONF_BRAIN_MODEL,
+    CONF_ENGINE,
     CONF_HA_TRIGGERS,
     CONF_NOTIFY_TARGETS,
+    DEFAULT_ANTHROPIC_MODEL,
     DOMAIN,
+    ENGINE_AI_TASK,
+    ENGINE_ANTHROPIC,
+    ENGINE_LOCAL,
+    ENGINE_OPENAI,
+    ENGINE_RULES,
     LEVEL_NAMES,
 )
 from .engine.agent import (
     NOTIFY_ACTION,
     AgentDefinition,
     AgentDefinitionError,
+    BrainConfig,
     CallbackAction,
     ConsoleAction,
     MissingAgentSectionError,
@@ -101,6 +124,7 @@ from .engine.container import (
     UnsupportedVersionError,
 )
 from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+from .repairs import async_brain_problem
 from .triggers import trigger_specs
 
 CONF_FILE = "pai_file"
@@ -145,6 +169,76 @@ FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 UPLOAD_SCHEMA = vol.Schema(
     {vol.Required(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
 )
+RECONFIGURE_SCHEMA = vol.Schema(
+    {vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
+)
+"""Reconfigure: a new file, or none to change only the brain."""
+
+CLOUD_ENGINES = (ENGINE_RULES, ENGINE_ANTHROPIC, ENGINE_OPENAI, ENGINE_AI_TASK)
+"""The brains any agent can use; the local model needs weights in the agent file."""
+
+WEIGHTS_SECTION = "weights.gguf"
+
+
+def _engine_selector(engines: Iterable[str]) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(engines),
+            translation_key="brain_engine",
+            mode=SelectSelectorMode.LIST,
+        )
+    )
+
+
+def _secret() -> TextSelector:
+    return TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
+    ENGINE_ANTHROPIC: vol.Schema(
+        {
+            vol.Required(CONF_API_KEY): _secret(),
+            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
+        }
+    ),
+    ENGINE_OPENAI: vol.Schema(
+        {
+            vol.Required(CONF_BASE_URL): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.URL)
+            ),
+            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
+            vol.Optional(CONF_API_KEY): _secret(),
+        }
+    ),
+    ENGINE_AI_TASK: vol.Schema(
+        {
+            vol.Required(CONF_AI_TASK_ENTITY): EntitySelector(
+                EntitySelectorConfig(domain="ai_task")
+            )
+        }
+    ),
+}
+"""What each brain needs to be reached; rules and the local model need nothing."""
+
+REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _secret()})
+
+
+def file_engine(brain: BrainConfig, has_weights: bool) -> str:
+    """Return the brain to suggest for an agent file's brain.json (rules unless it asks)."""
+    if brain.type != "llm":
+        return ENGINE_RULES
+    engine = (brain.engine or "").lower()
+    if "anthropic" in engine or "claude" in engine:
+        return ENGINE_ANTHROPIC
+    if "ai_task" in engine:
+        return ENGINE_AI_TASK
+    # Weights in the file: the author ships the model; anything else speaks OpenAI's API.
+    return ENGINE_LOCAL if has_weights else ENGINE_OPENAI
+
+
+def _valid_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def error_key(err: Exception) -> str:
@@ -189,6 +283,9 @@ CREATE_SCHEMA = vol.Schema(
             )
         ),
         **ACTION_FIELDS,
+        vol.Required(CONF_ENGINE, default=ENGINE_RULES): _engine_selector(
+            CLOUD_ENGINES
+        ),
     }
 )
 
@@ -231,6 +328,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._weights_from: Path | None = None  # the file to extract weights from
         self._staged = False  # whether that file is this flow's to delete
         self._release_weights: Callable[[], None] | None = None
+        self._targets: list[str] = []
+        self._engine: str | None = None  # chosen on the create form
+        self._brain: dict[str, Any] | None = None  # entry.data["brain"]; None: rules
+        self._brain_model: str | None = None
+        self._brain_only = False  # reconfigure without a file: only the brain changes
 
     @staticmethod
     @callback
@@ -307,6 +409,10 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         installed = _installed_version(entry.data)
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "installed": installed or "?"}
+        if user_input is not None and not user_input.get(CONF_FILE):
+            self._brain_only = True
+            self._name = entry.title
+            return await self.async_step_brain()
         if user_input is not None and (
             agent := await self._async_read(user_input[CONF_FILE], errors, placeholders)
         ):
@@ -322,7 +428,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self._async_use(agent)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=UPLOAD_SCHEMA,
+            data_schema=RECONFIGURE_SCHEMA,
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -456,6 +562,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                     user_input.get(CONF_ENTITIES) or [], user_input.get(CONF_MINUTES)
                 )
                 self._created = [CreatedAction.from_form(user_input)]
+                self._engine = user_input.get(CONF_ENGINE, ENGINE_RULES)
                 if not self._created[0].sequence:  # no action: the agent only tells
                     return await self._async_created()
                 return await self.async_step_create_action()
@@ -525,7 +632,14 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Choose where notifications go; show what of the file cannot run here."""
         if user_input is not None:
-            return await self._async_finish(list(user_input[CONF_NOTIFY_TARGETS]))
+            self._targets = list(user_input[CONF_NOTIFY_TARGETS])
+            if self.source == SOURCE_RECONFIGURE:
+                return await self._async_finish(self._targets)  # the brain stays
+            if self._engine is not None:  # chosen on the create form
+                return await self._async_engine_chosen(self._engine)
+            if self._agent_definition().brain.type == "llm":
+                return await self.async_step_brain()
+            return await self._async_finish(self._targets)
         available = self._notify_targets()
         if self.source == SOURCE_RECONFIGURE:
             default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
@@ -612,6 +726,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                     self._staged = False
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
+            if CONF_BRAIN in entry.data:
+                data[CONF_BRAIN] = entry.data[CONF_BRAIN]
             result = self.async_update_reload_and_abort(
                 entry,
                 data=data,
@@ -620,9 +736,188 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result
         options: dict[str, Any] = {CONF_NOTIFY_TARGETS: targets}
+        if self._brain is not None:
+            data[CONF_BRAIN] = self._brain
+        if self._brain_model:
+            options[CONF_BRAIN_MODEL] = self._brain_model
         if self._created and self._actions:  # made here: only what the user gave
             options[CONF_ALLOWED_ACTIONS] = list(self._actions)
         return self.async_create_entry(title=self._name, data=data, options=options)
+
+    # --- the brain ----------------------------------------------------------------------------
+
+    async def async_step_brain(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose what thinks when a rule asks for a closer look: rules only or an LLM."""
+        if user_input is not None:
+            return await self._async_engine_chosen(user_input[CONF_ENGINE])
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_ENGINE, default=self._default_engine()
+                ): _engine_selector(self._engines())
+            }
+        )
+        return self.async_show_form(
+            step_id="brain",
+            data_schema=schema,
+            description_placeholders={"name": self._name},
+        )
+
+    async def async_step_brain_anthropic(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for an Anthropic API key and the Claude model; check the key."""
+        return await self._async_credentials(ENGINE_ANTHROPIC, user_input)
+
+    async def async_step_brain_openai(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask where the OpenAI-compatible server is and which model; check it answers."""
+        return await self._async_credentials(ENGINE_OPENAI, user_input)
+
+    async def async_step_brain_ai_task(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask which AI Task entity thinks for the agent."""
+        return await self._async_credentials(ENGINE_AI_TASK, user_input)
+
+    async def _async_engine_chosen(self, engine: str) -> ConfigFlowResult:
+        if engine == ENGINE_ANTHROPIC:
+            return await self.async_step_brain_anthropic()
+        if engine == ENGINE_OPENAI:
+            return await self.async_step_brain_openai()
+        if engine == ENGINE_AI_TASK:
+            return await self.async_step_brain_ai_task()
+        self._brain = {CONF_ENGINE: engine} if engine == ENGINE_LOCAL else None
+        self._brain_model = None
+        return await self._async_brain_done()
+
+    async def _async_credentials(
+        self, engine: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Show one brain's credentials form; test them before anything is kept."""
+        errors: dict[str, str] = {}
+        placeholders = {"name": self._name, "detail": ""}
+        if user_input is not None:
+            config: dict[str, Any] = {CONF_ENGINE: engine}
+            config.update(
+                (key, value.strip() if isinstance(value, str) else value)
+                for key, value in user_input.items()
+                if key != CONF_BRAIN_MODEL and value
+            )
+            model = str(user_input.get(CONF_BRAIN_MODEL) or "").strip() or None
+            if engine == ENGINE_OPENAI and not _valid_url(config[CONF_BASE_URL]):
+                errors[CONF_BASE_URL] = "invalid_url"
+            elif problem := await async_brain_problem(self.hass, config, model):
+                errors["base"], placeholders["detail"] = problem
+            else:
+                self._brain, self._brain_model = config, model
+                return await self._async_brain_done()
+        return self.async_show_form(
+            step_id=f"brain_{engine}",
+            data_schema=self.add_suggested_values_to_schema(
+                CREDENTIAL_SCHEMAS[engine], user_input or self._suggested(engine)
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_brain_done(self) -> ConfigFlowResult:
+        """Create the agent, or (reconfiguring the brain alone) update and reload it."""
+        if not self._brain_only:
+            return await self._async_finish(self._targets)
+        entry = self._get_reconfigure_entry()
+        options = {k: v for k, v in entry.options.items() if k != CONF_BRAIN_MODEL}
+        if self._brain_model:
+            options[CONF_BRAIN_MODEL] = self._brain_model
+        return self.async_update_reload_and_abort(
+            entry,
+            data_updates={CONF_BRAIN: self._brain or {CONF_ENGINE: ENGINE_RULES}},
+            options=options,
+        )
+
+    def _engines(self) -> list[str]:
+        """Return the brains offered: the local model only with weights to run."""
+        if self._brain_only:
+            weights = self._get_reconfigure_entry().data.get(CONF_WEIGHTS) or {}
+            local = WEIGHTS_SECTION in weights
+        else:
+            local = self._agent is not None and any(
+                item.section == WEIGHTS_SECTION for item in self._agent.weights
+            )
+        return [*CLOUD_ENGINES, ENGINE_LOCAL] if local else list(CLOUD_ENGINES)
+
+    def _default_engine(self) -> str:
+        if self._brain_only:
+            brain = self._get_reconfigure_entry().data.get(CONF_BRAIN) or {}
+            engine = brain.get(CONF_ENGINE, ENGINE_RULES)
+        else:
+            engine = file_engine(
+                self._agent_definition().brain, ENGINE_LOCAL in self._engines()
+            )
+        return engine if engine in self._engines() else ENGINE_RULES
+
+    def _suggested(self, engine: str) -> dict[str, Any]:
+        """Return what the form suggests: the entry's settings, else the file's brain.json."""
+        values: dict[str, Any] = {}
+        if self._brain_only:
+            entry = self._get_reconfigure_entry()
+            brain = entry.data.get(CONF_BRAIN) or {}
+            if brain.get(CONF_ENGINE) == engine:
+                values = {k: v for k, v in brain.items() if k != CONF_ENGINE}
+                if model := entry.options.get(CONF_BRAIN_MODEL):
+                    values[CONF_BRAIN_MODEL] = model
+        elif self._definition is not None and self._definition.brain.type == "llm":
+            declared = self._definition.brain
+            if isinstance(url := declared.extra.get(CONF_BASE_URL), str):
+                values[CONF_BASE_URL] = url
+            # A file written for another service may name a model Claude does not know.
+            if declared.model and (
+                engine != ENGINE_ANTHROPIC or declared.model.startswith("claude")
+            ):
+                values[CONF_BRAIN_MODEL] = declared.model
+        if engine == ENGINE_ANTHROPIC:
+            values.setdefault(CONF_BRAIN_MODEL, DEFAULT_ANTHROPIC_MODEL)
+        return values
+
+    # --- a refused API key ----------------------------------------------------------------------
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """Start over with the key when the brain's service refuses it."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a new API key; test it, then store it and reload the agent."""
+        entry = self._get_reauth_entry()
+        brain = dict(entry.data.get(CONF_BRAIN) or {})
+        errors: dict[str, str] = {}
+        placeholders = {
+            "name": entry.title,
+            "engine": str(brain.get(CONF_ENGINE, "")),
+            "detail": "",
+        }
+        if user_input is not None:
+            brain[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
+            problem = await async_brain_problem(
+                self.hass, brain, entry.options.get(CONF_BRAIN_MODEL)
+            )
+            if problem is None:
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_BRAIN: brain}
+                )
+            errors["base"], placeholders["detail"] = problem
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=REAUTH_SCHEMA,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     @callback
     def async_remove(self) -> None:

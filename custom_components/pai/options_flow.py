@@ -1,6 +1,7 @@
 """The options flow: the governance policy a user sets on top of the agent file's.
 
-The form groups its fields in sections (governance, quiet hours, delivery) for readability,
+The form groups its fields in sections (governance, quiet hours, delivery, and the LLM brain
+for agents that have one) for readability,
 but the runtime reads flat keys (const.py), so the sections are flattened on save. A field
 left empty is removed from the options: the agent file's value (or paigent's default)
 applies again. Suggested values are what is in force now.
@@ -15,6 +16,8 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.data_entry_flow import section
 from homeassistant.exceptions import TemplateError
 from homeassistant.helpers.selector import (
+    BooleanSelector,
+    LabelSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -24,6 +27,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TemplateSelector,
+    TextSelector,
     TimeSelector,
 )
 from homeassistant.helpers.template import Template
@@ -39,20 +43,42 @@ from .const import (
     CONF_APPROVERS,
     CONF_AUTONOMY_CEILING,
     CONF_BINDINGS,
+    CONF_BRAIN,
+    CONF_BRAIN_MODEL,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
+    CONF_ENGINE,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
+    CONF_LLM_EVERY_EVENT,
+    CONF_LLM_MAX_CALLS,
+    CONF_LLM_MAX_COST,
+    CONF_LLM_MIN_INTERVAL,
+    CONF_LLM_TIMEOUT,
+    CONF_LOCAL_N_CTX,
+    CONF_LOCAL_THREADS,
     CONF_MAX_INTERRUPTIONS,
     CONF_MIN_CONFIDENCE,
     CONF_NOTIFY_TARGETS,
+    CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
+    DEFAULT_ANTHROPIC_MODEL,
     DEFAULT_APPROVAL_EXPIRY_MINUTES,
+    DEFAULT_LLM_MAX_CALLS,
+    DEFAULT_LLM_MAX_COST,
+    DEFAULT_LLM_MIN_INTERVAL,
+    DEFAULT_LLM_TIMEOUT,
+    DEFAULT_LOCAL_N_CTX,
+    DEFAULT_PRIVACY_LABEL,
     DEFAULT_UNDO_WINDOW_MINUTES,
+    ENGINE_ANTHROPIC,
+    ENGINE_LOCAL,
+    ENGINE_OPENAI,
+    ENGINE_RULES,
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION, AgentDefinition, AgentDefinitionError
@@ -62,7 +88,8 @@ from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
 SECTION_GOVERNANCE = "governance"
 SECTION_QUIET_HOURS = "quiet_hours"
 SECTION_DELIVERY = "delivery"
-SECTIONS = (SECTION_GOVERNANCE, SECTION_QUIET_HOURS, SECTION_DELIVERY)
+SECTION_LLM = "llm_brain"
+SECTIONS = (SECTION_GOVERNANCE, SECTION_QUIET_HOURS, SECTION_DELIVERY, SECTION_LLM)
 
 MANAGED_OPTIONS = frozenset(
     {
@@ -88,11 +115,34 @@ MANAGED_OPTIONS = frozenset(
 )
 """Every option this form edits; any other key in the options is kept as it is."""
 
+LLM_OPTIONS = frozenset(
+    {
+        CONF_BRAIN_MODEL,
+        CONF_LLM_EVERY_EVENT,
+        CONF_LLM_MIN_INTERVAL,
+        CONF_LLM_MAX_CALLS,
+        CONF_LLM_MAX_COST,
+        CONF_LLM_TIMEOUT,
+        CONF_PRIVACY_LABEL,
+        CONF_LOCAL_N_CTX,
+        CONF_LOCAL_THREADS,
+    }
+)
+"""The LLM brain's options: edited (and cleared) only when the agent has an LLM brain."""
+
+MODEL_ENGINES = (ENGINE_ANTHROPIC, ENGINE_OPENAI)
+"""Brains whose model is chosen by name (the local one runs the file's weights)."""
+
 _INT_OPTIONS = (
     CONF_MAX_INTERRUPTIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
     CONF_UNDO_WINDOW,
+    CONF_LLM_MIN_INTERVAL,
+    CONF_LLM_MAX_CALLS,
+    CONF_LLM_TIMEOUT,
+    CONF_LOCAL_N_CTX,
+    CONF_LOCAL_THREADS,
 )
 _LIST_OPTIONS = (
     CONF_ALLOWED_ACTIONS,
@@ -166,6 +216,33 @@ def agent_actions(data: Mapping[str, Any]) -> list[str]:
     return sorted(names)
 
 
+def llm_engine(data: Mapping[str, Any]) -> str | None:
+    """Return the entry's LLM brain kind, or None for an agent that runs on rules alone."""
+    brain = data.get(CONF_BRAIN)
+    engine = brain.get(CONF_ENGINE) if isinstance(brain, Mapping) else None
+    return engine if isinstance(engine, str) and engine != ENGINE_RULES else None
+
+
+def llm_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the LLM limits in force when the options are silent (the runtime's defaults)."""
+    engine = llm_engine(data)
+    if engine is None:
+        return {}
+    values: dict[str, Any] = {
+        CONF_LLM_EVERY_EVENT: False,
+        CONF_LLM_MIN_INTERVAL: DEFAULT_LLM_MIN_INTERVAL,
+        CONF_LLM_MAX_CALLS: DEFAULT_LLM_MAX_CALLS,
+        CONF_LLM_MAX_COST: DEFAULT_LLM_MAX_COST,
+        CONF_LLM_TIMEOUT: DEFAULT_LLM_TIMEOUT,
+        CONF_PRIVACY_LABEL: DEFAULT_PRIVACY_LABEL,
+    }
+    if engine == ENGINE_ANTHROPIC:
+        values[CONF_BRAIN_MODEL] = DEFAULT_ANTHROPIC_MODEL
+    if engine == ENGINE_LOCAL:
+        values[CONF_LOCAL_N_CTX] = DEFAULT_LOCAL_N_CTX
+    return values
+
+
 def file_policy(data: Mapping[str, Any]) -> Policy:
     """Return the agent file's policy (paigent's defaults where the file is silent)."""
     definition = _definition(data)
@@ -198,7 +275,9 @@ def policy_values(
     if policy.quiet_hours is not None:
         values[CONF_QUIET_START] = policy.quiet_hours.start.isoformat()
         values[CONF_QUIET_END] = policy.quiet_hours.end.isoformat()
-    values.update({key: options[key] for key in MANAGED_OPTIONS if key in options})
+    values.update(llm_values(data))
+    managed = managed_options(data)
+    values.update({key: options[key] for key in managed if key in options})
     values[CONF_DEFAULT_MAX_LEVEL] = LEVEL_NAMES[int(values[CONF_DEFAULT_MAX_LEVEL])]
     if CONF_ACTION_MAX_LEVELS in values:
         values[CONF_ACTION_MAX_LEVELS] = {
@@ -246,10 +325,33 @@ def parse_action_levels(raw: Any, actions: list[str]) -> dict[str, int]:
     return levels
 
 
+def managed_options(data: Mapping[str, Any]) -> frozenset[str]:
+    """Return the options the form edits (and clears) for this agent and its brain.
+
+    The LLM fields another brain would use are kept as they are, so switching back to it
+    finds them again.
+    """
+    engine = llm_engine(data)
+    if engine is None:
+        return MANAGED_OPTIONS
+    shown = LLM_OPTIONS
+    if engine not in MODEL_ENGINES:
+        shown -= {CONF_BRAIN_MODEL}
+    if engine != ENGINE_LOCAL:
+        shown -= {CONF_LOCAL_N_CTX, CONF_LOCAL_THREADS}
+    return MANAGED_OPTIONS | shown
+
+
 def _stored(key: str, value: Any, actions: list[str]) -> Any:
     """Convert one form value into the form the options keep."""
     if key in _INT_OPTIONS:
         return int(value)
+    if key == CONF_LLM_MAX_COST:
+        return float(value)
+    if key == CONF_LLM_EVERY_EVENT:
+        return bool(value)
+    if key in (CONF_BRAIN_MODEL, CONF_PRIVACY_LABEL):
+        return str(value).strip()
     if key in (CONF_MIN_CONFIDENCE, CONF_ACT_CONFIDENCE, CONF_URGENCY_OVERRIDE):
         return float(value)
     if key == CONF_DEFAULT_MAX_LEVEL:
@@ -296,14 +398,17 @@ class PaiOptionsFlow(OptionsFlowWithReload):
 
     def _options_from(self, flat: dict[str, Any], actions: list[str]) -> dict[str, Any]:
         """Check the flat form values and turn them into the options the runtime reads."""
+        managed = managed_options(self.config_entry.data)
         options = {
             key: value
             for key, value in self.config_entry.options.items()
-            if key not in MANAGED_OPTIONS
+            if key not in managed
         }
         for key, value in flat.items():
-            if value is not None and value not in ("", [], {}):
-                options[key] = _stored(key, value, actions)
+            if key in managed and value is not None and value not in ("", [], {}):
+                stored = _stored(key, value, actions)
+                if stored != "":  # a model or label of blanks: cleared
+                    options[key] = stored
         base = file_policy(self.config_entry.data)
         minimum = options.get(CONF_MIN_CONFIDENCE, base.min_confidence)
         if options.get(CONF_ACT_CONFIDENCE, base.act_confidence) < minimum:
@@ -359,48 +464,81 @@ class PaiOptionsFlow(OptionsFlowWithReload):
             for user_id in options.get(CONF_APPROVERS, [])
             if user_id not in known
         ]
-        return vol.Schema(
-            {
-                vol.Optional(CONF_MIN_CONFIDENCE): _unit(),
-                vol.Optional(CONF_ACT_CONFIDENCE): _unit(),
-                vol.Optional(CONF_DEFAULT_MAX_LEVEL): _level_selector(),
-                vol.Optional(CONF_URGENCY_OVERRIDE): _unit(),
-                vol.Optional(CONF_DECLINE_THRESHOLD): _count(100, minimum=1),
-                vol.Optional(CONF_INTERRUPTION_COST_TEMPLATE): TemplateSelector(),
-                vol.Optional(CONF_USER_STATE_TEMPLATE): TemplateSelector(),
-                vol.Required(SECTION_GOVERNANCE): section(
-                    vol.Schema(
-                        {
-                            vol.Optional(CONF_AUTONOMY_CEILING): _level_selector(),
-                            vol.Optional(CONF_ALLOWED_ACTIONS): _multi(action_choices),
-                            vol.Optional(CONF_LIFTED_ACTIONS): _multi(action_choices),
-                            vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
-                        }
-                    )
-                ),
-                vol.Required(SECTION_QUIET_HOURS): section(
-                    vol.Schema(
-                        {
-                            vol.Optional(CONF_QUIET_START): TimeSelector(),
-                            vol.Optional(CONF_QUIET_END): TimeSelector(),
-                            vol.Optional(CONF_MAX_INTERRUPTIONS): _count(1000),
-                        }
-                    )
-                ),
-                vol.Required(SECTION_DELIVERY): section(
-                    vol.Schema(
-                        {
-                            vol.Optional(CONF_NOTIFY_TARGETS): _multi(
-                                _choices(targets), custom=True, key="notify_target"
-                            ),
-                            vol.Optional(CONF_APPROVERS): _multi(users),
-                            vol.Optional(CONF_APPROVAL_EXPIRY): _count(10080, "min", 1),
-                            vol.Optional(CONF_UNDO_WINDOW): _count(10080, "min", 1),
-                        }
-                    )
-                ),
-            }
-        )
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(CONF_MIN_CONFIDENCE): _unit(),
+            vol.Optional(CONF_ACT_CONFIDENCE): _unit(),
+            vol.Optional(CONF_DEFAULT_MAX_LEVEL): _level_selector(),
+            vol.Optional(CONF_URGENCY_OVERRIDE): _unit(),
+            vol.Optional(CONF_DECLINE_THRESHOLD): _count(100, minimum=1),
+            vol.Optional(CONF_INTERRUPTION_COST_TEMPLATE): TemplateSelector(),
+            vol.Optional(CONF_USER_STATE_TEMPLATE): TemplateSelector(),
+            vol.Required(SECTION_GOVERNANCE): section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_AUTONOMY_CEILING): _level_selector(),
+                        vol.Optional(CONF_ALLOWED_ACTIONS): _multi(action_choices),
+                        vol.Optional(CONF_LIFTED_ACTIONS): _multi(action_choices),
+                        vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
+                    }
+                )
+            ),
+            vol.Required(SECTION_QUIET_HOURS): section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_QUIET_START): TimeSelector(),
+                        vol.Optional(CONF_QUIET_END): TimeSelector(),
+                        vol.Optional(CONF_MAX_INTERRUPTIONS): _count(1000),
+                    }
+                )
+            ),
+            vol.Required(SECTION_DELIVERY): section(
+                vol.Schema(
+                    {
+                        vol.Optional(CONF_NOTIFY_TARGETS): _multi(
+                            _choices(targets), custom=True, key="notify_target"
+                        ),
+                        vol.Optional(CONF_APPROVERS): _multi(users),
+                        vol.Optional(CONF_APPROVAL_EXPIRY): _count(10080, "min", 1),
+                        vol.Optional(CONF_UNDO_WINDOW): _count(10080, "min", 1),
+                    }
+                )
+            ),
+        }
+        if (engine := llm_engine(self.config_entry.data)) is not None:
+            fields[vol.Required(SECTION_LLM)] = section(_llm_schema(engine))
+        return vol.Schema(fields)
+
+
+def _llm_schema(engine: str) -> vol.Schema:
+    """Return the LLM brain's section: model (by name), limits and the privacy label.
+
+    The fields are those `managed_options` lists for the brain.
+    """
+    fields: dict[vol.Marker, Any] = {}
+    if engine in MODEL_ENGINES:
+        fields[vol.Optional(CONF_BRAIN_MODEL)] = TextSelector()
+    fields.update(
+        {
+            vol.Optional(CONF_LLM_EVERY_EVENT): BooleanSelector(),
+            vol.Optional(CONF_LLM_MIN_INTERVAL): _count(3600, "s"),
+            vol.Optional(CONF_LLM_MAX_CALLS): _count(10000, minimum=1),
+            vol.Optional(CONF_LLM_MAX_COST): NumberSelector(
+                NumberSelectorConfig(
+                    min=0,
+                    max=1000,
+                    step=0.01,
+                    mode=NumberSelectorMode.BOX,
+                    unit_of_measurement="USD",
+                )
+            ),
+            vol.Optional(CONF_LLM_TIMEOUT): _count(600, "s", 1),
+            vol.Optional(CONF_PRIVACY_LABEL): LabelSelector(),
+        }
+    )
+    if engine == ENGINE_LOCAL:
+        fields[vol.Optional(CONF_LOCAL_N_CTX)] = _count(131072, minimum=256)
+        fields[vol.Optional(CONF_LOCAL_THREADS)] = _count(64, minimum=1)
+    return vol.Schema(fields)
 
 
 _SECTION_OF = {
@@ -415,6 +553,7 @@ _SECTION_OF = {
     CONF_APPROVERS: SECTION_DELIVERY,
     CONF_APPROVAL_EXPIRY: SECTION_DELIVERY,
     CONF_UNDO_WINDOW: SECTION_DELIVERY,
+    **dict.fromkeys(LLM_OPTIONS, SECTION_LLM),
 }
 
 

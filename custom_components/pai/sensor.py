@@ -3,6 +3,10 @@
 The last decision's state is the level the gate granted; its attributes say what for and
 why. The rationale and reasons can be long, so the recorder keeps only the state and the
 short attributes (each decision is a PAID record in the recorder anyway, event `pai_record`).
+
+Agents with an LLM brain also show what it costs: calls in the last hour and estimated
+dollars in the last day (the two budgets the router enforces), and which brain answered
+last, with why the others were passed over.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
 
-from .const import LEVEL_NAMES
+from .const import DOMAIN, LEVEL_NAMES
 from .engine.records import EXTENSION_KEY
 from .entity import PaiEntity
 from .models import PaiConfigEntry
@@ -29,13 +36,14 @@ if TYPE_CHECKING:
     from .runtime import AgentRuntime
 
 PARALLEL_UPDATES = 0
+LAST_BRAIN = "last_brain"
 
 
 @dataclass(frozen=True, kw_only=True)
 class PaiCountSensorEntityDescription(SensorEntityDescription):
     """A count the runtime keeps, read with `value_fn`."""
 
-    value_fn: Callable[[AgentRuntime], int]
+    value_fn: Callable[[AgentRuntime], int | float]
     changes_with_time: bool = False
 
 
@@ -57,6 +65,30 @@ COUNT_SENSORS = (
 )
 
 
+LLM_SENSORS = (
+    PaiCountSensorEntityDescription(
+        key="llm_calls_last_hour",
+        translation_key="llm_calls_last_hour",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime: runtime.router.calls_last_hour(dt_util.utcnow()),
+        changes_with_time=True,
+    ),
+    PaiCountSensorEntityDescription(
+        key="llm_cost_today",
+        translation_key="llm_cost_today",
+        # No state class: a rolling day falls as calls age out, which statistics misread.
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement="USD",
+        suggested_display_precision=4,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda runtime: round(runtime.router.cost_today(dt_util.utcnow()), 6),
+        changes_with_time=True,
+    ),
+)
+"""Only for agents with an LLM brain: what the router's budgets count."""
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: PaiConfigEntry,
@@ -64,12 +96,29 @@ async def async_setup_entry(
 ) -> None:
     """Add the agent's sensors."""
     runtime = entry.runtime_data.runtime
-    async_add_entities(
-        [
-            PaiLastDecisionSensor(runtime),
-            *(PaiCountSensor(runtime, description) for description in COUNT_SENSORS),
-        ]
-    )
+    sensors: list[SensorEntity] = [
+        PaiLastDecisionSensor(runtime),
+        *(PaiCountSensor(runtime, description) for description in COUNT_SENSORS),
+    ]
+    llm_keys = [d.key for d in LLM_SENSORS] + [LAST_BRAIN]
+    if runtime.router.has_llm:
+        sensors += [PaiCountSensor(runtime, d) for d in LLM_SENSORS]
+        sensors.append(PaiLastBrainSensor(runtime))
+    else:  # the brain was switched to the rules: its sensors go with it
+        remove_entities(hass, Platform.SENSOR, runtime.entry_id, llm_keys)
+    async_add_entities(sensors)
+
+
+def remove_entities(
+    hass: HomeAssistant, platform: str, entry_id: str, keys: list[str]
+) -> None:
+    """Remove registered entities of an agent that it no longer has (not unavailable)."""
+    registry = er.async_get(hass)
+    for key in keys:
+        if entity_id := registry.async_get_entity_id(
+            platform, DOMAIN, f"{entry_id}_{key}"
+        ):
+            registry.async_remove(entity_id)
 
 
 class PaiCountSensor(PaiEntity, SensorEntity):
@@ -87,7 +136,7 @@ class PaiCountSensor(PaiEntity, SensorEntity):
 
     @property
     @override
-    def native_value(self) -> int:
+    def native_value(self) -> int | float:
         """Return the count."""
         return self.entity_description.value_fn(self.runtime)
 
@@ -125,4 +174,38 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
             "record_id": record["record_id"],
             "status": record["4_execution"]["status"],
             "reasons": [reason["detail"] for reason in reasons],
+        }
+
+
+class PaiLastBrainSensor(PaiEntity, SensorEntity):
+    """Which brain answered the agent's latest escalated event, and what it cost."""
+
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _unrecorded_attributes = frozenset({"fallback", "dropped"})
+
+    def __init__(self, runtime: AgentRuntime) -> None:
+        """Show the runtime's latest routing outcome."""
+        super().__init__(runtime, LAST_BRAIN)
+
+    @property
+    @override
+    def native_value(self) -> str | None:
+        """Return `rules` or the LLM brain's name; unknown before the first escalation."""
+        if (brain := self.runtime.last_brain) is None:
+            return None
+        return str(brain.get("name"))
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return why other brains were passed over, and the model, latency and cost."""
+        if (brain := self.runtime.last_brain) is None:
+            return None
+        usage = brain.get("usage") or {}
+        return {
+            "fallback": list(brain.get("fallback", [])),
+            "dropped": list(brain.get("dropped", [])),
+            "model": usage.get("model"),
+            "latency_ms": usage.get("latency_ms"),
+            "cost": usage.get("cost"),
         }
