@@ -17,19 +17,22 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .agent_files import async_cleanup_weights
-from .brains import create_brain
+from .brains import create_brain, engine_of
+from .brains.local_gguf import create_local_brain
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
     CONF_BRAIN,
     CONF_BRAIN_MODEL,
     DOMAIN,
+    ENGINE_LOCAL,
     EVENT_MOBILE_APP_ACTION,
     MANUFACTURER,
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
 from .models import PaiConfigEntry, PaiRuntimeData
+from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
 from .runtime import AgentRuntime, ResolveError
 from .services import async_setup_services
 from .triggers import InvalidTriggerError
@@ -107,7 +110,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
     if (config := entry.data.get(CONF_BRAIN)) and (
         brain := create_brain(hass, config, entry.options.get(CONF_BRAIN_MODEL))
     ):
+        await async_check_brain_at_setup(hass, entry, brain)  # a refused key: reauth
         brains.append(brain)
+    if engine_of(entry.data) == ENGINE_LOCAL:
+        local = create_local_brain(hass, entry)
+        entry.async_on_unload(local.async_release)
+        local.async_start()  # installs, checks and loads in the background
+        brains.append(local)
     runtime = AgentRuntime(
         hass,
         entry.entry_id,
@@ -127,6 +136,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_placeholders={"error": str(err)},
         ) from err
     entry.runtime_data = PaiRuntimeData(name=name, runtime=runtime)
+    entry.async_on_unload(async_watch(hass, entry, runtime))  # the Repairs issues
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
@@ -141,8 +151,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> None:
-    """Delete the agent's extracted weights when no other agent uses them."""
+    """Delete the agent's extracted weights (unless shared) and its Repairs issues."""
     await async_cleanup_weights(hass, exclude_entry_id=entry.entry_id)
+    async_delete_issues(hass, entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:

@@ -544,7 +544,7 @@ class AgentRuntime:
             agent=self.name,
             event=event,
             context=self._context(event),
-            actions=self._action_choices(),
+            actions=self.action_choices(),
             user_profile=self.definition.brain.user_profile,
             description=self.definition.manifest.description,
             hints=tuple(escalated),
@@ -568,7 +568,7 @@ class AgentRuntime:
         self.last_brain = outcome.to_dict()
         return outcome
 
-    def _action_choices(self) -> tuple[ActionChoice, ...]:
+    def action_choices(self) -> tuple[ActionChoice, ...]:
         """Return the actions an LLM may propose: runnable and allowed."""
         survival = self.survival
         names = set(self.action_bindings) | set(self.webhooks)

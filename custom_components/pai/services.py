@@ -1,4 +1,4 @@
-"""PAI's actions: evaluate, approve/decline/undo, feedback, get_records, replay, export and import.
+"""PAI's actions: evaluate, approve/decline/undo, feedback, records, replay, export, import, learning.
 
 Registered once in `async_setup` (not per entry), as Home Assistant asks; each call names the
 agent (its config entry) or a record id, and bad input raises a translated
@@ -26,6 +26,7 @@ import probatio as vol
 from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
+from .learning import async_export_preferences, async_import_adapter
 from .models import PaiConfigEntry
 from .record_history import async_get_records
 from .runtime import AgentRuntime, ResolveError
@@ -51,6 +52,8 @@ SERVICE_GET_RECORDS = "get_records"
 SERVICE_REPLAY = "replay"
 SERVICE_EXPORT_AGENT = "export_agent"
 SERVICE_IMPORT_AGENT = "import_agent"
+SERVICE_EXPORT_PREFERENCES = "export_preferences"
+SERVICE_IMPORT_ADAPTER = "import_adapter"
 
 _RECORD_SCHEMA = vol.Schema({vol.Required(ATTR_RECORD_ID): cv.string})
 _EVALUATE_SCHEMA = vol.Schema(
@@ -85,6 +88,18 @@ _EXPORT_SCHEMA = vol.Schema(
     }
 )
 _IMPORT_SCHEMA = vol.Schema({vol.Required(ATTR_PATH): cv.string})
+_EXPORT_PREFERENCES_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_AGENT): cv.string,
+        vol.Required(ATTR_PATH): cv.string,
+        vol.Optional(ATTR_LIMIT, default=1000): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=10000)
+        ),
+    }
+)
+_IMPORT_ADAPTER_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_AGENT): cv.string, vol.Required(ATTR_PATH): cv.string}
+)
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -195,6 +210,34 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def import_agent(call: ServiceCall) -> ServiceResponse:
         return await async_import_agent(hass, call.data[ATTR_PATH])
 
+    async def export_preferences(call: ServiceCall) -> ServiceResponse:
+        runtime = _runtime(hass, call.data[ATTR_AGENT])
+        return await async_export_preferences(
+            hass, runtime, call.data[ATTR_PATH], call.data[ATTR_LIMIT]
+        )
+
+    async def import_adapter(call: ServiceCall) -> ServiceResponse:
+        entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(
+            call.data[ATTR_AGENT]
+        )
+        if entry is None or entry.domain != DOMAIN:
+            raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
+        return await async_import_adapter(hass, entry, call.data[ATTR_PATH])
+
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_EXPORT_PREFERENCES,
+        export_preferences,
+        schema=_EXPORT_PREFERENCES_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_ADAPTER,
+        import_adapter,
+        schema=_IMPORT_ADAPTER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
     hass.services.async_register(
         DOMAIN,
         SERVICE_EXPORT_AGENT,
