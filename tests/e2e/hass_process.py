@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
@@ -41,6 +41,8 @@ class HassInstance:
     process: subprocess.Popen[bytes]
     token: str = ""
     timeout: float = 90.0
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def request(
         self,
@@ -117,6 +119,38 @@ class HassInstance:
             time.sleep(0.5)
         raise TimeoutError(f"hass did not finish starting:\n{self.log()[-4000:]}")
 
+    def wait_answering(self, timeout: float = 120.0) -> None:
+        """Wait until the HTTP server answers (before onboarding, or after a restart)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hass exited early:\n{self.log()[-4000:]}")
+            try:
+                status, _ = self.request("GET", "/api/onboarding", auth=False)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"hass did not answer:\n{self.log()[-4000:]}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop Home Assistant as a service manager would (SIGTERM, then SIGKILL)."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        """Stop `hass` and start it again on the same configuration and port."""
+        self.stop()
+        self.process = _start(self.command, self.env)
+        self.wait_answering()
+        self.wait_running()
+
     def log(self) -> str:
         log_file = self.config_dir / "home-assistant.log"
         return log_file.read_text(errors="replace") if log_file.exists() else ""
@@ -134,39 +168,32 @@ def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     hass_bin = shutil.which("hass") or str(Path(sys.executable).with_name("hass"))
-    process = subprocess.Popen(
-        [
-            hass_bin,
-            "--config",
-            str(config_dir),
-            "--log-file",
-            str(config_dir / "home-assistant.log"),
-        ],
+    command = [
+        hass_bin,
+        "--config",
+        str(config_dir),
+        "--log-file",
+        str(config_dir / "home-assistant.log"),
+    ]
+    instance = HassInstance(
+        f"http://127.0.0.1:{port}",
+        config_dir,
+        _start(command, env),
+        command=command,
+        env=env,
+    )
+    try:
+        instance.wait_answering(timeout)
+        yield instance
+    finally:
+        instance.stop()
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    instance = HassInstance(f"http://127.0.0.1:{port}", config_dir, process)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"hass exited early:\n{instance.log()[-4000:]}")
-            try:
-                status, _ = instance.request("GET", "/api/onboarding", auth=False)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"hass did not answer:\n{instance.log()[-4000:]}")
-            time.sleep(0.5)
-        yield instance
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
