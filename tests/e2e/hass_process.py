@@ -162,9 +162,17 @@ def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]
     config_dir = tmp_dir / "config"
     config_dir.mkdir()
     port = free_port()
-    demo = (REPO / "config" / "configuration.yaml").read_text()
-    (config_dir / "configuration.yaml").write_text(
-        demo.replace("server_port: 8123", f"server_port: {port}")
+    shutil.copy(REPO / "config" / "configuration.yaml", config_dir)
+    # As scripts/develop does: HTTP settings stored as stable, so no 5-minute trial.
+    subprocess.run(
+        [
+            sys.executable,
+            REPO / "scripts" / "http_store.py",
+            config_dir,
+            "127.0.0.1",
+            str(port),
+        ],
+        check=True,
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     hass_bin = shutil.which("hass") or str(Path(sys.executable).with_name("hass"))

@@ -32,7 +32,7 @@ import pytest
 from custom_components.pai.engine.container import json_section, write_pai
 
 from .hass_process import REPO, HassInstance, run_hass
-from .ws import allow_sockets, confirm_http_settings, connect, finish_onboarding
+from .ws import allow_sockets, connect, finish_onboarding
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
@@ -137,7 +137,6 @@ async def logged_in(
 ) -> AsyncIterator[tuple[Any, Screens]]:
     """Open Chromium, log in as the owner on HA's login page; shoot the page on failure."""
     executable = chromium_path()
-    await confirm_http_settings(hass)  # else a modal asks the owner to confirm them
     expect.set_options(timeout=STEP_TIMEOUT_MS)
     started = time.monotonic()
     async with async_api.async_playwright() as playwright:

@@ -18,7 +18,7 @@ import pytest
 
 from .companion import Phone, button, register
 from .hass_process import HassInstance, run_hass
-from .ws import allow_sockets, confirm_http_settings
+from .ws import allow_sockets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
@@ -33,8 +33,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassInstance]:
     allow_sockets()
     with run_hass(tmp_path_factory.mktemp("phone")) as instance:
         instance.onboard()
-        # Keep the demo's HTTP settings as confirmed, so the restart below keeps the port.
-        asyncio.run(confirm_http_settings(instance))
         yield instance
 
 

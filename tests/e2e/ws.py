@@ -108,18 +108,6 @@ def finish_onboarding(hass: HassInstance) -> None:
         assert status == 200, (step, reply)
 
 
-async def confirm_http_settings(hass: HassInstance) -> None:
-    """Keep the demo configuration's HTTP settings (port, address) as the stable ones.
-
-    Home Assistant 2026.10 tries HTTP settings from YAML as "pending" and reverts them
-    (with a restart) unless the owner confirms them; the frontend shows that question as a
-    modal dialog. Confirming here is what the owner's click on "Confirm" does.
-    """
-    async with connect(hass) as ws:
-        reply = await ws.send("http/config/promote")
-        assert reply["success"] or "No pending" in str(reply), reply
-
-
 def allow_sockets() -> None:
     """Let a module-scoped fixture reach the `hass` process (tests get `socket_enabled`).
 
