@@ -1,0 +1,167 @@
+"""Diagnostics for one agent: what a maintainer needs to understand a report, no secrets.
+
+Credentials (API keys, tokens, passwords), webhook URLs and server addresses are redacted
+wherever they appear, including inside the bound action sequences. The agent file itself is
+summarised rather than copied (its actions may hold URLs, its sections may be large), and
+records are reduced to their ids, actions, levels and statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_AGENT, CONF_API_KEY, CONF_BASE_URL, LEVEL_NAMES
+from .engine.agent import AgentDefinition, AgentDefinitionError
+from .models import PaiConfigEntry
+from .record_history import async_get_records
+
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_BASE_URL,
+    "access_token",
+    "api_token",
+    "authorization",
+    "headers",
+    "password",
+    "refresh_token",
+    "secret",
+    "token",
+    "url",
+    "username",
+    "webhook_id",
+}
+LAST_RECORDS = 10
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: PaiConfigEntry
+) -> dict[str, Any]:
+    """Return the agent's configuration, live state and last records, redacted."""
+    data = {key: value for key, value in entry.data.items() if key != CONF_AGENT}
+    diagnostics: dict[str, Any] = {
+        "entry": {
+            "title": entry.title,
+            "version": entry.version,
+            "minor_version": entry.minor_version,
+            "state": str(entry.state),
+            "data": async_redact_data(data, TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "agent": _agent_summary(entry.data.get(CONF_AGENT)),
+    }
+    if entry.state is ConfigEntryState.LOADED:
+        diagnostics["runtime"] = _runtime_state(entry)
+    diagnostics["last_records"] = await _last_records(hass, entry)
+    return diagnostics
+
+
+def _agent_summary(sections: Any) -> dict[str, Any]:
+    """Say what the agent file declares, without its URLs or large sections."""
+    if not isinstance(sections, Mapping):
+        return {"file": None}  # an agent made in Home Assistant, not yet given rules
+    try:
+        definition = AgentDefinition.from_sections(sections)
+    except AgentDefinitionError as err:
+        return {"sections": sorted(sections), "error": str(err)}
+    manifest = definition.manifest
+    return {
+        "sections": sorted(sections),
+        "name": manifest.name,
+        "version": manifest.version,
+        "author": manifest.author,
+        "kind": manifest.kind,
+        "triggers": [trigger.type for trigger in definition.triggers],
+        "rules": len(definition.rules),
+        "actions": {name: spec.type for name, spec in definition.actions.items()},
+        "brain": async_redact_data(definition.brain.to_dict(), TO_REDACT),
+        "problems": list(definition.problems),
+    }
+
+
+def _runtime_state(entry: PaiConfigEntry) -> dict[str, Any]:
+    """Return what the running agent holds now: activity, approvals, LLM budget."""
+    runtime = entry.runtime_data.runtime
+    now = dt_util.utcnow()
+    router = runtime.router
+    limits = router.limits
+    return {
+        "active": runtime.active,
+        "autonomy_ceiling": LEVEL_NAMES[int(runtime.ceiling)],
+        "pending_approvals": runtime.pending_approvals,
+        "pending": [
+            {
+                "record_id": item.record_id,
+                "kind": str(item.kind),
+                "created": item.created.isoformat(),
+                "expires": item.expires.isoformat(),
+            }
+            for item in runtime.approvals.pending()
+        ],
+        "interruptions_last_hour": runtime.interruptions_last_hour(),
+        "in_quiet_hours": runtime.in_quiet_hours(),
+        "queued_events": len(runtime.queue),
+        "trigger_problems": list(runtime.trigger_problems),
+        "router": {
+            "brains": [
+                {"name": brain.name, "is_local": brain.is_local}
+                for brain in router.brains
+            ],
+            "calls_last_hour": router.calls_last_hour(now),
+            "cost_today": round(router.cost_today(now), 6),
+            "over_budget": router.over_budget(now),
+            "open_circuits": router.open_circuits(now),
+            "limits": {
+                "min_interval_seconds": limits.min_interval.total_seconds(),
+                "max_calls_per_hour": limits.max_calls_per_hour,
+                "max_cost_per_day": limits.max_cost_per_day,
+                "timeout_seconds": limits.timeout,
+            },
+        },
+        "last_brain": runtime.last_brain,
+        "last_record": (
+            _record_summary(runtime.last_record) if runtime.last_record else None
+        ),
+    }
+
+
+async def _last_records(
+    hass: HomeAssistant, entry: PaiConfigEntry
+) -> list[dict[str, Any]] | str:
+    """Return the agent's newest records from the recorder, or why there are none."""
+    try:
+        records = await async_get_records(
+            hass, entry_id=entry.entry_id, since=None, limit=LAST_RECORDS, status=None
+        )
+    except HomeAssistantError as err:  # no recorder
+        return f"unavailable: {err}"
+    return [_record_summary(record) for record in records]
+
+
+def _record_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep what explains a decision (ids, action, levels, status, reasons), not its data."""
+    anticipation = record.get("3_anticipation", {})
+    x_pai = record.get("x_pai", {})
+    return {
+        "record_id": record.get("record_id"),
+        "timestamp": record.get("timestamp"),
+        "event_type": record.get("1_perception", {}).get("event_type"),
+        "action": anticipation.get("action"),
+        "confidence": anticipation.get("confidence_score"),
+        "requested_level": anticipation.get("requested_level"),
+        "granted_level": anticipation.get("granted_level"),
+        "status": record.get("4_execution", {}).get("status"),
+        "feedback": record.get("6_adaptation", {}).get("user_feedback"),
+        "reasons": [
+            reason.get("code")
+            for reason in x_pai.get("reasons", [])
+            if isinstance(reason, Mapping)
+        ],
+        "brain": (x_pai.get("brain") or {}).get("name"),
+    }
