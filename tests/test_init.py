@@ -242,3 +242,19 @@ async def test_damaged_memory_on_disk_does_not_stop_the_agent(
     assert record[0]["2_context"]["action_history"] == [
         {"action": "note", "observed": 2}
     ]
+
+
+async def test_deleting_an_agent_deletes_its_memory_but_reload_keeps_it(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    entry = await start(hass, agent_entry([rule("hint", "light_on", 1)]))
+    await entry.runtime_data.runtime.async_evaluate("ha.state", {"to_state": "on"})
+    key = f"{DOMAIN}.{entry.entry_id}"
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass_storage[key]["data"]["ledger"]
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

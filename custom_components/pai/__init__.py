@@ -33,7 +33,7 @@ from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
 from .models import PaiConfigEntry, PaiRuntimeData
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
-from .runtime import AgentRuntime, ResolveError
+from .runtime import AgentRuntime, ResolveError, async_remove_memory
 from .services import async_setup_services
 from .triggers import InvalidTriggerError
 
@@ -151,7 +151,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> None:
-    """Delete the agent's extracted weights (unless shared) and its Repairs issues."""
+    """Delete the agent's memory, its extracted weights (unless shared) and its issues."""
+    await async_remove_memory(hass, entry.entry_id)
     await async_cleanup_weights(hass, exclude_entry_id=entry.entry_id)
     async_delete_issues(hass, entry.entry_id)
 

@@ -129,6 +129,16 @@ class ResolveError(Exception):
         self.reason = reason
 
 
+def _memory(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The agent's persisted memory: ledger, pending approvals, history, LLM budget."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
+async def async_remove_memory(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a removed agent's memory file (`.storage/pai.<entry_id>`)."""
+    await _memory(hass, entry_id).async_remove()
+
+
 def limits_from_options(options: Mapping[str, Any]) -> RouterLimits:
     """Return the router's limits on LLM use, from the user's options."""
     return RouterLimits(
@@ -261,9 +271,7 @@ class AgentRuntime:
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._recent_events: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._history: dict[str, Counter[str]] = {}
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}"
-        )
+        self._store = _memory(hass, entry_id)
         self._unsubs: list[CALLBACK_TYPE] = []
         self._worker: asyncio.Task[None] | None = None
         self._survival = SurvivalPolicy(
