@@ -130,7 +130,7 @@ class ResolveError(Exception):
 
 
 def _memory(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """The agent's persisted memory: ledger, pending approvals, history, LLM budget."""
+    """Return the agent's memory store: ledger, pending approvals, history, LLM budget."""
     return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
 
 
