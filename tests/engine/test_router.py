@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -233,7 +234,9 @@ async def test_a_brain_reporting_a_nonsense_cost_does_not_break_the_budget() -> 
 # --- circuits ----------------------------------------------------------------------------------
 
 
-async def test_circuit_opens_rests_half_opens_and_closes() -> None:
+async def test_circuit_opens_rests_half_opens_and_closes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     brain = Scripted("cloud", *[unavailable()] * 4)
     limits = RouterLimits(failure_threshold=3, open_for=timedelta(minutes=5))
     router = BrainRouter([brain], limits)
@@ -257,7 +260,9 @@ async def test_circuit_opens_rests_half_opens_and_closes() -> None:
 
     # A success after the next rest closes it: failures count from zero again.
     closed = half_open + timedelta(minutes=5)
+    caplog.set_level(logging.INFO)
     assert (await route(router, closed)).brain == "cloud"
+    assert "LLM brain cloud answers again" in caplog.text
     assert router.circuits["cloud"].failures == 0
     brain.script = [unavailable()]
     await route(router, closed + timedelta(seconds=1))

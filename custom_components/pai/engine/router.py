@@ -184,6 +184,8 @@ class BrainRouter:
                     auth_failed.append(brain.name)
                 self.calls.append((now, 0.0))
                 continue
+            if circuit.failures >= self.limits.failure_threshold:
+                _LOGGER.info("LLM brain %s answers again", brain.name)
             circuit.failures = 0
             circuit.open_until = None
             cost = result.usage.cost
