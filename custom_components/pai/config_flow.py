@@ -123,7 +123,7 @@ from .engine.container import (
     UnsupportedFlagsError,
     UnsupportedVersionError,
 )
-from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .repairs import async_brain_problem
 from .triggers import trigger_specs
 
@@ -640,7 +640,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             if self._agent_definition().brain.type == "llm":
                 return await self.async_step_brain()
             return await self._async_finish(self._targets)
-        available = self._notify_targets()
+        available = available_targets(self.hass)
         if self.source == SOURCE_RECONFIGURE:
             default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
         else:
@@ -663,15 +663,6 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=schema,
             description_placeholders={"problems": _bullets(self._problems())},
         )
-
-    def _notify_targets(self) -> list[str]:
-        phones = sorted(
-            f"{NOTIFY_DOMAIN}.{service}"
-            for service in self.hass.services.async_services_for_domain(NOTIFY_DOMAIN)
-            if service.startswith(PHONE_PREFIX)
-        )
-        entities = sorted(self.hass.states.async_entity_ids(NOTIFY_DOMAIN))
-        return [PERSISTENT_NOTIFICATION, *phones, *entities]
 
     def _problems(self) -> list[str]:
         """List what the agent declares that will not run here, in the user's words."""

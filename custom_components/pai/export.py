@@ -43,7 +43,8 @@ SOURCE_IMPORT_FILE = "import_file"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def _refuse(key: str, path: str) -> ServiceValidationError:
+def refuse_path(key: str, path: str) -> ServiceValidationError:
+    """Return the translated error for a user's path (`exceptions.<key>`, naming it)."""
     return ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key=key,
@@ -51,21 +52,24 @@ def _refuse(key: str, path: str) -> ServiceValidationError:
     )
 
 
-def resolve_path(hass: HomeAssistant, raw: str, *, existing: bool) -> Path:
-    """Check a user's path (blocking I/O): a `.pai` file inside an allowed directory.
+def resolve_path(
+    hass: HomeAssistant, raw: str, *, existing: bool, suffix: str = SUFFIX
+) -> Path:
+    """Check a user's path (blocking I/O): a `suffix` file inside an allowed directory.
 
     `existing`: the file must be there (import); otherwise its directory must (export).
-    Raises a translated ServiceValidationError that names the path.
+    Raises a translated ServiceValidationError that names the path (a wrong suffix:
+    `path_not_<suffix>`, e.g. `path_not_pai`).
     """
     path = Path(hass.config.path(raw.strip()))
-    if path.suffix.lower() != SUFFIX:
-        raise _refuse("path_not_pai", raw)
+    if path.suffix.lower() != suffix:
+        raise refuse_path(f"path_not_{suffix.removeprefix('.')}", raw)
     if not hass.config.is_allowed_path(str(path)):
-        raise _refuse("path_not_allowed", raw)
+        raise refuse_path("path_not_allowed", raw)
     if existing and not path.is_file():
-        raise _refuse("path_not_a_file", raw)
+        raise refuse_path("path_not_a_file", raw)
     if not existing and (path.is_dir() or not path.parent.is_dir()):
-        raise _refuse("path_not_writable", raw)
+        raise refuse_path("path_not_writable", raw)
     return path
 
 

@@ -24,52 +24,17 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util.file import WriteError, write_utf8_file_atomic
 
 from .agent_files import CONF_WEIGHTS, async_cleanup_weights, weights_dir
 from .brains.local_gguf import ADAPTER_SECTION, WEIGHTS_SECTION
 from .const import DOMAIN
 from .engine.preferences import AgentPrompt, preference_pairs, to_jsonl
+from .export import refuse_path, resolve_path
 from .record_history import async_get_records
 from .runtime import AgentRuntime
 
 GGUF_MAGIC = b"GGUF"
-
-
-def _refuse(key: str, path: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders={"path": path},
-    )
-
-
-def resolve_user_path(
-    hass: HomeAssistant, raw: str, *, suffix: str, existing: bool
-) -> Path:
-    """Check a user's path (blocking I/O): a `suffix` file inside an allowed directory."""
-    path = Path(hass.config.path(raw.strip()))
-    if path.suffix.lower() != suffix:
-        raise _refuse(f"path_not_{suffix.removeprefix('.')}", raw)
-    if not hass.config.is_allowed_path(str(path)):
-        raise _refuse("path_not_allowed", raw)
-    if existing and not path.is_file():
-        raise _refuse("path_not_a_file", raw)
-    if not existing and (path.is_dir() or not path.parent.is_dir()):
-        raise _refuse("path_not_writable", raw)
-    return path
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file beside it. Blocks."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 async def async_export_preferences(
@@ -77,7 +42,7 @@ async def async_export_preferences(
 ) -> dict[str, Any]:
     """Write the agent's judged records as a preference dataset; return {count, path}."""
     path = await hass.async_add_executor_job(
-        lambda: resolve_user_path(hass, raw_path, suffix=".jsonl", existing=False)
+        lambda: resolve_path(hass, raw_path, suffix=".jsonl", existing=False)
     )
     records = await async_get_records(
         hass, entry_id=runtime.entry_id, since=None, limit=limit, status=None
@@ -93,8 +58,10 @@ async def async_export_preferences(
         ),
     )
     try:
-        await hass.async_add_executor_job(write_text_atomically, path, to_jsonl(pairs))
-    except OSError as err:
+        await hass.async_add_executor_job(
+            write_utf8_file_atomic, os.fspath(path), to_jsonl(pairs)
+        )
+    except WriteError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="export_failed",
@@ -144,14 +111,14 @@ async def async_import_adapter(
             translation_placeholders={"agent": entry.title},
         )
     path = await hass.async_add_executor_job(
-        lambda: resolve_user_path(hass, raw_path, suffix=".gguf", existing=True)
+        lambda: resolve_path(hass, raw_path, suffix=".gguf", existing=True)
     )
     try:
         sha256, size = await hass.async_add_executor_job(
             store_adapter, path, weights_dir(hass)
         )
     except ValueError as err:
-        raise _refuse("adapter_not_gguf", raw_path) from err
+        raise refuse_path("adapter_not_gguf", raw_path) from err
     except OSError as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,

@@ -39,6 +39,21 @@ UNDO_CHANNEL = "PAI undo offers"
 """Android channel of the undo offers, created with low importance (no sound, no pop-up)."""
 
 
+def available_targets(hass: HomeAssistant) -> list[str]:
+    """Return the notification targets that exist now, in the order the forms offer them.
+
+    The persistent notification first, then phones (`notify.mobile_app_*`, which can carry
+    Approve/Decline buttons), then notify entities.
+    """
+    phones = sorted(
+        f"{NOTIFY_DOMAIN}.{service}"
+        for service in hass.services.async_services_for_domain(NOTIFY_DOMAIN)
+        if service.startswith(PHONE_PREFIX)
+    )
+    entities = sorted(hass.states.async_entity_ids(NOTIFY_DOMAIN))
+    return [PERSISTENT_NOTIFICATION, *phones, *entities]
+
+
 class TargetKind(Enum):
     """How a configured target is reached."""
 

@@ -83,7 +83,7 @@ from .const import (
 )
 from .engine.agent import NOTIFY_ACTION, AgentDefinition, AgentDefinitionError
 from .engine.models import Policy
-from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+from .notifications import available_targets
 
 SECTION_GOVERNANCE = "governance"
 SECTION_QUIET_HOURS = "quiet_hours"
@@ -445,13 +445,7 @@ class PaiOptionsFlow(OptionsFlowWithReload):
         """Build the form, with choices taken from this agent and this Home Assistant."""
         options = self.config_entry.options
         action_choices = _choices(actions)
-        targets = [PERSISTENT_NOTIFICATION]
-        targets += sorted(
-            f"{NOTIFY_DOMAIN}.{service}"
-            for service in self.hass.services.async_services_for_domain(NOTIFY_DOMAIN)
-            if service.startswith(PHONE_PREFIX)
-        )
-        targets += sorted(self.hass.states.async_entity_ids(NOTIFY_DOMAIN))
+        targets = available_targets(self.hass)
         targets += [t for t in options.get(CONF_NOTIFY_TARGETS, []) if t not in targets]
         users = [
             SelectOptionDict(value=user.id, label=user.name or user.id)

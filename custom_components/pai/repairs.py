@@ -66,7 +66,7 @@ from .const import (
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
-from .notifications import NOTIFY_DOMAIN, PERSISTENT_NOTIFICATION, PHONE_PREFIX
+from .notifications import NOTIFY_DOMAIN, available_targets
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -559,20 +559,6 @@ class UnreachableFlow(PaiRepairFlow):
         )
 
 
-def notify_targets(hass: HomeAssistant) -> list[str]:
-    """Return the notification targets that exist now, as the forms offer them."""
-    phones = sorted(
-        f"{NOTIFY_DOMAIN}.{service}"
-        for service in hass.services.async_services_for_domain(NOTIFY_DOMAIN)
-        if service.startswith(PHONE_PREFIX)
-    )
-    return [
-        PERSISTENT_NOTIFICATION,
-        *phones,
-        *sorted(hass.states.async_entity_ids(NOTIFY_DOMAIN)),
-    ]
-
-
 class NotifyTargetsFlow(PaiRepairFlow):
     """Choose the notification targets again, from those that exist now."""
 
@@ -594,7 +580,7 @@ class NotifyTargetsFlow(PaiRepairFlow):
                     ),
                 },
             )
-        available = notify_targets(self.hass)
+        available = available_targets(self.hass)
         missing = runtime.notifier.missing_targets
         kept = [t for t in runtime.notifier.targets if t not in missing]
         schema = vol.Schema(
