@@ -460,18 +460,23 @@ class AgentRuntime:
         """
         async with self._locked():
             settled, escalated = self.brain.assess(event)
+            context = self._context(event)
+            # Privacy only matters where an LLM may later see the event (its summary).
+            private = self.router.has_llm and self.privacy.is_private(event)
             wants_llm = self.router.has_llm and (
                 bool(escalated)
                 or escalate
                 or bool(self.options.get(CONF_LLM_EVERY_EVENT, False))
             )
             if not wants_llm:
-                return await self._async_decide(event, settled + escalated)
+                return await self._async_decide(
+                    event, context, private, settled + escalated
+                )
             if wait := self.router.wait(dt_util.utcnow()):
                 self._hold(event, escalated, wait)
-                return await self._async_decide(event, settled)
-            outcome = await self._async_ask(event, escalated, coalesced=0)
-            return await self._async_decide(event, settled, outcome)
+                return await self._async_decide(event, context, private, settled)
+            outcome = await self._async_ask(event, context, private, escalated)
+            return await self._async_decide(event, context, private, settled, outcome)
 
     @contextlib.asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -495,6 +500,8 @@ class AgentRuntime:
     async def _async_decide(
         self,
         event: Event,
+        context: Mapping[str, Any],
+        private: bool,
         settled: list[Intent],
         outcome: RouteOutcome | None = None,
     ) -> list[dict[str, Any]]:
@@ -502,7 +509,6 @@ class AgentRuntime:
 
         Only the answer's records carry the brain block (`x_pai.brain`).
         """
-        context = self._context(event)
         records = []
         sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
         if outcome is not None:
@@ -513,9 +519,7 @@ class AgentRuntime:
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
             records.append(await self._deliver(event, decision, context, source))
-        self._recent_events.append(
-            event.kind if self.privacy.is_private(event) else _summary(event)
-        )
+        self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
         return records
 
@@ -541,17 +545,27 @@ class AgentRuntime:
                 return
             event, escalated, coalesced = self._held
             self._held = None
-            outcome = await self._async_ask(event, escalated, coalesced=coalesced)
-            await self._async_decide(event, [], outcome)
+            context = self._context(event)
+            private = self.privacy.is_private(event)
+            outcome = await self._async_ask(
+                event, context, private, escalated, coalesced=coalesced
+            )
+            await self._async_decide(event, context, private, [], outcome)
 
     async def _async_ask(
-        self, event: Event, escalated: list[Intent], *, coalesced: int
+        self,
+        event: Event,
+        context: Mapping[str, Any],
+        private: bool,
+        escalated: list[Intent],
+        *,
+        coalesced: int = 0,
     ) -> RouteOutcome:
         """Ask the LLM chain; the rules' escalated intents are the fallback."""
         request = BrainRequest(
             agent=self.name,
             event=event,
-            context=self._context(event),
+            context=context,
             actions=self.action_choices(),
             user_profile=self.definition.brain.user_profile,
             description=self.definition.manifest.description,
@@ -562,7 +576,7 @@ class AgentRuntime:
             request,
             escalated,
             now=dt_util.utcnow(),
-            private=self.privacy.is_private(event),
+            private=private,
         )
         if coalesced:
             outcome = replace(
