@@ -33,12 +33,12 @@ from custom_components import pai
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import (
     BrainError,
-    BrainRequest,
     BrainResult,
     FailureKind,
     Usage,
 )
 from custom_components.pai.engine.models import AutonomyLevel, Intent
+from tests.scripted_brain import ScriptedBrain
 from tests.test_runtime import (  # noqa: F401  # `house` is a fixture
     LIGHT_ON,
     agent_entry,
@@ -58,35 +58,12 @@ SIREN = [
     }
 ]
 
-type Step = BrainResult | Exception | asyncio.Event
 
+class FakeBrain(ScriptedBrain):
+    """Answers "light_on" at level 3 when its script has run out."""
 
-class FakeBrain:
-    """A brain answering from a script: a result, an error to raise, or a gate to wait on."""
-
-    def __init__(self, name: str, *script: Step, local: bool = False) -> None:
-        self._name = name
-        self._local = local
-        self.script = list(script)
-        self.requests: list[BrainRequest] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def is_local(self) -> bool:
-        return self._local
-
-    async def async_think(self, request: BrainRequest) -> BrainResult:
-        self.requests.append(request)
-        step = self.script.pop(0) if self.script else says(self._name)
-        if isinstance(step, asyncio.Event):
-            await step.wait()
-            return says(self._name)
-        if isinstance(step, Exception):
-            raise step
-        return step
+    def default(self) -> BrainResult:
+        return says(self.name)
 
 
 def says(

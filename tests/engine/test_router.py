@@ -24,39 +24,17 @@ from custom_components.pai.engine.brain import (
 )
 from custom_components.pai.engine.models import AutonomyLevel, Event, Intent
 from custom_components.pai.engine.router import RULES, BrainRouter, RouterLimits
+from tests.scripted_brain import ScriptedBrain
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RULE_INTENT = Intent("porch_light", rationale="the rule's own answer")
 
-type Step = float | Exception | BrainResult
 
+class Scripted(ScriptedBrain):
+    """Answers "porch_light" when its script has run out."""
 
-class Scripted:
-    """A brain that answers from a script: a result, an error to raise, or seconds to hang."""
-
-    def __init__(self, name: str, *script: Step, local: bool = False) -> None:
-        self._name = name
-        self._local = local
-        self.script = list(script)
-        self.requests: list[BrainRequest] = []
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def is_local(self) -> bool:
-        return self._local
-
-    async def async_think(self, request: BrainRequest) -> BrainResult:
-        self.requests.append(request)
-        step = self.script.pop(0) if self.script else answer(self._name)
-        if isinstance(step, Exception):
-            raise step
-        if isinstance(step, float | int):
-            await asyncio.sleep(step)
-            return answer(self._name)
-        return step
+    def default(self) -> BrainResult:
+        return answer(self.name)
 
 
 def answer(brain: str, cost: float = 0.001) -> BrainResult:
