@@ -33,7 +33,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
-from benchmarks.ha_harness import running_hass
+from benchmarks.ha_harness import LagProbe, running_hass
 from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.brains.local_gguf import (
     TEMPERATURE,
@@ -61,7 +61,6 @@ N_CTX = 1024
 OVERHEAD_GOAL = 1.10
 LAG_GOAL_MS = 20.0
 MEMORY_GOAL = 0.10
-PROBE_INTERVAL_S = 0.005
 IDLE_PROBE_S = 3.0
 MIB = 1024 * 1024
 
@@ -105,26 +104,6 @@ def row(
         "goal": goal,
         "met": met,
     }
-
-
-class LagProbe:
-    """Sleeps PROBE_INTERVAL_S over and over and notes how late the loop woke it."""
-
-    def __init__(self) -> None:
-        self.lateness_ms: list[float] = []
-        self._running = True
-
-    async def run(self) -> None:
-        interval_ns = PROBE_INTERVAL_S * 1e9
-        while self._running:
-            before = time.perf_counter_ns()
-            await asyncio.sleep(PROBE_INTERVAL_S)
-            self.lateness_ms.append(
-                max(0.0, time.perf_counter_ns() - before - interval_ns) / 1e6
-            )
-
-    def stop(self) -> None:
-        self._running = False
 
 
 def request(n: int) -> BrainRequest:

@@ -31,7 +31,7 @@ from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
-from benchmarks.ha_harness import running_hass
+from benchmarks.ha_harness import LagProbe, running_hass
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.runtime import AgentRuntime
 
@@ -48,7 +48,6 @@ FLOOD_SENSORS = 10
 FLOOD_BATCH = 100
 FLOOD_SECONDS = 1.0
 FLOOD_ROUNDS = 2
-PROBE_INTERVAL_S = 0.005
 LAG_GOAL_MS = 20.0
 MEMORY_GOAL_MIB = 8.0
 
@@ -210,26 +209,6 @@ class RecordCounter:
 
 
 FLOOD_SENSOR_IDS = [f"sensor.bench_flood_{n}" for n in range(FLOOD_SENSORS)]
-
-
-class LagProbe:
-    """Sleeps PROBE_INTERVAL_S over and over and notes how late the loop woke it."""
-
-    def __init__(self) -> None:
-        self.lateness_ms: list[float] = []
-        self._running = True
-
-    async def run(self) -> None:
-        interval_ns = PROBE_INTERVAL_S * 1e9
-        while self._running:
-            before = time.perf_counter_ns()
-            await asyncio.sleep(PROBE_INTERVAL_S)
-            self.lateness_ms.append(
-                max(0.0, time.perf_counter_ns() - before - interval_ns) / 1e6
-            )
-
-    def stop(self) -> None:
-        self._running = False
 
 
 class GcWatch:

@@ -8,9 +8,11 @@ pytest, lets it load `custom_components/`, and stops it cleanly afterwards.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import tempfile
+import time
 
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
@@ -38,3 +40,27 @@ async def running_hass() -> AsyncIterator[HomeAssistant]:
                     if entry.state is ConfigEntryState.LOADED:
                         await hass.config_entries.async_unload(entry.entry_id)
                 await hass.async_stop(force=True)
+
+
+PROBE_INTERVAL_S = 0.005
+"""How often the lag probe wakes: the event loop should wake it on time."""
+
+
+class LagProbe:
+    """Sleeps PROBE_INTERVAL_S over and over and notes how late the loop woke it."""
+
+    def __init__(self) -> None:
+        self.lateness_ms: list[float] = []
+        self._running = True
+
+    async def run(self) -> None:
+        interval_ns = PROBE_INTERVAL_S * 1e9
+        while self._running:
+            before = time.perf_counter_ns()
+            await asyncio.sleep(PROBE_INTERVAL_S)
+            self.lateness_ms.append(
+                max(0.0, time.perf_counter_ns() - before - interval_ns) / 1e6
+            )
+
+    def stop(self) -> None:
+        self._running = False
