@@ -32,8 +32,15 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
-from .engine.agent import AgentDefinition, load_agent_definition
-from .engine.container import ChecksumError, InvalidJsonError, Limits, PaiReader
+from .engine.agent import MAX_TRIGGERS, AgentDefinition, load_agent_definition
+from .engine.container import (
+    ChecksumError,
+    InvalidJsonError,
+    Limits,
+    PaiFormatError,
+    PaiReader,
+)
+from .storable import storable_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +55,17 @@ CONF_WEIGHTS = "weights"
 
 FILE_LIMITS = Limits()
 """What an imported file may hold (the engine's defaults)."""
+
+DISK_RESERVE = 512 * 1024**2
+"""Free space left to Home Assistant after weights are extracted (its database, logs)."""
+
+FORBIDDEN_EVENT_TYPES = frozenset({"state_changed", "call_service"})
+"""Event types no file may trigger on: every state change, every action in the house."""
+
+
+class NotEnoughSpaceError(PaiFormatError):
+    """The file's model weights do not fit on the disk (with `DISK_RESERVE` to spare)."""
+
 
 _WEIGHT_FILE = re.compile(r"[0-9a-f]{64}\.gguf")
 _HELD: HassKey[Counter[str]] = HassKey(f"{DOMAIN}_weights_held")
@@ -113,9 +131,14 @@ def read_agent_file(path: Path) -> AgentFile:
                 ha_bindings = parse_ha_bindings(reader.read_json(HA_BINDINGS_SECTION))
             except InvalidJsonError as err:
                 _LOGGER.warning("Ignoring the file's %s: %s", HA_BINDINGS_SECTION, err)
+    sections = definition.to_sections()
+    if (problem := storable_problem({"agent": sections})) is not None:
+        raise InvalidJsonError(
+            f"the agent cannot be stored by Home Assistant: {problem}"
+        )
     with path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
-    return AgentFile(definition, definition.to_sections(), weights, digest, ha_bindings)
+    return AgentFile(definition, sections, weights, digest, ha_bindings)
 
 
 def parse_ha_bindings(document: Any) -> dict[str, Any]:
@@ -143,14 +166,39 @@ def parse_ha_bindings(document: Any) -> dict[str, Any]:
         "ha_triggers": [
             dict(trigger)
             for trigger in _list(_mapping(document).get("ha_triggers"))
-            if isinstance(trigger, Mapping)
-        ],
+            if isinstance(trigger, Mapping) and _allowed_from_a_file(trigger)
+        ][:MAX_TRIGGERS],
         "notify_targets": [
             target
             for target in _list(options.get("notify_targets"))
             if isinstance(target, str)
         ],
     }
+
+
+def _allowed_from_a_file(trigger: Mapping[str, Any]) -> bool:
+    """Whether a file may bring this Home Assistant trigger (it is logged when not).
+
+    Never a `webhook` (anyone who can reach Home Assistant could wake the agent), never an
+    `event` trigger on every state change or action, or on a pattern of event types (the
+    agent would wake on its own records and sensors, without end).
+    """
+    platform = trigger.get("trigger", trigger.get("platform"))
+    refused = platform == "webhook"
+    if platform == "event":
+        types = trigger.get("event_type")
+        types = types if isinstance(types, list) else [types]
+        refused = not types or any(
+            not isinstance(kind, str)
+            or kind in FORBIDDEN_EVENT_TYPES
+            or any(char in kind for char in "*?[{")
+            for kind in types
+        )
+    if refused:
+        _LOGGER.warning(
+            "Left out a %s trigger the file brings: no agent file may add it", platform
+        )
+    return not refused
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -193,19 +241,66 @@ def install_weights(
     weights = list(weights)
     if not weights:
         return
+    check_free_space(weights, directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with PaiReader(source, limits=FILE_LIMITS) as reader:
-        for item in weights:
-            target = directory / item.filename
-            if target.is_file() and target.stat().st_size == item.size:
-                continue
-            if reader.section(item.section).sha256_hex != item.sha256:
-                raise ChecksumError(
-                    f"section {item.section!r} is not the one that was verified "
-                    "(the file changed since it was read)",
-                    section=item.section,
-                )
-            reader.extract(item.section, target)
+    written: list[Path] = []
+    try:
+        with PaiReader(source, limits=FILE_LIMITS) as reader:
+            for item in weights:
+                _extract(reader, item, directory / item.filename, written)
+    except BaseException:
+        for path in written:  # nothing of a refused install stays on disk
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _extract(
+    reader: PaiReader, item: EmbeddedWeights, target: Path, written: list[Path]
+) -> None:
+    if _present(target, item):
+        return
+    if reader.section(item.section).sha256_hex != item.sha256:
+        raise ChecksumError(
+            f"section {item.section!r} is not the one that was verified "
+            "(the file changed since it was read)",
+            section=item.section,
+        )
+    reader.extract(item.section, target)
+    written.append(target)
+
+
+def check_free_space(weights: Iterable[EmbeddedWeights], directory: Path) -> int:
+    """Refuse weights that would not fit (NotEnoughSpaceError); return the bytes needed.
+
+    Counts only what is not there yet, and keeps `DISK_RESERVE` free. Blocks.
+    """
+    needed = sum(
+        item.size for item in weights if not _present(directory / item.filename, item)
+    )
+    if not needed:
+        return 0
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed + DISK_RESERVE > free:
+        raise NotEnoughSpaceError(
+            f"the model weights need {_size(needed)} on disk and {_size(free)} is free "
+            f"(keeping {_size(DISK_RESERVE)} for Home Assistant)"
+        )
+    return needed
+
+
+def _present(target: Path, item: EmbeddedWeights) -> bool:
+    return target.is_file() and target.stat().st_size == item.size
+
+
+def _size(count: int) -> str:
+    """Say a byte count in words: 2 GiB, 1.5 GiB, 512 MiB, 12 bytes."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}".replace(".0 ", " ")
+    return f"{count} bytes"
 
 
 def entry_weights(data: Mapping[str, Any]) -> set[str]:

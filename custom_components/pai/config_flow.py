@@ -65,7 +65,9 @@ from . import minimal_sections
 from .agent_files import (
     CONF_WEIGHTS,
     AgentFile,
+    NotEnoughSpaceError,
     async_cleanup_weights,
+    check_free_space,
     hold_weights,
     install_weights,
     read_agent_file,
@@ -125,6 +127,7 @@ from .engine.container import (
 )
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .repairs import async_brain_problem
+from .storable import storable_problem
 from .triggers import trigger_specs
 
 CONF_FILE = "pai_file"
@@ -163,6 +166,7 @@ FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (MissingAgentSectionError, "missing_section"),
     (InvalidJsonError, "invalid_section"),
     (AgentDefinitionError, "invalid_agent"),
+    (NotEnoughSpaceError, "no_space"),
     (PaiFormatError, "invalid_file"),
 )
 
@@ -374,6 +378,9 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         path = Path(import_data["path"])
         try:
             agent = await self.hass.async_add_executor_job(read_agent_file, path)
+            await self.hass.async_add_executor_job(
+                check_free_space, agent.weights, weights_dir(self.hass)
+            )
         except (PaiFormatError, AgentDefinitionError, OSError) as err:
             return self.async_abort(
                 reason="invalid_file", description_placeholders={"detail": str(err)}
@@ -452,6 +459,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         with process_uploaded_file(self.hass, file_id) as path:
             agent = read_agent_file(path)
             if agent.weights:
+                check_free_space(agent.weights, weights_dir(self.hass))
                 staged = staging_dir(self.hass) / f"{self.flow_id}.pai"
                 stage_file(path, staged)
                 self._weights_from, self._staged = staged, True
@@ -688,6 +696,10 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_BINDINGS: {"metrics": self._metrics, "actions": self._actions},
             CONF_HA_TRIGGERS: self._ha_triggers,
         }
+        if (problem := storable_problem(data)) is not None:
+            return self.async_abort(
+                reason="not_storable", description_placeholders={"detail": problem}
+            )
         if (agent := self._agent) is not None:
             data[CONF_SOURCE] = {
                 "file_sha256": agent.file_sha256,

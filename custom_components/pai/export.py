@@ -6,9 +6,11 @@ weights kept under `<config>/pai/weights/`; paigent's `load_agent` reads the res
 Importing by path serves files too large for the browser's upload: it starts the config
 flow's `import_file` step, which reads the file and asks for the bindings.
 
-Paths come from users, so both actions accept only a `.pai` file inside a directory that
-`allowlist_external_dirs` allows (a relative path is relative to the config directory).
-File work runs in the executor: a weights file can be gigabytes.
+Paths come from users, so both actions accept only a `.pai` file inside a directory Home
+Assistant allows (`hass.config.is_allowed_path`: `<config>/www`, the media folders and
+`allowlist_external_dirs`; a relative path is relative to the config directory), and an
+export replaces an existing file only when asked to (`overwrite`). Both are admin-only
+actions. File work runs in the executor: a weights file can be gigabytes.
 """
 
 from __future__ import annotations
@@ -53,13 +55,19 @@ def refuse_path(key: str, path: str) -> ServiceValidationError:
 
 
 def resolve_path(
-    hass: HomeAssistant, raw: str, *, existing: bool, suffix: str = SUFFIX
+    hass: HomeAssistant,
+    raw: str,
+    *,
+    existing: bool,
+    suffix: str = SUFFIX,
+    overwrite: bool = False,
 ) -> Path:
     """Check a user's path (blocking I/O): a `suffix` file inside an allowed directory.
 
-    `existing`: the file must be there (import); otherwise its directory must (export).
-    Raises a translated ServiceValidationError that names the path (a wrong suffix:
-    `path_not_<suffix>`, e.g. `path_not_pai`).
+    `existing`: the file must be there (import); otherwise its directory must (export),
+    and a file already there is refused unless `overwrite`. Raises a translated
+    ServiceValidationError that names the path (a wrong suffix: `path_not_<suffix>`,
+    e.g. `path_not_pai`).
     """
     path = Path(hass.config.path(raw.strip()))
     if path.suffix.lower() != suffix:
@@ -70,6 +78,8 @@ def resolve_path(
         raise refuse_path("path_not_a_file", raw)
     if not existing and (path.is_dir() or not path.parent.is_dir()):
         raise refuse_path("path_not_writable", raw)
+    if not existing and not overwrite and path.exists():
+        raise refuse_path("path_exists", raw)
     return path
 
 
@@ -129,12 +139,13 @@ async def async_export_agent(
     raw_path: str,
     *,
     include_weights: bool,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export one agent to `raw_path`; return {path, sections, size, missing_weights}."""
     from . import minimal_sections  # noqa: PLC0415  # the package imports this module
 
     path = await hass.async_add_executor_job(
-        lambda: resolve_path(hass, raw_path, existing=False)
+        lambda: resolve_path(hass, raw_path, existing=False, overwrite=overwrite)
     )
     agent = data.get(CONF_AGENT) or minimal_sections(data[CONF_AGENT_NAME])
     sources = [json_section(name, value) for name, value in agent.items()]

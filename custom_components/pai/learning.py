@@ -38,11 +38,18 @@ GGUF_MAGIC = b"GGUF"
 
 
 async def async_export_preferences(
-    hass: HomeAssistant, runtime: AgentRuntime, raw_path: str, limit: int
+    hass: HomeAssistant,
+    runtime: AgentRuntime,
+    raw_path: str,
+    limit: int,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write the agent's judged records as a preference dataset; return {count, path}."""
     path = await hass.async_add_executor_job(
-        lambda: resolve_path(hass, raw_path, suffix=".jsonl", existing=False)
+        lambda: resolve_path(
+            hass, raw_path, suffix=".jsonl", existing=False, overwrite=overwrite
+        )
     )
     records = await async_get_records(
         hass, entry_id=runtime.entry_id, since=None, limit=limit, status=None

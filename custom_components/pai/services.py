@@ -2,7 +2,9 @@
 
 Registered once in `async_setup` (not per entry), as Home Assistant asks; each call names the
 agent (its config entry) or a record id, and bad input raises a translated
-ServiceValidationError.
+ServiceValidationError. The actions that read or write files (export_agent, import_agent,
+export_preferences, import_adapter) are for administrators only (`Unauthorized` for any
+other user); the answers (approve, decline, undo, feedback) stay open to every user.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util.json import JsonValueType
 import probatio as vol
 
@@ -42,6 +45,7 @@ ATTR_LIMIT = "limit"
 ATTR_STATUS = "status"
 ATTR_PATH = "path"
 ATTR_INCLUDE_WEIGHTS = "include_weights"
+ATTR_OVERWRITE = "overwrite"
 
 SERVICE_EVALUATE = "evaluate"
 SERVICE_APPROVE = "approve"
@@ -85,6 +89,7 @@ _EXPORT_SCHEMA = vol.Schema(
         vol.Required(ATTR_AGENT): cv.string,
         vol.Required(ATTR_PATH): cv.string,
         vol.Optional(ATTR_INCLUDE_WEIGHTS, default=False): cv.boolean,
+        vol.Optional(ATTR_OVERWRITE, default=False): cv.boolean,
     }
 )
 _IMPORT_SCHEMA = vol.Schema({vol.Required(ATTR_PATH): cv.string})
@@ -95,6 +100,7 @@ _EXPORT_PREFERENCES_SCHEMA = vol.Schema(
         vol.Optional(ATTR_LIMIT, default=1000): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=10000)
         ),
+        vol.Optional(ATTR_OVERWRITE, default=False): cv.boolean,
     }
 )
 _IMPORT_ADAPTER_SCHEMA = vol.Schema(
@@ -205,6 +211,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             entry.options,
             call.data[ATTR_PATH],
             include_weights=call.data[ATTR_INCLUDE_WEIGHTS],
+            overwrite=call.data[ATTR_OVERWRITE],
         )
 
     async def import_agent(call: ServiceCall) -> ServiceResponse:
@@ -213,7 +220,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def export_preferences(call: ServiceCall) -> ServiceResponse:
         runtime = _runtime(hass, call.data[ATTR_AGENT])
         return await async_export_preferences(
-            hass, runtime, call.data[ATTR_PATH], call.data[ATTR_LIMIT]
+            hass,
+            runtime,
+            call.data[ATTR_PATH],
+            call.data[ATTR_LIMIT],
+            overwrite=call.data[ATTR_OVERWRITE],
         )
 
     async def import_adapter(call: ServiceCall) -> ServiceResponse:
@@ -224,34 +235,16 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
         return await async_import_adapter(hass, entry, call.data[ATTR_PATH])
 
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_EXPORT_PREFERENCES,
-        export_preferences,
-        schema=_EXPORT_PREFERENCES_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_IMPORT_ADAPTER,
-        import_adapter,
-        schema=_IMPORT_ADAPTER_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_EXPORT_AGENT,
-        export_agent,
-        schema=_EXPORT_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_IMPORT_AGENT,
-        import_agent,
-        schema=_IMPORT_SCHEMA,
-        supports_response=SupportsResponse.OPTIONAL,
-    )
+    # File work: admins only (files can be read, written and served; www/ is public).
+    for service, handler, schema in (
+        (SERVICE_EXPORT_PREFERENCES, export_preferences, _EXPORT_PREFERENCES_SCHEMA),
+        (SERVICE_IMPORT_ADAPTER, import_adapter, _IMPORT_ADAPTER_SCHEMA),
+        (SERVICE_EXPORT_AGENT, export_agent, _EXPORT_SCHEMA),
+        (SERVICE_IMPORT_AGENT, import_agent, _IMPORT_SCHEMA),
+    ):
+        async_register_admin_service(
+            hass, DOMAIN, service, handler, schema, SupportsResponse.OPTIONAL
+        )
     hass.services.async_register(
         DOMAIN,
         SERVICE_EVALUATE,

@@ -319,6 +319,22 @@ def test_the_brain_section_is_optional() -> None:
     assert definition.to_sections()["brain.json"] == {"type": "rule"}
 
 
+def test_a_manifest_needs_only_a_name_and_a_version() -> None:
+    sections = _sections()
+    sections["manifest.json"] = {"name": "Küchenhelfer 廚房", "version": "0.1.3"}
+
+    definition = AgentDefinition.from_sections(sections)
+
+    assert definition.manifest.name == "Küchenhelfer 廚房"
+    assert definition.manifest.version == "0.1.3"
+    assert (definition.manifest.author, definition.manifest.description) == ("", "")
+    # What it exports says the rest, so the file is complete again.
+    written = definition.to_sections()["manifest.json"]
+    assert written["pai_format"] == 1
+    assert written["kind"] == "proactive-agent"
+    assert AgentDefinition.from_sections(definition.to_sections()) == definition
+
+
 def test_quiet_hours_may_be_hh_mm_strings() -> None:
     sections = _sections()
     sections["policy.json"]["quiet_hours"] = ["22:30", "06:45"]
@@ -537,9 +553,9 @@ _DROP = object()
         ),
         (
             "manifest.json",
-            _set("description", _DROP),
+            _set("description", 5),
             InvalidManifestError,
-            "manifest.json: description is required",
+            "manifest.json: description must be a string",
         ),
         (
             "manifest.json",
@@ -555,15 +571,15 @@ _DROP = object()
         ),
         (
             "manifest.json",
-            _set("author", ""),
+            _set("author", ["someone"]),
             InvalidManifestError,
-            "manifest.json: author must be",
+            "manifest.json: author must be a string",
         ),
         (
             "manifest.json",
-            _set("description", None),
+            _set("version", _DROP),
             InvalidManifestError,
-            "manifest.json: description must be a string",
+            "manifest.json: version is required",
         ),
         (
             "manifest.json",
@@ -716,6 +732,18 @@ _DROP = object()
             _set("1/params/interval_sec", 0),
             InvalidTriggersError,
             "trigger 'todo-check': params.interval_sec must be a number above 0",
+        ),
+        (
+            "triggers.json",
+            _set("1/params/interval_sec", 0.5),
+            InvalidTriggersError,
+            "params.interval_sec is 0.5; the shortest interval is 1 s",
+        ),
+        (
+            "triggers.json",
+            [{"type": "interval", "params": {"interval_sec": 60}}] * 65,
+            InvalidTriggersError,
+            "triggers.json: the file declares 65 triggers; the limit is 64",
         ),
         (
             "triggers.json",

@@ -10,6 +10,7 @@ from pathlib import Path
 import re
 import struct
 import tracemalloc
+from typing import Any
 import zlib
 
 import pytest
@@ -35,6 +36,7 @@ from custom_components.pai.engine.container import (
     UnsafeSectionNameError,
     UnsupportedFlagsError,
     UnsupportedVersionError,
+    check_json_value,
     json_section,
     write_pai,
 )
@@ -202,7 +204,7 @@ def test_round_trip_keeps_every_section(tmp_path: Path, compress: bool) -> None:
 def test_json_section_serialises_like_paigent() -> None:
     source = json_section("policy.json", {"level": 1, "name": "燈"})
     assert source.data == b'{\n  "level": 1,\n  "name": "\xe7\x87\x88"\n}'
-    with pytest.raises(ValueError, match="Out of range float"):
+    with pytest.raises(InvalidJsonError, match="the number nan is not finite"):
         json_section("policy.json", {"threshold": float("nan")})
 
 
@@ -516,9 +518,11 @@ def test_refuses_an_uncompressed_section_whose_sizes_disagree() -> None:
 
 def test_refuses_sections_whose_total_raw_size_exceeds_the_limit() -> None:
     blob = patch(GOOD, 0, "raw_size", 2**63)
-    error = refusal(blob)
+    error = refusal(blob, limits=Limits(max_inflate_ratio=2**64))
     assert isinstance(error, SectionTooLargeError)
     assert "once decompressed" in str(error)
+    # With the default limits the ratio is refused first, for the section itself.
+    assert "more than 8 times as many" in str(refusal(blob))
 
 
 # -- content refusals --------------------------------------------------------------------
@@ -642,17 +646,31 @@ def test_refuses_corrupt_truncated_or_padded_zlib_data() -> None:
     assert "cut short" in str(refusal(empty))
 
 
+def test_refuses_a_large_section_that_inflates_more_than_eightfold() -> None:
+    content = bytes(12 * 1024 * 1024)  # 12 MiB of zeros: about 12 KiB compressed
+    blob = build_pai([raw_section("weights.gguf", content, stype=4, compress=True)])
+    error = refusal(blob)
+    assert isinstance(error, SectionTooLargeError)
+    assert error.section == "weights.gguf"
+    assert "more than 8 times as many (store large sections uncompressed)" in str(error)
+    # Within the ratio, a large compressed section is fine.
+    incompressible = os.urandom(9 * 1024 * 1024)
+    ok = build_pai([raw_section("memory.db", incompressible, stype=2, compress=True)])
+    read_everything(ok)
+
+
 def test_inflates_large_compressed_sections_in_bounded_steps(tmp_path: Path) -> None:
     content = os.urandom(1024) * 12 * 1024  # 12 MiB raw, small when compressed
     blob = build_pai([raw_section("memory.db", content, stype=2, compress=True)])
-    with PaiReader(io.BytesIO(blob)) as reader:
+    limits = Limits(max_inflate_ratio=2000)  # let this one through to inflate it
+    with PaiReader(io.BytesIO(blob), limits=limits) as reader:
         reader.verify()
         assert reader.extract("memory.db", tmp_path / "m.db") == sha256_hex(content)
         assert reader.read("memory.db") == content
     bad = build_pai(
         [(b"memory.db", 2, 1, zlib.compress(content), len(content) - 1, bytes(32))]
     )
-    assert isinstance(refusal(bad), DecompressionError)
+    assert isinstance(refusal(bad, limits=limits), DecompressionError)
 
 
 def test_refuses_to_read_sections_beyond_the_read_limit(tmp_path: Path) -> None:
@@ -670,7 +688,7 @@ def test_refuses_to_read_sections_beyond_the_read_limit(tmp_path: Path) -> None:
 
 def test_refuses_json_sections_beyond_the_json_limit() -> None:
     big = b'["' + b"a" * (8 * 1024 * 1024) + b'"]'
-    blob = build_pai([raw_section("rules.json", big, stype=0, compress=True)])
+    blob = build_pai([raw_section("rules.json", big, stype=0)])
     with (
         PaiReader(io.BytesIO(blob)) as reader,
         pytest.raises(SectionTooLargeError, match="JSON sections are limited"),
@@ -688,9 +706,38 @@ def test_refuses_json_sections_beyond_the_json_limit() -> None:
         (b"\xef\xbb\xbf{}", "BOM"),
         (b'{"x": NaN}', "non-standard constant NaN"),
         (b"[" * 100_000 + b"]" * 100_000, "recursion|stack overflow"),
-        (b"1" * 5000, "digits"),
+        (b"1" * 5000, "outside the 64-bit range"),
+        # What Home Assistant's own JSON (orjson) cannot store: refused here, so no
+        # value of a file can stop Home Assistant from saving its config entries.
+        (b'{"name": "\\ud800"}', "lone surrogate"),
+        (b'{"\\udfff": 1}', "lone surrogate"),
+        (b"[" * 33 + b"]" * 33, "nesting deeper than 32 levels"),
+        (b'{"a": ' * 33 + b"1" + b"}" * 33, "nesting deeper than 32 levels"),
+        (b"[1e400]", "too large"),
+        (b"[-1e400]", "too large"),
+        (b"[1" + b"0" * 309 + b"]", "outside the 64-bit range"),
+        (b"[18446744073709551616]", "outside the 64-bit range"),
+        (b"[-9223372036854775809]", "outside the 64-bit range"),
     ],
-    ids=["garbage", "empty", "extra", "latin1", "bom", "nan", "deep", "huge-int"],
+    ids=[
+        "garbage",
+        "empty",
+        "extra",
+        "latin1",
+        "bom",
+        "nan",
+        "deep",
+        "huge-int",
+        "surrogate",
+        "surrogate-key",
+        "depth-33-lists",
+        "depth-33-objects",
+        "inf",
+        "minus-inf",
+        "10^309",
+        "2^64",
+        "below-int64",
+    ],
 )
 def test_refuses_invalid_json(content: bytes, problem: str) -> None:
     blob = build_pai([raw_section("policy.json", content, stype=0, compress=True)])
@@ -701,6 +748,47 @@ def test_refuses_invalid_json(content: bytes, problem: str) -> None:
     assert str(caught.value).startswith("section 'policy.json' is not valid JSON: ")
     assert re.search(problem, str(caught.value), re.IGNORECASE)
     assert "\n" not in str(caught.value)
+
+
+def test_accepts_what_home_assistant_can_store() -> None:
+    content = (
+        b'{"deep": ' + b"[" * 31 + b"]" * 31 + b', "pair": "\\ud83d\\ude00", '
+        b'"max": 18446744073709551615, "min": -9223372036854775808, "big": 1.5e308}'
+    )
+    blob = build_pai([raw_section("policy.json", content, stype=0, compress=True)])
+    with PaiReader(io.BytesIO(blob)) as reader:
+        value = reader.read_json("policy.json")
+    assert value["pair"] == "\U0001f600"
+    assert (value["max"], value["min"]) == (2**64 - 1, -(2**63))
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"a": "\ud800"}, "lone surrogate"),
+        ({"\udc00": 1}, "lone surrogate"),
+        (_nested(33), "nesting deeper than 32"),
+        ({"n": 2**64}, "64-bit"),
+        ({"f": float("inf")}, "not finite"),
+        ({"f": float("nan")}, "not finite"),
+    ],
+    ids=["surrogate", "surrogate-key", "depth", "big-int", "inf", "nan"],
+)
+def test_json_section_refuses_what_a_reader_would_refuse(
+    value: Any, problem: str
+) -> None:
+    with pytest.raises(InvalidJsonError, match=r"^section 'x\.json' cannot be written"):
+        json_section("x.json", value)
+    with pytest.raises(ValueError, match=problem):
+        check_json_value(value)
+    json_section("x.json", _nested(32))  # the deepest a file may go
 
 
 def test_errors_name_their_section() -> None:

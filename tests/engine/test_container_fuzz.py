@@ -14,6 +14,8 @@ import random
 import resource
 import struct
 
+import orjson
+
 from custom_components.pai.engine.container import (
     PaiFormatError,
     PaiReader,
@@ -188,3 +190,74 @@ def _refused(blob: bytes) -> bool:
     except PaiFormatError:
         return True
     return False
+
+
+# -- JSON values Home Assistant's storage cannot keep ------------------------------------
+
+JSON_ITERATIONS = 1_500
+
+HOSTILE: dict[str, list[bytes]] = {
+    "lone surrogate": [b'"\\ud800"', b'"a\\udfffb"', b'"\\udc00\\ud800"'],
+    "not finite": [b"1e400", b"-1e400", b"1E999", b"123456789e301"],
+    "beyond 64 bits": [
+        b"18446744073709551616",
+        b"-9223372036854775809",
+        b"1" + b"0" * 309,
+        b"-" + b"9" * 30,
+    ],
+    "too deep": [b"[" * 40 + b"]" * 40, b'{"a":' * 33 + b"0" + b"}" * 33],
+}
+BENIGN = [
+    b"0", b"-0", b"1.5", b"-1e-300", b"1.7976931348623157e308", b"18446744073709551615",
+    b"-9223372036854775808", b"true", b"null", b'""', b'"\\ud83d\\ude00"', b'"\\u00e9"',
+    "\"廚房\"".encode(), b"[]", b"{}",
+]  # fmt: skip
+
+
+def random_document(rng: random.Random, hostile: bytes | None) -> bytes:
+    """A random JSON document a few levels deep; `hostile` placed somewhere inside it."""
+
+    def value(depth: int) -> bytes:
+        if depth >= 4 or rng.random() < 0.4:
+            return rng.choice(BENIGN)
+        items = [value(depth + 1) for _ in range(rng.randrange(4))]
+        if rng.random() < 0.5:
+            return b"[" + b",".join(items) + b"]"
+        pairs = [b'"k%d":%s' % (index, item) for index, item in enumerate(items)]
+        return b"{" + b",".join(pairs) + b"}"
+
+    document = value(0)
+    if hostile is None:
+        return document
+    depth = rng.randrange(3)
+    return b"[" * depth + b'{"x":' + document + b',"y":' + hostile + b"}" + b"]" * depth
+
+
+def test_json_that_home_assistant_could_not_store_is_refused(tmp_path: Path) -> None:
+    rng = random.Random(SEED + 2)  # noqa: S311
+    refused: Counter[str] = Counter()
+    accepted = 0
+    path = tmp_path / "f.pai"
+    for iteration in range(JSON_ITERATIONS):
+        kind = rng.choice([None, *HOSTILE])
+        hostile = None if kind is None else rng.choice(HOSTILE[kind])
+        document = random_document(rng, hostile)
+        write_pai(path, [SectionSource("policy.json", SectionType.JSON, data=document)])
+        problem = None
+        with PaiReader(path) as reader:
+            try:
+                value = reader.read_json("policy.json")
+            except PaiFormatError as error:
+                problem = str(error)
+        if problem is not None:
+            assert kind is not None, (iteration, document[:200], problem)
+            assert "\n" not in problem
+            assert problem.startswith("section 'policy.json' is not valid JSON")
+            refused[kind] += 1
+            continue
+        assert kind is None, (iteration, kind, document[:200])
+        # What is read is exactly what Home Assistant's JSON (orjson) writes and reads back.
+        assert orjson.loads(orjson.dumps(value)) == value, iteration
+        accepted += 1
+    assert set(refused) == set(HOSTILE), refused
+    assert accepted > JSON_ITERATIONS // 10

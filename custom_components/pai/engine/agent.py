@@ -35,6 +35,11 @@ SUPPORTED_PAI_FORMAT = 1
 NOTIFY_ACTION = "__notify__"
 """paigent's conventional action for SUGGEST notifications; rules need not define it."""
 
+MAX_TRIGGERS = 64
+"""How many triggers one file may declare."""
+MIN_INTERVAL_SEC = 1.0
+"""The shortest interval an interval trigger may fire at."""
+
 _HH_MM = re.compile(r"(\d{1,2}):(\d{2})")
 
 
@@ -208,24 +213,33 @@ _MANIFEST_KEYS = frozenset(
 def _parse_manifest(raw: Any, problems: list[str]) -> Manifest:
     sec = _Section(MANIFEST, InvalidManifestError, problems)
     obj = sec.obj(raw, "the manifest")
-    pai_format = obj.get("pai_format")
+    # Only name and version are required (paigent writes no more); the rest, when
+    # present, must be right.
+    pai_format = obj.get("pai_format", SUPPORTED_PAI_FORMAT)
     if not _is_int(pai_format):
         raise sec.fail("pai_format must be a whole number")
     if pai_format != SUPPORTED_PAI_FORMAT:
         raise sec.fail(
             f"pai_format {pai_format} is not supported (this engine reads 1)"
         )
-    if obj.get("kind") != AGENT_KIND:
+    if obj.get("kind", AGENT_KIND) != AGENT_KIND:
         raise sec.fail(f"kind must be {AGENT_KIND!r}, not {obj.get('kind')!r}")
     return Manifest(
         name=sec.text(obj, "name", ""),
         version=sec.text(obj, "version", ""),
-        author=sec.text(obj, "author", ""),
-        description=sec.text(obj, "description", "", empty=True),
+        author=_optional_manifest_text(sec, obj, "author"),
+        description=_optional_manifest_text(sec, obj, "description"),
         pai_format=pai_format,
         kind=AGENT_KIND,
         extra={key: value for key, value in obj.items() if key not in _MANIFEST_KEYS},
     )
+
+
+def _optional_manifest_text(sec: _Section, obj: Mapping[str, Any], key: str) -> str:
+    """Read an optional text field: absent or null is "", a non-string is refused."""
+    if obj.get(key) is None:
+        return ""
+    return sec.text(obj, key, "", empty=True)
 
 
 # --- policy.json -------------------------------------------------------------------------
@@ -426,6 +440,10 @@ def _parse_triggers(raw: Any, problems: list[str]) -> tuple[Trigger, ...]:
     sec = _Section(TRIGGERS, InvalidTriggersError, problems)
     if not isinstance(raw, list):
         raise sec.fail(f"triggers must be a list, not {_type_name(raw)}")
+    if len(raw) > MAX_TRIGGERS:
+        raise sec.fail(
+            f"the file declares {len(raw)} triggers; the limit is {MAX_TRIGGERS}"
+        )
     return tuple(
         _parse_trigger(sec, item, number) for number, item in enumerate(raw, 1)
     )
@@ -448,7 +466,13 @@ def _parse_trigger(sec: _Section, raw: Any, number: int) -> Trigger:
     what = where + "params."
     match kind:
         case "interval":
-            return IntervalTrigger(name, sec.positive(params, "interval_sec", what))
+            seconds = sec.positive(params, "interval_sec", what)
+            if seconds < MIN_INTERVAL_SEC:
+                raise sec.fail(
+                    f"{what}interval_sec is {seconds:g}; the shortest interval is "
+                    f"{MIN_INTERVAL_SEC:g} s"
+                )
+            return IntervalTrigger(name, seconds)
         case "schedule":
             at = params.get("at")
             parsed = _parse_hh_mm(at) if isinstance(at, str) else None

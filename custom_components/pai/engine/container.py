@@ -23,7 +23,9 @@ from enum import IntEnum
 import hashlib
 import io
 import json
+import math
 import os
+import re
 import secrets
 import struct
 import time
@@ -48,6 +50,14 @@ _INFLATE_IN = 256 * 1024  # compressed bytes read per step when inflating
 _ZLIB_LEVEL = 9  # paigent's level: the same input gives the same bytes
 _DISPLAY_LIMIT = 80
 
+MAX_JSON_DEPTH = 32
+"""How deep a JSON section may nest (Home Assistant's storage refuses past 255)."""
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+"""The integers Home Assistant's JSON (orjson) reads and writes: 64-bit, signed or not."""
+_INT_DIGITS = len(str(INT_MIN))  # longer digit strings are refused before converting
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class SectionType(IntEnum):
     """What a section holds (the integers stored in the file)."""
@@ -71,6 +81,8 @@ class Limits:
     max_json_bytes: int = 8 * 1024 * 1024
     max_read_bytes: int = 64 * 1024 * 1024
     max_total_raw_bytes: int = 64 * 1024**3
+    max_inflate_ratio: int = 8
+    """A compressed section larger than `max_json_bytes` once inflated may grow this much."""
 
 
 class PaiFormatError(Exception):
@@ -191,7 +203,16 @@ class BinarySource(Protocol):
 
 
 def json_section(name: str, value: Any) -> SectionSource:
-    """Make a JSON section serialised exactly as paigent does (UTF-8, indent 2)."""
+    """Make a JSON section serialised exactly as paigent does (UTF-8, indent 2).
+
+    Refuses (InvalidJsonError) a value a reader would refuse: see `check_json_value`.
+    """
+    try:
+        check_json_value(value)
+    except ValueError as error:
+        raise InvalidJsonError(
+            f"section {_show(name)} cannot be written: {error}", section=name
+        ) from None
     text = json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
     return SectionSource(name, SectionType.JSON, data=text.encode("utf-8"))
 
@@ -382,6 +403,17 @@ class PaiReader:
                 "in an uncompressed section",
                 section=name,
             )
+        if (
+            compressed
+            and raw_size > self.limits.max_json_bytes
+            and raw_size > size * self.limits.max_inflate_ratio
+        ):
+            raise SectionTooLargeError(
+                f"{where}: {size} compressed bytes declare {raw_size} once inflated, "
+                f"more than {self.limits.max_inflate_ratio} times as many "
+                "(store large sections uncompressed)",
+                section=name,
+            )
         return SectionInfo(
             name, section_type, bool(compressed), offset, size, raw_size, sha256
         )
@@ -456,7 +488,7 @@ class PaiReader:
         return bytes(content)
 
     def read_json(self, name: str) -> Any:
-        """Parse the section as standard JSON (InvalidJsonError otherwise)."""
+        """Parse the section as strict JSON (`loads_json`; InvalidJsonError otherwise)."""
         info = self.section(name)
         if info.raw_size > self.limits.max_json_bytes:
             raise SectionTooLargeError(
@@ -466,7 +498,7 @@ class PaiReader:
             )
         data = self.read(name)
         try:
-            return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+            return loads_json(data)
         except (ValueError, RecursionError) as error:
             problem = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise InvalidJsonError(
@@ -571,6 +603,83 @@ class PaiReader:
                 f"of {info.raw_size}",
                 section=info.name,
             )
+
+
+def loads_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    r"""Parse standard JSON that Home Assistant's own JSON (orjson) can store unchanged.
+
+    Raises ValueError (one line) for anything else: invalid UTF-8 or JSON, NaN/Infinity
+    or a number too large for a float, an integer outside 64 bits, a lone surrogate
+    (`"\\ud800"`), or nesting deeper than `max_depth`.
+    """
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    value = json.loads(
+        text,
+        parse_constant=_refuse_constant,
+        parse_int=_parse_int,
+        parse_float=_parse_float,
+    )
+    check_json_value(value, max_depth=max_depth)
+    return value
+
+
+def check_json_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse (ValueError, one line) what Home Assistant's JSON could not store unchanged.
+
+    Containers nested deeper than `max_depth`, strings or keys with a lone surrogate,
+    integers outside 64 bits, non-finite floats. Other leaf types are left to the caller.
+    Walks without recursion, so any depth is refused cleanly.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            _check_int(item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError(f"the number {item} is not finite")
+        elif isinstance(item, dict | list | tuple):
+            if depth >= max_depth:
+                raise ValueError(f"nesting deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    if isinstance(key, str):
+                        _check_text(key)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+
+
+def _check_text(text: str) -> None:
+    if (found := _SURROGATE.search(text)) is not None:
+        raise ValueError(
+            f"a string holds a lone surrogate (U+{ord(found.group()):04X}), "
+            "which is not Unicode text"
+        )
+
+
+def _check_int(number: int) -> None:
+    if not INT_MIN <= number <= INT_MAX:
+        raise ValueError("an integer is outside the 64-bit range")
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits) > _INT_DIGITS:
+        raise ValueError("an integer is outside the 64-bit range")
+    number = int(digits)
+    _check_int(number)
+    return number
+
+
+def _parse_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return number
 
 
 def _refuse_constant(constant: str) -> Any:
