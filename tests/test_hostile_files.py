@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import storage
+import pai  # paigent, the reference implementation
 import pytest
 
 from custom_components.pai.agent_files import (
@@ -38,6 +40,8 @@ from custom_components.pai.storable import storable_problem
 
 from . import test_config_flow
 from .test_config_flow import (
+    CLEANUP_RULE,
+    CPU_TRIGGER,
     FAN_ON,
     STATE_TRIGGER,
     Uploads,
@@ -315,3 +319,34 @@ async def test_an_exported_file_brings_at_most_64_triggers(
     result = await configure(hass, result, {"cleanup": FAN_ON})
     result = await configure(hass, result, {"notify_targets": []})
     assert result["data"]["ha_triggers"] == many[:64]
+
+
+# --- reference files ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_paigent_file_with_only_a_name_and_version_uploads_and_runs(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    path = tmp_path / "reference.pai"
+    pai.pack_agent(
+        str(path),
+        manifest={"name": "Küchenhelfer 廚房", "version": "0.1.3"},
+        policy={"default_max_level": 3, "max_interruptions_per_hour": 100},
+        triggers=[CPU_TRIGGER],
+        rules=[CLEANUP_RULE],
+        actions={"cleanup": {"type": "callback", "handler": "free_memory"}},
+    )
+    result = await upload(hass, uploads, path)
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    result = await configure(hass, result, {"cleanup": FAN_ON})
+    result = await configure(hass, result, {"notify_targets": []})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Küchenhelfer 廚房"
+    entry = result["result"]
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED  # the manifest is checked again here
+
+    hass.states.async_set("sensor.cpu", "92")
+    await hass.async_block_till_done()
+    assert hass.states.get("input_boolean.fan").state == "on"

@@ -239,12 +239,28 @@ def test_what_is_not_a_pai_file_is_refused(
 
 @pytest.mark.parametrize("command", ["info", "verify"])
 def test_a_missing_file_is_one_line(
-    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     missing = tmp_path / "nope.pai"
+    monkeypatch.delenv("PAI_WORKDIR", raising=False)
 
     assert _refusal(capsys, [command, str(missing)]) == (
         f"error: No such file or directory: {missing}"
+    )
+
+
+def test_a_missing_file_under_scripts_run_says_what_it_can_see(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAI_WORKDIR", "/src")
+    missing = tmp_path / "nope.pai"
+
+    assert _refusal(capsys, ["verify", str(missing)]) == (
+        f"error: No such file or directory: {missing} (scripts/run sees only the "
+        "repository and the folder it is run from)"
     )
 
 
@@ -415,7 +431,10 @@ def test_pack_refuses_a_name_the_format_cannot_carry(
     ("content", "message"),
     [
         (b"[{", "error: rules.json is not valid JSON: "),
-        (b"[NaN]", "error: rules.json is not valid JSON: NaN is not standard JSON"),
+        (b"[NaN]", "error: rules.json is not valid JSON: non-standard constant NaN"),
+        (b'["\\ud800"]', "error: rules.json is not valid JSON: a string holds a lone"),
+        (b"[1e400]", "error: rules.json is not valid JSON: the number 1e400 is too"),
+        (b"[" * 40 + b"]" * 40, "error: rules.json is not valid JSON: nesting deeper"),
         (b"\xff", "error: rules.json is not valid JSON: "),
         (b"[" * 100_000, "error: rules.json is not valid JSON: "),
         (b"{}", "error: rules.json: rules must be a list of rule objects, not dict"),
@@ -447,6 +466,34 @@ def test_pack_without_the_optional_sections(
     assert main(["pack", str(folder), str(out)]) == 0
     assert main(["verify", str(out)]) == 0
     assert capsys.readouterr().out.endswith("OK 5 sections\n")
+
+
+def test_pack_fills_the_manifest_as_paigent_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "reference"
+    for name, value in _sections().items():
+        _write(folder / name, json.dumps(value).encode())
+    manifest = {"name": "Küchenhelfer 廚房", "version": "0.1.3", "base_model": "x"}
+    _write(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False).encode())
+    out = tmp_path / "reference.pai"
+
+    assert main(["pack", str(folder), str(out)]) == 0
+    assert main(["verify", str(out)]) == 0
+
+    reader = reference_paifile.PaiReader(str(out))
+    try:
+        written = reader.read_json("manifest.json")
+    finally:
+        reader._raw.close()
+        reader._f.close()
+    assert written == {"pai_format": 1, "kind": "proactive-agent", **manifest}
+    # A manifest that says both already is packed byte for byte as it is.
+    complete = {**manifest, "kind": "proactive-agent", "pai_format": 1}
+    _write(folder / "manifest.json", json.dumps(complete).encode())
+    assert main(["pack", str(folder), str(out)]) == 0
+    with PaiReader(out) as ours:
+        assert ours.read("manifest.json") == json.dumps(complete).encode()
 
 
 def test_pack_leaves_out_its_own_output(

@@ -8,7 +8,8 @@
 Every refusal is one line on stderr and exit status 1, never a traceback: the files handled
 here come from strangers, and an author needs to know what to fix, not where it broke.
 Section names become paths only in `pack` and `unpack`, and both refuse any path that would
-leave the folder they were given.
+leave the folder they were given. `pack` reads JSON as strictly as a reader does, and fills
+the manifest's `pai_format` and `kind` when they are missing, as paigent's `pack_agent` does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import sys
 from typing import Any
 
 from .agent import (
+    AGENT_KIND,
     JSON_SECTIONS,
+    MANIFEST,
+    SUPPORTED_PAI_FORMAT,
     AgentDefinition,
     AgentDefinitionError,
     load_agent_definition,
@@ -33,6 +37,8 @@ from .container import (
     SectionSource,
     SectionType,
     check_section_name,
+    json_section,
+    loads_json,
     write_pai,
 )
 
@@ -64,7 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _refuse(str(err))
     except OSError as err:
         where = f": {err.filename}" if err.filename else ""
-        return _refuse(f"{err.strerror or err}{where}")
+        hint = ""
+        if isinstance(err, FileNotFoundError) and os.environ.get("PAI_WORKDIR"):
+            hint = (  # set by scripts/run inside its Debian root
+                " (scripts/run sees only the repository and the folder it is run from)"
+            )
+        return _refuse(f"{err.strerror or err}{where}{hint}")
     return result
 
 
@@ -167,6 +178,10 @@ def _pack(args: argparse.Namespace) -> int:
     sources = [
         SectionSource(name, _section_type(name), path=files[name]) for name in names
     ]
+    manifest = decoded.get(MANIFEST)
+    if isinstance(manifest, dict) and not {"pai_format", "kind"} <= manifest.keys():
+        filled = {"pai_format": SUPPORTED_PAI_FORMAT, "kind": AGENT_KIND, **manifest}
+        sources[names.index(MANIFEST)] = json_section(MANIFEST, filled)
     write_pai(args.out, sources)
     _warn(definition.problems)
     _say(f"packed {len(sources)} sections into {args.out}")
@@ -201,17 +216,11 @@ def _section_files(folder: Path) -> Iterator[tuple[str, Path]]:
 
 def _load_json_file(name: str, path: Path) -> Any:
     try:
-        return json.loads(
-            path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant
-        )
+        return loads_json(path.read_bytes())
     except (ValueError, RecursionError) as err:
         raise CliError(
             f"{name} is not valid JSON: {err or 'nested too deeply'}"
         ) from None
-
-
-def _refuse_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not standard JSON")
 
 
 def _section_type(name: str) -> SectionType:
