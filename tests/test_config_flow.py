@@ -37,6 +37,7 @@ from custom_components.pai.engine.container import (
     json_section,
     write_pai,
 )
+from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.options_flow import PaiOptionsFlow
 
 from . import test_executor
@@ -183,9 +184,22 @@ async def configure(
     return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
 
 
-async def upload(hass: HomeAssistant, uploads: Uploads, path: Path) -> FlowResult:
+async def upload(
+    hass: HomeAssistant, uploads: Uploads, path: Path, **review: Any
+) -> FlowResult:
+    """Upload a file and pass the review (ticking what `review` says: allow=[...])."""
     result = await start_upload(hass)
-    return await configure(hass, result, {"pai_file": uploads.add(path)})
+    result = await configure(hass, result, {"pai_file": uploads.add(path)})
+    return await pass_review(hass, result, **review)
+
+
+async def pass_review(
+    hass: HomeAssistant, result: FlowResult, **review: Any
+) -> FlowResult:
+    """Answer the review step, if that is where the flow is; nothing ticked by default."""
+    if result.get("step_id") != "review":
+        return result
+    return await configure(hass, result, review)
 
 
 async def import_agent(
@@ -538,6 +552,8 @@ async def test_refused_files_name_the_problem_and_leave_nothing(
     result = await configure(
         hass, result, {"pai_file": uploads.add(pack(tmp_path / "good"))}
     )
+    assert result["step_id"] == "review"
+    result = await pass_review(hass, result)
     assert result["step_id"] == "bind_metrics"
 
 
@@ -939,6 +955,8 @@ async def test_reconfigure_an_agent_made_here(
     result = await start_reconfigure(hass, entry)
     path = pack(tmp_path / "v", triggers=[], actions={"cleanup": {"type": "console"}})
     result = await configure(hass, result, {"pai_file": uploads.add(path)})
+    assert result["step_id"] == "review"  # never reviewed: it was made here
+    result = await pass_review(hass, result)
     assert result["step_id"] == "targets"
     result = await configure(hass, result, {"notify_targets": ["notify.phone"]})
     assert result["reason"] == "reconfigure_successful"
@@ -955,10 +973,11 @@ def test_options_flow_is_the_policy_flow() -> None:
 # --- a file already on disk (the import action) ------------------------------------------
 
 
-async def import_file(hass: HomeAssistant, path: Path) -> FlowResult:
-    return await hass.config_entries.flow.async_init(
+async def import_file(hass: HomeAssistant, path: Path, **review: Any) -> FlowResult:
+    result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": "import_file"}, data={"path": str(path)}
     )
+    return await pass_review(hass, result, **review)
 
 
 @pytest.mark.usefixtures("house")
@@ -1029,7 +1048,14 @@ async def test_a_webhook_action_is_posted_when_the_agent_acts(
         rules=[rule],
         actions={"hook": {"type": "webhook", "url": hook_server.url}},
     )
-    result = await upload(hass, uploads, path)
+    result = await upload(
+        hass,
+        uploads,
+        path,
+        allow=["webhook:hook"],
+        local_webhooks=True,  # the test server listens on loopback
+        webhooks_act=True,
+    )
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     assert result["step_id"] == "targets"  # a webhook needs no binding
     assert result["description_placeholders"]["problems"] == "- none"
@@ -1042,12 +1068,13 @@ async def test_a_webhook_action_is_posted_when_the_agent_acts(
 
     record = records[-1].data["record"]
     assert record["4_execution"]["status"] == status
-    assert hook_server.received == [
+    assert hook_server.received == [  # the documented minimal payload
         {
             "record_id": record["record_id"],
+            "agent": "Server watch",
             "action": "hook",
             "params": {},
-            "event": record["1_perception"],
+            "event": {"kind": "metric.breach", "source": "cpu-monitor"},
         }
     ]
 
@@ -1061,7 +1088,7 @@ async def test_a_webhook_action_counts_as_bound_when_asking(
         "intent": {**CLEANUP_RULE["intent"], "action": "hook", "level": 2},
     }
     path = pack(tmp_path / "src", rules=[rule], actions={"hook": ACTIONS["hook"]})
-    result = await upload(hass, uploads, path)
+    result = await upload(hass, uploads, path, allow=["webhook:hook"])
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     await configure(hass, result, {"notify_targets": []})
     await hass.async_block_till_done()
@@ -1127,7 +1154,7 @@ async def test_an_exported_file_suggests_its_bindings_and_targets(
             },
         },
     )
-    result = await upload(hass, uploads, path)
+    result = await upload(hass, uploads, path, allow=[ha_trigger_id(STATE_TRIGGER)])
     assert list(result["data_schema"].schema) == ["cpu"]
     assert suggested(result, "cpu") == "sensor.cpu"
     result = await configure(hass, result, {"cpu": "sensor.cpu"})

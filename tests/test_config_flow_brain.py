@@ -244,7 +244,7 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
     closed_port: str,
 ) -> None:
     path = pack_llm(tmp_path, brain={**LLM_BRAIN, "base_url": closed_port})
-    result = await bind(hass, await upload(hass, uploads, path))
+    result = await bind(hass, await upload(hass, uploads, path, allow=["brain_server"]))
 
     assert result["step_id"] == "brain"
     assert engines(result) == ["rules", "anthropic", "openai", "ai_task"]  # no weights

@@ -99,6 +99,13 @@ async def demo_house(hass: HomeAssistant, tmp_path: Path) -> dict[str, Any]:
 async def accept_suggestions(hass: HomeAssistant, result: FlowResult) -> FlowResult:
     """Submit each binding step with what the file suggested, as a user who clicks on."""
     while result["type"] is FlowResultType.FORM:
+        if result["step_id"] == "review":  # tick what the example wakes on
+            [allow] = result["data_schema"].schema.values()
+            answer = {"allow": [item["value"] for item in allow.config["options"]]}
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], answer
+            )
+            continue
         answer = {
             str(key): key.description["suggested_value"]
             for key in result["data_schema"].schema

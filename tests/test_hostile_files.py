@@ -36,6 +36,7 @@ from custom_components.pai.engine.container import (
     json_section,
     write_pai,
 )
+from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.storable import storable_problem
 
 from . import test_config_flow
@@ -52,6 +53,7 @@ from .test_config_flow import (
     import_agent,
     pack,
     pai_files,
+    start_upload,
     upload,
 )
 
@@ -300,7 +302,13 @@ async def test_an_exported_file_cannot_bring_forbidden_triggers(
 ) -> None:
     tag = {"trigger": "event", "event_type": "tag_scanned"}
     ha_bindings = {"ha_triggers": [*FORBIDDEN_TRIGGERS, STATE_TRIGGER, tag]}
-    result = await upload(hass, uploads, _exported(tmp_path / "src", ha_bindings))
+    result = await start_upload(hass)
+    path = _exported(tmp_path / "src", ha_bindings)
+    result = await configure(hass, result, {"pai_file": uploads.add(path)})
+    # Only the allowed triggers are offered at all.
+    offered = [option["value"] for option in _options(result, "allow")]
+    assert offered == ["webhook:hook", ha_trigger_id(STATE_TRIGGER), ha_trigger_id(tag)]
+    result = await configure(hass, result, {"allow": offered[1:]})
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     result = await configure(hass, result, {"cleanup": FAN_ON})
     result = await configure(hass, result, {"notify_targets": []})
@@ -314,7 +322,8 @@ async def test_an_exported_file_brings_at_most_64_triggers(
 ) -> None:
     many = [{**STATE_TRIGGER, "id": f"t{number}"} for number in range(100)]
     path = _exported(tmp_path / "src", {"ha_triggers": many})
-    result = await upload(hass, uploads, path)
+    allow = [ha_trigger_id(config) for config in many]
+    result = await upload(hass, uploads, path, allow=allow[:64])
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     result = await configure(hass, result, {"cleanup": FAN_ON})
     result = await configure(hass, result, {"notify_targets": []})
@@ -350,3 +359,11 @@ async def test_a_paigent_file_with_only_a_name_and_version_uploads_and_runs(
     hass.states.async_set("sensor.cpu", "92")
     await hass.async_block_till_done()
     assert hass.states.get("input_boolean.fan").state == "on"
+
+
+def _options(result: Any, field: str) -> list[dict[str, str]]:
+    """The options a select field offers on a form."""
+    for key, selector in result["data_schema"].schema.items():
+        if key == field:
+            return list(selector.config["options"])
+    raise KeyError(field)

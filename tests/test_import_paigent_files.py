@@ -34,6 +34,7 @@ from .test_config_flow import (
     FAN_ON,
     configure,
     import_file,
+    pass_review,
 )
 
 house = test_config_flow.house  # a fixture: a CPU sensor and a fan
@@ -162,9 +163,9 @@ async def import_agent(hass: HomeAssistant, path: Path) -> ConfigEntry:
         DOMAIN, "import_agent", {"path": str(path)}, blocking=True, return_response=True
     )
     assert response is not None
-    assert response["step_id"] == "bind_metrics"
+    assert response["step_id"] == "review"
     result = await hass.config_entries.flow.async_configure(str(response["flow_id"]))
-    return await bind(hass, result)
+    return await bind(hass, await pass_review(hass, result))
 
 
 @pytest.mark.usefixtures("house")

@@ -12,7 +12,15 @@ import pytest
 from custom_components.pai.const import DOMAIN
 
 from . import test_config_flow
-from .test_config_flow import FAN_ON, Uploads, configure, import_agent, pack, suggested
+from .test_config_flow import (
+    FAN_ON,
+    Uploads,
+    configure,
+    import_agent,
+    pack,
+    pass_review,
+    suggested,
+)
 
 # Fixtures: a house with a CPU sensor and a fan, and a stand-in for the browser's upload.
 house = test_config_flow.house
@@ -50,8 +58,9 @@ async def test_export_then_import_gives_the_same_agent_back(
         return_response=True,
     )
     assert response is not None
-    assert response["step_id"] == "bind_metrics"
+    assert response["step_id"] == "review"
     result = await hass.config_entries.flow.async_configure(str(response["flow_id"]))
+    result = await pass_review(hass, result)
     assert suggested(result, "cpu") == "sensor.cpu"
     result = await configure(hass, result, {"cpu": suggested(result, "cpu")})
     assert suggested(result, "cleanup") == FAN_ON

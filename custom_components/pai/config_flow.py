@@ -127,6 +127,15 @@ from .engine.container import (
 )
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .repairs import async_brain_problem
+from .review import (
+    CONF_CONSENT,
+    kept_triggers,
+    make_consent,
+    previous_ticks,
+    review_problem,
+    review_schema,
+    review_text,
+)
 from .storable import storable_problem
 from .triggers import trigger_specs
 
@@ -337,6 +346,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._brain: dict[str, Any] | None = None  # entry.data["brain"]; None: rules
         self._brain_model: str | None = None
         self._brain_only = False  # reconfigure without a file: only the brain changes
+        self._file_triggers: list[dict[str, Any]] = []  # ha_bindings.json's, to review
+        self._consent: dict[str, Any] | None = None  # what the review allowed
 
     @staticmethod
     @callback
@@ -473,14 +484,51 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self._sections = agent.sections
         if agent.ha_bindings is not None and self.source != SOURCE_RECONFIGURE:
             self._previous = agent.ha_bindings
-            self._ha_triggers = agent.ha_bindings["ha_triggers"]
+            self._file_triggers = agent.ha_bindings["ha_triggers"]
             self._suggested_targets = agent.ha_bindings["notify_targets"]
         self._actions = {
             name: CONSOLE_BINDING
             for name, spec in agent.definition.actions.items()
             if isinstance(spec, ConsoleAction)
         }
-        return await self.async_step_bind_metrics()
+        return await self.async_step_review()
+
+    async def async_step_review(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show what the file reaches out to; keep only what the user ticks (review.py)."""
+        definition = self._agent_definition()
+        previous = None
+        if self.source == SOURCE_RECONFIGURE:
+            previous = self._get_reconfigure_entry().data.get(CONF_CONSENT)
+        ticks, unchanged = previous_ticks(definition, previous)
+        if user_input is None and unchanged and previous is not None:
+            self._consent = dict(previous)  # nothing outward changed: asked already
+            return await self.async_step_bind_metrics()
+        errors: dict[str, str] = {}
+        placeholders = {
+            "name": self._name,
+            "version": self._agent.version if self._agent else "",
+            "outreach": review_text(definition, self._file_triggers),
+            "detail": "",
+        }
+        if user_input is not None:
+            problem = review_problem(definition, user_input)
+            if problem is None:
+                consent = make_consent(definition, self._file_triggers, user_input)
+                if self.source == SOURCE_RECONFIGURE:  # the entry's triggers stay
+                    consent["ha_triggers"] = (previous or {}).get("ha_triggers", [])
+                else:
+                    self._ha_triggers = kept_triggers(self._file_triggers, consent)
+                self._consent = consent
+                return await self.async_step_bind_metrics()
+            errors["base"], placeholders["detail"] = problem
+        return self.async_show_form(
+            step_id="review",
+            data_schema=review_schema(definition, self._file_triggers, ticks),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     async def async_step_bind_metrics(
         self, user_input: dict[str, Any] | None = None
@@ -696,6 +744,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_BINDINGS: {"metrics": self._metrics, "actions": self._actions},
             CONF_HA_TRIGGERS: self._ha_triggers,
         }
+        if self._consent is not None:
+            data[CONF_CONSENT] = self._consent
         if (problem := storable_problem(data)) is not None:
             return self.async_abort(
                 reason="not_storable", description_placeholders={"detail": problem}
@@ -874,8 +924,12 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                     values[CONF_BRAIN_MODEL] = model
         elif self._definition is not None and self._definition.brain.type == "llm":
             declared = self._definition.brain
-            if isinstance(url := declared.extra.get(CONF_BASE_URL), str):
-                values[CONF_BASE_URL] = url
+            allowed = (self._consent or {}).get("brain_server")
+            if (
+                isinstance(url := declared.extra.get(CONF_BASE_URL), str)
+                and url == allowed
+            ):
+                values[CONF_BASE_URL] = url  # only a server the user ticked
             # A file written for another service may name a model Claude does not know.
             if declared.model and (
                 engine != ENGINE_ANTHROPIC or declared.model.startswith("claude")

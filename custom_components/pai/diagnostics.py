@@ -3,7 +3,9 @@
 Credentials (API keys, tokens, passwords), webhook URLs and server addresses are redacted
 wherever they appear, including inside the bound action sequences. The agent file itself is
 summarised rather than copied (its actions may hold URLs, its sections may be large), and
-records are reduced to their ids, actions, levels and statuses.
+records are reduced to their ids, actions, levels and statuses. The one exception is the
+consent given in the review (`consent`): it is shown with its URLs, because what an agent was
+allowed to reach is the user's own decision and what a maintainer must see.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .const import CONF_AGENT, CONF_API_KEY, CONF_BASE_URL, LEVEL_NAMES
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .models import PaiConfigEntry
 from .record_history import async_get_records
+from .review import CONF_CONSENT, consent_for_diagnostics
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -44,7 +47,11 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: PaiConfigEntry
 ) -> dict[str, Any]:
     """Return the agent's configuration, live state and last records, redacted."""
-    data = {key: value for key, value in entry.data.items() if key != CONF_AGENT}
+    data = {
+        key: value
+        for key, value in entry.data.items()
+        if key not in (CONF_AGENT, CONF_CONSENT)
+    }
     diagnostics: dict[str, Any] = {
         "entry": {
             "title": entry.title,
@@ -55,6 +62,8 @@ async def async_get_config_entry_diagnostics(
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "agent": _agent_summary(entry.data.get(CONF_AGENT)),
+        # What the user allowed in the review, URLs included: their own decision.
+        "consent": consent_for_diagnostics(entry.data),
     }
     if entry.state is ConfigEntryState.LOADED:
         diagnostics["runtime"] = _runtime_state(entry)

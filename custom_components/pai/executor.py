@@ -128,13 +128,17 @@ class ActionExecutor:
         session = async_get_clientsession(self._hass)
         try:
             async with session.post(
-                url, json=dict(payload), timeout=WEBHOOK_TIMEOUT
+                url, json=dict(payload), timeout=WEBHOOK_TIMEOUT, allow_redirects=False
             ) as response:
                 status = response.status
         except TimeoutError:
             return self._failed(record_id, f"webhook {url} did not answer in time")
         except (aiohttp.ClientError, ValueError) as err:
             return self._failed(record_id, f"webhook {url}: {_message(err)}")
+        if 300 <= status < 400:  # the user consented to this URL, not to another
+            return self._failed(
+                record_id, f"webhook {url} redirected (HTTP {status}); not followed"
+            )
         if status >= 400:
             return self._failed(record_id, f"webhook {url} answered HTTP {status}")
         return ExecutionResult(

@@ -1,4 +1,4 @@
-"""Privacy routing: events about labelled entities never reach a cloud brain.
+"""Privacy routing: events about labelled entities never reach a cloud brain or a webhook.
 
 The user marks entities, their devices or their areas with a Home Assistant label (default
 `pai_local_only`, chosen in the options). An event that names such an entity anywhere in
@@ -33,7 +33,11 @@ class PrivacyGuard:
 
     def is_private(self, event: Event) -> bool:
         """Whether any entity named in the event is labelled, directly or by device/area."""
-        return any(self.entity_is_private(eid) for eid in _entity_ids(event.payload))
+        return self.payload_is_private(event.payload)
+
+    def payload_is_private(self, payload: Any) -> bool:
+        """Whether any entity named in an event payload is labelled."""
+        return any(self.entity_is_private(eid) for eid in _entity_ids(payload))
 
     def entity_is_private(self, entity_id: str) -> bool:
         """Whether the entity, its device or its area carries the label."""

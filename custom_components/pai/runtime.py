@@ -66,7 +66,7 @@ from .const import (
     EVENT_PAI_RECORD,
     LEVEL_NAMES,
 )
-from .engine.agent import AgentDefinition, FileWatchTrigger, WebhookAction
+from .engine.agent import AgentDefinition, FileWatchTrigger
 from .engine.approvals import (
     ApprovalBook,
     ClaimOutcome,
@@ -98,9 +98,10 @@ from .engine.records import (
 )
 from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
-from .executor import ActionExecutor
+from .executor import ActionExecutor, ExecutionResult
 from .notifications import Notifier
 from .privacy import PrivacyGuard
+from .review import cap_webhooks, consented_webhooks, webhook_payload
 from .triggers import PerceivedEvent, async_attach, trigger_specs
 
 _LOGGER = logging.getLogger(__name__)
@@ -241,13 +242,12 @@ class AgentRuntime:
             "actions", {}
         )
         self.ha_triggers: list[dict[str, Any]] = list(data.get("ha_triggers", []))
-        # Webhooks the file declares run without a Home Assistant binding (see _execute).
-        self.webhooks: Mapping[str, str] = {
-            name: spec.url
-            for name, spec in definition.actions.items()
-            if isinstance(spec, WebhookAction)
-        }
-        self.policy = policy_from_options(definition.policy, options)
+        # Webhooks run without a Home Assistant binding (see _execute), and only those the
+        # user ticked in the review, capped at ASK unless lifted (review.py).
+        self.webhooks: Mapping[str, str] = consented_webhooks(definition, data)
+        self.policy = cap_webhooks(
+            policy_from_options(definition.policy, options), data, self.webhooks
+        )
         self.brain = RuleBrain(definition.rules)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], limits_from_options(options))
@@ -728,6 +728,22 @@ class AgentRuntime:
         record = record_with(ExecutionStatus.EXECUTED)
         return self._publish(await self._execute(record, Context()))
 
+    async def _async_post_webhook(
+        self, record: dict[str, Any], action: str, params: dict[str, Any]
+    ) -> ExecutionResult:
+        """POST the documented minimal payload; never for an event about private things."""
+        perception = record["1_perception"]
+        if self.privacy.payload_is_private(perception.get("raw_data_summary")):
+            return ExecutionResult(
+                ExecutionStatus.NOT_EXECUTED,
+                "not posted: the event is about an entity labelled private",
+            )
+        return await self.executor.async_post_webhook(
+            self.webhooks[action],
+            webhook_payload(self.name, record, action, params),
+            record["record_id"],
+        )
+
     async def _execute(
         self, record: dict[str, Any], context: Context
     ) -> dict[str, Any]:
@@ -741,15 +757,7 @@ class AgentRuntime:
         }
         sequence = self.action_bindings.get(action)
         if sequence is None and action in self.webhooks:
-            payload = {
-                "record_id": record["record_id"],
-                "action": action,
-                "params": params,
-                "event": record["1_perception"],
-            }
-            result = await self.executor.async_post_webhook(
-                self.webhooks[action], payload, record["record_id"]
-            )
+            result = await self._async_post_webhook(record, action, params)
         else:
             result = await self.executor.async_execute(
                 sequence,
