@@ -209,8 +209,10 @@ def action_words(definition: AgentDefinition) -> list[str]:
         asked = [rule.level for rule in definition.rules if rule.action == name]
         cap = policy.action_max_levels.get(name, policy.default_max_level)
         highest = min(max(asked), cap) if asked else None
-        what = "no rule uses it" if highest is None else LEVEL_WORDS[highest]
-        lines.append(f"action {name!r} ({spec.type}): at most {what}")
+        what = (
+            "no rule uses it" if highest is None else f"at most {LEVEL_WORDS[highest]}"
+        )
+        lines.append(f"action {name!r} ({spec.type}): {what}")
     return lines
 
 
