@@ -43,6 +43,7 @@ from .test_config_flow_brain import (
     pack_llm,
     suggested as brain_suggested,
 )
+from .test_runtime import agent_entry, rule, start
 
 uploads = test_config_flow.uploads  # fixtures
 house = test_config_flow.house
@@ -348,3 +349,26 @@ async def test_the_files_brain_server_is_suggested_only_when_ticked(
 
     assert result["step_id"] == "brain_openai"
     assert brain_suggested(result)["base_url"] is None
+
+
+async def test_a_private_entity_is_not_named_in_action_descriptions(
+    hass: HomeAssistant,
+) -> None:
+    registry = er.async_get(hass)
+    secret = registry.async_get_or_create("light", "test", "bedroom").entity_id
+    lr.async_get(hass).async_create("pai_local_only")
+    registry.async_update_entity(secret, labels={"pai_local_only"})
+    steps = [
+        {"action": "light.turn_on", "target": {"entity_id": [secret, "light.porch"]}}
+    ]
+    entry = await start(
+        hass,
+        agent_entry(
+            [rule("hint", "lights", 3)], bindings={"actions": {"lights": steps}}
+        ),
+    )
+
+    [choice] = entry.runtime_data.runtime.action_choices()
+
+    assert choice.description == "light.turn_on on a private entity, light.porch"
+    assert secret not in str(choice)

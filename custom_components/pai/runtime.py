@@ -621,9 +621,14 @@ class AgentRuntime:
             entities = target.get("entity_id") if isinstance(target, Mapping) else None
             if isinstance(entities, str):
                 entities = [entities]
-            parts.append(
-                service + (f" on {', '.join(map(str, entities))}" if entities else "")
-            )
+            if entities:  # a labelled entity's id never goes out in a description
+                entities = [
+                    "a private entity"
+                    if self.privacy.entity_is_private(str(eid))
+                    else str(eid)
+                    for eid in entities
+                ]
+            parts.append(service + (f" on {', '.join(entities)}" if entities else ""))
         return "; ".join(parts)
 
     def _context(self, event: Event) -> dict[str, Any]:
