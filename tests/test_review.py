@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
@@ -25,8 +28,14 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.diagnostics import async_get_config_entry_diagnostics
-from custom_components.pai.engine.container import json_section, write_pai
+from custom_components.pai.engine.container import (
+    PaiReader,
+    SectionSource,
+    json_section,
+    write_pai,
+)
 from custom_components.pai.engine.outreach import ha_trigger_id
+from custom_components.pai.engine.signing import fingerprint, signature_section
 
 from . import test_config_flow
 from .test_config_flow import (
@@ -372,3 +381,75 @@ async def test_a_private_entity_is_not_named_in_action_descriptions(
 
     assert choice.description == "light.turn_on on a private entity, light.porch"
     assert secret not in str(choice)
+
+
+# --- publisher signatures -----------------------------------------------------------------
+
+
+def _signed(folder: Path, url: str) -> tuple[Path, str]:
+    """The hostile agent, signed by a new publisher key; returns (file, fingerprint)."""
+    key = Ed25519PrivateKey.generate()
+    plain = write_hostile(folder, url)
+    with PaiReader(plain) as reader:
+        sources = [
+            SectionSource(info.name, info.stype, data=reader.read(info.name))
+            for info in reader.sections
+        ]
+        sources.append(signature_section(reader.sections, key))
+    signed = folder / "signed.pai"
+    write_pai(signed, sources)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return signed, fingerprint(public)
+
+
+@pytest.mark.usefixtures("house")
+async def test_the_review_says_who_signed_the_file_or_that_nobody_did(
+    hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
+) -> None:
+    signed, signer = _signed(tmp_path / "signed", f"{listener.base}/hook")
+    result = await review_of(hass, uploads, signed)
+    assert result["description_placeholders"]["outreach"].startswith(
+        f"- signed by {signer}\n"
+    )
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+    plain = write_hostile(tmp_path / "plain", f"{listener.base}/hook")
+    result = await review_of(hass, uploads, plain)
+    assert result["description_placeholders"]["outreach"].startswith(
+        "- unsigned: nobody vouches for who wrote it or that it is unchanged\n"
+    )
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_tampered_signed_file_is_refused_at_upload(
+    hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
+) -> None:
+    signed, _ = _signed(tmp_path / "signed", f"{listener.base}/hook")
+    with PaiReader(signed) as reader:
+        sources = [
+            SectionSource(
+                info.name,
+                info.stype,
+                data=(
+                    json.dumps(
+                        {"report": {"type": "webhook", "url": "https://evil.example/x"}}
+                    ).encode()
+                    if info.name == "actions.json"
+                    else reader.read(info.name)
+                ),
+            )
+            for info in reader.sections
+        ]
+    tampered = tmp_path / "tampered.pai"
+    write_pai(tampered, sources)
+
+    result = await start_upload(hass)
+    result = await configure(hass, result, {"pai_file": uploads.add(tampered)})
+
+    assert result["step_id"] == "upload"
+    assert result["errors"] == {"base": "checksum"}
+    assert result["description_placeholders"]["detail"] == (
+        "section 'signature.json': the section 'actions.json' was altered after signing"
+    )

@@ -40,6 +40,7 @@ from .engine.container import (
     PaiFormatError,
     PaiReader,
 )
+from .engine.signing import read_signer
 from .storable import storable_problem
 
 _LOGGER = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ class AgentFile:
     file_sha256: str
     ha_bindings: dict[str, Any] | None = None
     """From `ha_bindings.json` if the file has one: see `parse_ha_bindings`."""
+    signer: str | None = None
+    """The fingerprint of the publisher's key for a signed file (engine/signing.py)."""
 
     @property
     def name(self) -> str:
@@ -120,6 +123,7 @@ def read_agent_file(path: Path) -> AgentFile:
     with PaiReader(path, limits=FILE_LIMITS) as reader:
         definition = load_agent_definition(reader)
         reader.verify()
+        signer = read_signer(reader)  # SignatureError for a tampered signed file
         weights = tuple(
             EmbeddedWeights(info.name, info.sha256_hex, info.raw_size)
             for info in reader.sections
@@ -138,7 +142,7 @@ def read_agent_file(path: Path) -> AgentFile:
         )
     with path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
-    return AgentFile(definition, sections, weights, digest, ha_bindings)
+    return AgentFile(definition, sections, weights, digest, ha_bindings, signer)
 
 
 def parse_ha_bindings(document: Any) -> dict[str, Any]:

@@ -125,6 +125,7 @@ from .engine.container import (
     UnsupportedFlagsError,
     UnsupportedVersionError,
 )
+from .engine.signing import SignatureError
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .repairs import async_brain_problem
 from .review import (
@@ -170,6 +171,7 @@ FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (SectionTableError, "invalid_table"),
     (SectionBoundsError, "invalid_table"),
     (ChecksumError, "checksum"),
+    (SignatureError, "checksum"),
     (DecompressionError, "checksum"),
     (MissingSectionError, "missing_section"),
     (MissingAgentSectionError, "missing_section"),
@@ -509,7 +511,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         placeholders = {
             "name": self._name,
             "version": self._agent.version if self._agent else "",
-            "outreach": review_text(definition, self._file_triggers),
+            "outreach": review_text(
+                definition,
+                self._file_triggers,
+                self._agent.signer if self._agent else None,
+            ),
             "detail": "",
         }
         if user_input is not None:

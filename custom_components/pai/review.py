@@ -51,11 +51,18 @@ CONF_WEBHOOKS_ACT = "webhooks_act"
 
 
 def review_text(
-    definition: AgentDefinition, ha_triggers: Iterable[Mapping[str, Any]]
+    definition: AgentDefinition,
+    ha_triggers: Iterable[Mapping[str, Any]],
+    signer: str | None = None,
 ) -> str:
-    """Return everything the file reaches out to or wakes on, as a bullet list."""
+    """Return who signed the file and what it reaches out to or wakes on, as bullets."""
     hooks = webhooks(definition)
-    lines = [hook.words for hook in hooks] or [
+    lines = [
+        f"signed by {signer}"
+        if signer
+        else "unsigned: nobody vouches for who wrote it or that it is unchanged"
+    ]
+    lines += [hook.words for hook in hooks] or [
         "no webhooks: nothing is posted anywhere"
     ]
     lines += brain_words(definition)

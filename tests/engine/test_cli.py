@@ -133,7 +133,7 @@ def test_verify_accepts_a_sound_agent(
 
     assert main(["verify", str(packed)]) == 0
 
-    assert capsys.readouterr() == ("OK 12 sections\n", "")
+    assert capsys.readouterr() == ("OK 12 sections, unsigned\n", "")
 
 
 def test_verify_accepts_paigents_demo_pack(
@@ -154,7 +154,7 @@ def test_verify_accepts_paigents_demo_pack(
     )
 
     assert main(["verify", str(path)]) == 0
-    assert capsys.readouterr().out == "OK 7 sections\n"
+    assert capsys.readouterr().out == "OK 7 sections, unsigned\n"
 
 
 def test_verify_warns_about_what_it_keeps_but_cannot_run(
@@ -170,7 +170,7 @@ def test_verify_warns_about_what_it_keeps_but_cannot_run(
     assert main(["verify", str(out)]) == 0
 
     captured = capsys.readouterr()
-    assert captured.out == "OK 12 sections\n"
+    assert captured.out == "OK 12 sections, unsigned\n"
     assert captured.err == (
         "warning: triggers.json: trigger 'door' has unknown type 'state' (kept, not run)\n"
     )
@@ -465,7 +465,7 @@ def test_pack_without_the_optional_sections(
 
     assert main(["pack", str(folder), str(out)]) == 0
     assert main(["verify", str(out)]) == 0
-    assert capsys.readouterr().out.endswith("OK 5 sections\n")
+    assert capsys.readouterr().out.endswith("OK 5 sections, unsigned\n")
 
 
 def test_pack_fills_the_manifest_as_paigent_does(
@@ -537,7 +537,7 @@ def test_the_module_entry_point_exits_with_mains_status(
         runpy.run_module("custom_components.pai.engine", run_name="__main__")
 
     assert exited.value.code == 0
-    assert capsys.readouterr().out.endswith("OK 12 sections\n")
+    assert capsys.readouterr().out.endswith("OK 12 sections, unsigned\n")
 
 
 def test_python_dash_m_runs_verify(packed: Path, tmp_path: Path) -> None:
@@ -561,7 +561,11 @@ def test_python_dash_m_runs_verify(packed: Path, tmp_path: Path) -> None:
         check=False,
     )
 
-    assert (done.returncode, done.stdout, done.stderr) == (0, "OK 12 sections\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        "OK 12 sections, unsigned\n",
+        "",
+    )
     assert broken.returncode == 1
     assert broken.stdout == ""
     assert broken.stderr.startswith("error: ")

@@ -4,6 +4,8 @@
     python -m custom_components.pai.engine verify FILE
     python -m custom_components.pai.engine pack DIR OUT.pai
     python -m custom_components.pai.engine unpack FILE DIR
+    python -m custom_components.pai.engine keygen KEY.pem
+    python -m custom_components.pai.engine sign FILE KEY.pem OUT.pai
 
 Every refusal is one line on stderr and exit status 1, never a traceback: the files handled
 here come from strangers, and an author needs to know what to fix, not where it broke.
@@ -20,6 +22,7 @@ import json
 import os
 from pathlib import Path
 import sys
+import tempfile
 from typing import Any
 
 from .agent import (
@@ -40,6 +43,13 @@ from .container import (
     json_section,
     loads_json,
     write_pai,
+)
+from .signing import (
+    SIGNATURE_SECTION,
+    load_private_key,
+    new_private_key_pem,
+    read_signer,
+    signature_section,
 )
 
 _TYPE_BY_SUFFIX = {
@@ -107,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     unpack.add_argument("file", type=Path)
     unpack.add_argument("folder", type=Path)
     unpack.set_defaults(run=_unpack)
+    keygen = commands.add_parser(
+        "keygen", help="make an Ed25519 private key (PEM) for signing your agents"
+    )
+    keygen.add_argument("key", type=Path)
+    keygen.set_defaults(run=_keygen)
+    sign = commands.add_parser(
+        "sign", help="write a signed copy of a .pai file (Ed25519, signature.json)"
+    )
+    sign.add_argument("file", type=Path)
+    sign.add_argument("key", type=Path)
+    sign.add_argument("out", type=Path)
+    sign.set_defaults(run=_sign)
     return parser
 
 
@@ -157,8 +179,43 @@ def _verify(args: argparse.Namespace) -> int:
         reader.verify()
         definition = load_agent_definition(reader)
         count = len(reader.sections)
+        signer = read_signer(reader)
     _warn(definition.problems)
-    _say(f"OK {count} sections")
+    _say(f"OK {count} sections, " + (f"signed by {signer}" if signer else "unsigned"))
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    key: Path = args.key
+    if key.exists():
+        raise CliError(f"{key} exists; choose a new file for the key")
+    descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(descriptor, "wb") as out:
+        out.write(new_private_key_pem())
+    _say(f"wrote a new private key to {key}; keep it secret")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    try:
+        private_key = load_private_key(Path(args.key).read_bytes())
+    except (ValueError, TypeError) as err:
+        raise CliError(f"{args.key} is not an Ed25519 private key: {err}") from None
+    with PaiReader(args.file) as reader, tempfile.TemporaryDirectory() as temp:
+        reader.verify()
+        load_agent_definition(reader)  # sign only an agent that loads
+        sources = []
+        for index, info in enumerate(reader.sections):
+            if info.name == SIGNATURE_SECTION:
+                continue  # signing again replaces an earlier signature
+            part = Path(temp) / str(index)
+            reader.extract(info.name, part)
+            sources.append(SectionSource(info.name, info.stype, path=part))
+        sources.append(signature_section(reader.sections, private_key))
+        write_pai(args.out, sources, created_at=reader.created_at)
+    with PaiReader(args.out) as signed:
+        signer = read_signer(signed)
+    _say(f"signed {args.out} as {signer}")
     return 0
 
 
