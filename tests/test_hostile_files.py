@@ -367,3 +367,17 @@ def _options(result: Any, field: str) -> list[dict[str, str]]:
         if key == field:
             return list(selector.config["options"])
     raise KeyError(field)
+
+
+@pytest.mark.usefixtures("house")
+async def test_the_review_shows_the_size_of_the_weights(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    path = pack(tmp_path / "src", weights=b"GGUF" + bytes(4000))
+    result = await start_upload(hass)
+    result = await configure(hass, result, {"pai_file": uploads.add(path)})
+    assert result["step_id"] == "review"
+    assert (
+        "- model weights: 3.9 KiB to write under <config>/pai/weights (checked against "
+        "the free disk space first)"
+    ) in result["description_placeholders"]["outreach"]

@@ -289,8 +289,9 @@ def check_free_space(weights: Iterable[EmbeddedWeights], directory: Path) -> int
     free = shutil.disk_usage(probe).free
     if needed + DISK_RESERVE > free:
         raise NotEnoughSpaceError(
-            f"the model weights need {_size(needed)} on disk and {_size(free)} is free "
-            f"(keeping {_size(DISK_RESERVE)} for Home Assistant)"
+            f"the model weights need {size_words(needed)} on disk and "
+            f"{size_words(free)} is free (keeping {size_words(DISK_RESERVE)} for "
+            "Home Assistant)"
         )
     return needed
 
@@ -299,7 +300,7 @@ def _present(target: Path, item: EmbeddedWeights) -> bool:
     return target.is_file() and target.stat().st_size == item.size
 
 
-def _size(count: int) -> str:
+def size_words(count: int) -> str:
     """Say a byte count in words: 2 GiB, 1.5 GiB, 512 MiB, 12 bytes."""
     for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if count >= scale:

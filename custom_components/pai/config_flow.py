@@ -515,6 +515,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                 definition,
                 self._file_triggers,
                 self._agent.signer if self._agent else None,
+                sum(item.size for item in self._agent.weights) if self._agent else 0,
             ),
             "detail": "",
         }

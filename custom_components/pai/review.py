@@ -32,6 +32,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from .agent_files import size_words
 from .engine.agent import AgentDefinition
 from .engine.models import AutonomyLevel, Policy
 from .engine.outreach import (
@@ -54,8 +55,12 @@ def review_text(
     definition: AgentDefinition,
     ha_triggers: Iterable[Mapping[str, Any]],
     signer: str | None = None,
+    weights: int = 0,
 ) -> str:
-    """Return who signed the file and what it reaches out to or wakes on, as bullets."""
+    """Return who signed the file and what it reaches out to or wakes on, as bullets.
+
+    `weights`: the bytes of model weights the file carries (extracted when it is added).
+    """
     hooks = webhooks(definition)
     lines = [
         f"signed by {signer}"
@@ -65,6 +70,11 @@ def review_text(
     lines += [hook.words for hook in hooks] or [
         "no webhooks: nothing is posted anywhere"
     ]
+    if weights:
+        lines.append(
+            f"model weights: {size_words(weights)} to write under <config>/pai/weights "
+            "(checked against the free disk space first)"
+        )
     lines += brain_words(definition)
     lines += [f"wakes on {words}" for words in file_trigger_words(definition)]
     lines += [
