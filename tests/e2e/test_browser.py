@@ -181,6 +181,15 @@ async def upload(page: Any, screens: Screens, hass: HassInstance, file: Path) ->
     await page.get_by_role("button", name="Submit").click()
 
 
+async def review(page: Any, screens: Screens, tick: tuple[str, ...] = ()) -> None:
+    """The review of what the file reaches out to: tick `tick`, leave the rest off."""
+    await expect(page.get_by_text("reaches out to")).to_be_visible()
+    for label in tick:
+        await page.get_by_text(label, exact=True).click()
+    await screens.shot("review")
+    await page.get_by_role("button", name="Submit").click()
+
+
 async def finish_flow(page: Any, screens: Screens) -> None:
     """Keep the suggested notification target, then finish (the device keeps its name)."""
     targets = page.get_by_text("Where the agent's suggestions and approval")
@@ -223,6 +232,7 @@ async def test_add_an_agent_file_and_bind_it_in_the_browser(
     agent_file = write_agent_file(tmp_path / "bedtime_helper.pai")
     async with logged_in(hass, "bedtime") as (page, screens):
         await upload(page, screens, hass, agent_file)
+        await review(page, screens)
 
         # Bind the file's action: Turn on light, target the bed light.
         await expect(page.get_by_text("Bind the agent's actions")).to_be_visible()
@@ -282,6 +292,16 @@ async def test_the_shipped_example_asks_before_lighting_the_entrance(
         pytest.skip("examples/night_watch.pai is not in this checkout")
     async with logged_in(hass, "night_watch") as (page, screens):
         await upload(page, screens, hass, example)
+        # The review: the example wakes on three Home Assistant triggers; tick them.
+        await review(
+            page,
+            screens,
+            (
+                "wake on a template reading binary_sensor.movement_backyard, sun.sun",
+                "wake on a template reading lock.kitchen_door",
+                "wake on every state change of binary_sensor.basement_floor_wet to 'on'",
+            ),
+        )
 
         # The bindings come pre-filled from the file: submit them as they are.
         await expect(page.get_by_text("Bind the agent's actions")).to_be_visible()
