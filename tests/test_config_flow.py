@@ -344,7 +344,8 @@ async def test_abandoned_import_leaves_nothing(
     assert result["step_id"] == "bind_metrics"
     assert len(pai_files(hass)) == 1  # staged until the flow ends
     hass.config_entries.flow.async_abort(result["flow_id"])
-    await hass.async_block_till_done()
+    # The removal runs as a background executor job: wait for it as well.
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert pai_files(hass) == []
 
 

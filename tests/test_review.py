@@ -28,6 +28,7 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.diagnostics import async_get_config_entry_diagnostics
+from custom_components.pai.engine.agent import AgentDefinition
 from custom_components.pai.engine.container import (
     PaiReader,
     SectionSource,
@@ -36,6 +37,7 @@ from custom_components.pai.engine.container import (
 )
 from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.engine.signing import fingerprint, signature_section
+from custom_components.pai.review import make_consent, previous_ticks
 
 from . import test_config_flow
 from .test_config_flow import (
@@ -453,3 +455,34 @@ async def test_a_tampered_signed_file_is_refused_at_upload(
     assert result["description_placeholders"]["detail"] == (
         "section 'signature.json': the section 'actions.json' was altered after signing"
     )
+
+
+def test_an_earlier_consent_is_kept_only_for_what_did_not_change() -> None:
+    def definition(url: str, server: str) -> Any:
+        sections = _hostile_sections(url, "1")
+        sections["brain.json"] = {"type": "llm", "engine": "openai", "base_url": server}
+        return AgentDefinition.from_sections(sections)
+
+    first = definition("https://a.example/x", "http://s.example/v1")
+    consent = make_consent(first, [], {"allow": ["webhook:report", "brain_server"]})
+
+    assert previous_ticks(first, consent) == (["webhook:report", "brain_server"], True)
+    moved = definition("https://b.example/x", "http://s.example/v1")
+    assert previous_ticks(moved, consent) == (["brain_server"], False)
+    assert previous_ticks(first, None) == ([], False)
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_webhook_that_cannot_be_used_cannot_be_ticked(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    path = write_hostile(tmp_path / "src", "http://224.0.0.1/drop")
+    result = await review_of(hass, uploads, path)
+    assert (
+        "not a usable address (a multicast address)"
+        in (result["description_placeholders"]["outreach"])
+    )
+    result = await configure(hass, result, {"allow": ["webhook:report"]})
+    assert result["errors"] == {"base": "webhook_invalid"}
+    entry = await finish(hass, await configure(hass, result, {}))
+    assert entry.data["consent"]["webhooks"] == {}

@@ -41,7 +41,6 @@ from .engine.container import (
     PaiReader,
 )
 from .engine.signing import read_signer
-from .storable import storable_problem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -135,11 +134,9 @@ def read_agent_file(path: Path) -> AgentFile:
                 ha_bindings = parse_ha_bindings(reader.read_json(HA_BINDINGS_SECTION))
             except InvalidJsonError as err:
                 _LOGGER.warning("Ignoring the file's %s: %s", HA_BINDINGS_SECTION, err)
+    # What the reader accepts, Home Assistant can store: the entry's data is checked
+    # again, as a whole, before the entry is created (config_flow, storable.py).
     sections = definition.to_sections()
-    if (problem := storable_problem({"agent": sections})) is not None:
-        raise InvalidJsonError(
-            f"the agent cannot be stored by Home Assistant: {problem}"
-        )
     with path.open("rb") as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
     return AgentFile(definition, sections, weights, digest, ha_bindings, signer)
