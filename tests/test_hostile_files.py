@@ -378,6 +378,6 @@ async def test_the_review_shows_the_size_of_the_weights(
     result = await configure(hass, result, {"pai_file": uploads.add(path)})
     assert result["step_id"] == "review"
     assert (
-        "- model weights: 3.9 KiB to write under <config>/pai/weights (checked against "
+        "- model weights: 3.9 KiB to write under \\<config\\>/pai/weights (checked against "
         "the free disk space first)"
     ) in result["description_placeholders"]["outreach"]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import re
 from typing import Any
 
 from aiohttp import web
@@ -486,3 +487,26 @@ async def test_a_webhook_that_cannot_be_used_cannot_be_ticked(
     assert result["errors"] == {"base": "webhook_invalid"}
     entry = await finish(hass, await configure(hass, result, {}))
     assert entry.data["consent"]["webhooks"] == {}
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_files_words_cannot_become_markup_in_the_review(
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+) -> None:
+    sections = _hostile_sections("https://a.example/x", "1.0.0")
+    sections["actions.json"] = {
+        "![pixel](https://tracker.example/p.png)": {"type": "console"},
+        "<img src=https://tracker.example/q.png>\n# Trust me": {"type": "console"},
+    }
+    folder = tmp_path / "src"
+    folder.mkdir()
+    write_pai(
+        folder / "markup.pai",
+        [json_section(name, value) for name, value in sections.items()],
+    )
+    result = await review_of(hass, uploads, folder / "markup.pai")
+    said = result["description_placeholders"]["outreach"]
+    assert "- action '\\!\\[pixel\\](https://tracker.example/p.png)' (console)" in said
+    assert "'\\<img src=https://tracker.example/q.png\\>\\\\n# Trust me'" in said
+    assert "![" not in said
+    assert re.search(r"(?<!\\)[<>\[\]!]", said) is None  # every one escaped

@@ -132,6 +132,7 @@ from .review import (
     CONF_CONSENT,
     kept_triggers,
     make_consent,
+    markdown_safe,
     previous_ticks,
     review_problem,
     review_schema,
@@ -1101,5 +1102,6 @@ def _created_triggers(
 
 
 def _bullets(lines: Iterable[str]) -> str:
-    text = "\n".join(f"- {line}" for line in lines)
+    # The lines hold a file's words; shown as Markdown, they must stay words.
+    text = "\n".join(f"- {markdown_safe(' '.join(line.split()))}" for line in lines)
     return text or "- none"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 import dataclasses
+import re
 from typing import Any
 
 from homeassistant.helpers.selector import (
@@ -83,7 +84,20 @@ def review_text(
         if key.startswith("trigger:")
     ]
     lines += action_words(definition)
-    return "\n".join(f"- {line}" for line in lines)
+    return "\n".join(f"- {markdown_safe(' '.join(line.split()))}" for line in lines)
+
+
+_MARKUP = re.compile(r"([\\`!\[\]<>])")
+
+
+def markdown_safe(text: str) -> str:
+    """Escape what would make a file's words markup where they are shown (Markdown).
+
+    The form's description is rendered as Markdown: an action named `![x](https://...)`
+    would otherwise make the browser fetch an image from the file's server while the user
+    is still reviewing it, and `<tag>` would vanish or become HTML.
+    """
+    return _MARKUP.sub(r"\\\1", text)
 
 
 def review_schema(
