@@ -38,6 +38,7 @@ from custom_components.pai.engine.container import (
     UnsupportedVersionError,
     check_json_value,
     json_section,
+    loads_json,
     write_pai,
 )
 
@@ -800,3 +801,16 @@ def test_long_hostile_names_are_shortened_in_messages() -> None:
     error = refusal(build_pai([raw_section("../" + "a" * 200, b"")]))
     assert len(str(error)) < 200
     assert "..." in str(error)
+
+
+def test_loads_json_checks_a_bare_value_and_text_given_as_str() -> None:
+    with pytest.raises(ValueError, match="lone surrogate"):
+        loads_json('"\\ud800"')  # an escape in the JSON text
+    with pytest.raises(ValueError, match="lone surrogate"):
+        loads_json('["\ud800"]')  # a raw surrogate in a Python str
+    with pytest.raises(ValueError, match="64-bit"):
+        loads_json("-9223372036854775809")
+    assert loads_json("9223372036854775807") == 2**63 - 1
+    assert loads_json('{"a": ["\\\\ud800 is how it is written"]}') == {
+        "a": ["\\ud800 is how it is written"]
+    }

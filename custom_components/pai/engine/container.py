@@ -57,6 +57,9 @@ INT_MAX = 2**64 - 1
 """The integers Home Assistant's JSON (orjson) reads and writes: 64-bit, signed or not."""
 _INT_DIGITS = len(str(INT_MIN))  # longer digit strings are refused before converting
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(r"\d{19}")
+_CONTAINERS = frozenset({dict, list, tuple})
 
 
 class SectionType(IntEnum):
@@ -610,48 +613,71 @@ def loads_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
 
     Raises ValueError (one line) for anything else: invalid UTF-8 or JSON, NaN/Infinity
     or a number too large for a float, an integer outside 64 bits, a lone surrogate
-    (`"\\ud800"`), or nesting deeper than `max_depth`.
+    (`"\ud800"`), or nesting deeper than `max_depth`.
     """
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     value = json.loads(
         text,
         parse_constant=_refuse_constant,
-        parse_int=_parse_int,
         parse_float=_parse_float,
+        # Only a run of 19 digits can be an integer outside 64 bits: check those.
+        parse_int=_parse_int if _LONG_DIGITS.search(text) else None,
     )
-    check_json_value(value, max_depth=max_depth)
+    # A lone surrogate can only come from a \uD800-\uDFFF escape (raw ones are not
+    # UTF-8): without one in the text, the strings need no look.
+    strings = bool(_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text))
+    check_json_value(value, max_depth=max_depth, leaves=strings)
     return value
 
 
-def check_json_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+def check_json_value(
+    value: Any, *, max_depth: int = MAX_JSON_DEPTH, leaves: bool = True
+) -> None:
     """Refuse (ValueError, one line) what Home Assistant's JSON could not store unchanged.
 
-    Containers nested deeper than `max_depth`, strings or keys with a lone surrogate,
-    integers outside 64 bits, non-finite floats. Other leaf types are left to the caller.
-    Walks without recursion, so any depth is refused cleanly.
+    Containers nested deeper than `max_depth` and, with `leaves`, strings or keys with a
+    lone surrogate, integers outside 64 bits and non-finite floats. Other leaf types are
+    left to the caller. Walks without recursion, so any depth is refused cleanly.
     """
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    if not isinstance(value, dict | list | tuple):
+        if leaves:
+            _check_leaf(value)
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            _check_text(item)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            _check_int(item)
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise ValueError(f"the number {item} is not finite")
-        elif isinstance(item, dict | list | tuple):
-            if depth >= max_depth:
-                raise ValueError(f"nesting deeper than {max_depth} levels")
-            if isinstance(item, dict):
+        if depth > max_depth:
+            raise ValueError(f"nesting deeper than {max_depth} levels")
+        if isinstance(item, dict):
+            if leaves:
                 for key in item:
                     if isinstance(key, str):
                         _check_text(key)
-                stack.extend((child, depth + 1) for child in item.values())
-            else:
-                stack.extend((child, depth + 1) for child in item)
+            children = item.values()
+        else:
+            children = item
+        if leaves:
+            for child in children:
+                if isinstance(child, dict | list | tuple):
+                    stack.append((child, depth + 1))
+                else:
+                    _check_leaf(child)
+        else:  # the common case: only containers matter (for their depth)
+            deeper = depth + 1
+            stack.extend(
+                (child, deeper) for child in children if type(child) in _CONTAINERS
+            )
+
+
+def _check_leaf(item: Any) -> None:
+    if isinstance(item, str):
+        _check_text(item)
+    elif isinstance(item, bool):
+        return
+    elif isinstance(item, int):
+        _check_int(item)
+    elif isinstance(item, float) and not math.isfinite(item):
+        raise ValueError(f"the number {item} is not finite")
 
 
 def _check_text(text: str) -> None:
