@@ -25,10 +25,12 @@ from homeassistant.exceptions import HomeAssistantError, TemplateError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
+from .action_text import describe_sequence, with_quote
 from .const import (
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
@@ -101,7 +103,15 @@ from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor
 from .notifications import Notifier
 from .privacy import PrivacyGuard
-from .triggers import PerceivedEvent, async_attach, trigger_specs
+from .sensitivity import BindingSensitivity
+from .triggers import (
+    PerceivedEvent,
+    TriggerSpec,
+    async_attach,
+    async_validate,
+    trigger_specs,
+)
+from .undo import changed_since, describe as describe_undo, plan as undo_plan
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -187,30 +197,6 @@ def policy_from_options(base: Policy, options: Mapping[str, Any]) -> Policy:
     return replace(base, **changes) if changes else base
 
 
-def sensitive_bindings(bindings: Mapping[str, Any]) -> frozenset[str]:
-    """Agent action names whose Home Assistant actions include a security-sensitive one."""
-    return frozenset(
-        name
-        for name, sequence in bindings.items()
-        if _called_actions(sequence) & SECURITY_SENSITIVE_ACTIONS
-    )
-
-
-def _called_actions(node: Any) -> set[str]:
-    """Every `action:` (or legacy `service:`) named anywhere in a sequence, nested ones too."""
-    found: set[str] = set()
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key in ("action", "service") and isinstance(value, str):
-                found.add(value)
-            else:
-                found |= _called_actions(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _called_actions(item)
-    return found
-
-
 class AgentRuntime:
     """The live agent behind one config entry."""
 
@@ -273,15 +259,15 @@ class AgentRuntime:
         self._history: dict[str, Counter[str]] = {}
         self._store = _memory(hass, entry_id)
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._stopped = False
         self._worker: asyncio.Task[None] | None = None
+        self.sensitivity = BindingSensitivity(hass, self.action_bindings)
         self._survival = SurvivalPolicy(
             allowed_actions=(
                 frozenset(options[CONF_ALLOWED_ACTIONS])
                 if CONF_ALLOWED_ACTIONS in options
                 else None
             ),
-            sensitive_actions=SECURITY_SENSITIVE_ACTIONS
-            | sensitive_bindings(self.action_bindings),
             lifted_actions=frozenset(options.get(CONF_LIFTED_ACTIONS, [])),
         )
 
@@ -310,12 +296,28 @@ class AgentRuntime:
                 "which is not set up"
             )
         self._report_trigger_problems()
-        if unsub := await async_attach(self.hass, specs, self.name, self._perceive):
-            self._unsubs.append(unsub)
+        # Checked now (a bad trigger fails the set-up), attached once Home Assistant runs.
+        configs = await async_validate(self.hass, specs)
+        self._stopped = False
+
+        async def attach(_hass: HomeAssistant) -> None:
+            await self._async_attach(specs, configs)
+
+        self._unsubs.append(async_at_started(self.hass, attach))
         self._unsubs.append(
             async_track_time_interval(self.hass, self._async_expire, EXPIRY_CHECK)
         )
         await self._async_expire(dt_util.utcnow())
+
+    async def _async_attach(
+        self, specs: list[TriggerSpec], configs: list[dict[str, Any]]
+    ) -> None:
+        """Attach the triggers (Home Assistant has started: what fires now happened)."""
+        unsub = await async_attach(self.hass, specs, self.name, self._perceive, configs)
+        if unsub is not None and self._stopped:
+            unsub()  # stopped while attaching
+        elif unsub is not None:
+            self._unsubs.append(unsub)
 
     def _report_trigger_problems(self) -> None:
         """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
@@ -341,6 +343,7 @@ class AgentRuntime:
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
         ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
+        self._stopped = True
         while self._unsubs:
             self._unsubs.pop()()
         self.queue.clear()
@@ -368,8 +371,18 @@ class AgentRuntime:
     @property
     def survival(self) -> SurvivalPolicy:
         """The survival layer: the user's limits, never the agent's."""
-        if self._survival.ceiling != self.ceiling:
-            self._survival = replace(self._survival, ceiling=self.ceiling)
+        # Judged on what the bindings will run now (scripts and scenes can change).
+        why = self.sensitivity.sensitive()
+        if (
+            self._survival.ceiling != self.ceiling
+            or self._survival.sensitive_reasons != why
+        ):
+            self._survival = replace(
+                self._survival,
+                ceiling=self.ceiling,
+                sensitive_actions=SECURITY_SENSITIVE_ACTIONS | frozenset(why),
+                sensitive_reasons=why,
+            )
         return self._survival
 
     @property
@@ -716,6 +729,9 @@ class AgentRuntime:
 
         if level == AutonomyLevel.ASK:
             record = record_with(ExecutionStatus.PENDING_APPROVAL)
+            # Say what will really run, from the binding; the model's words only quoted.
+            title = self.what_runs(record)
+            message = with_quote(title, self.name, intent.rationale)
             nonce = await self._async_wait_for_answer(
                 record["record_id"],
                 "approval",
@@ -727,6 +743,27 @@ class AgentRuntime:
 
         record = record_with(ExecutionStatus.EXECUTED)
         return self._publish(await self._execute(record, Context()))
+
+    def what_runs(self, record: Mapping[str, Any]) -> str:
+        """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
+        anticipation = record["3_anticipation"]
+        action = anticipation["action"]
+        if action not in self.action_bindings and action in self.webhooks:
+            return f"Post to {self.webhooks[action]} (web hook {action})"
+        params = {
+            key: value
+            for key, value in anticipation["params"].items()
+            if key != EVENT_PAYLOAD_PARAM
+        }
+        return describe_sequence(
+            self.hass,
+            self.action_bindings.get(action, []),
+            {
+                "params": params,
+                "event": record["1_perception"],
+                "record_id": record["record_id"],
+            },
+        )
 
     async def _execute(
         self, record: dict[str, Any], context: Context
@@ -762,19 +799,23 @@ class AgentRuntime:
         record = with_execution(
             record, status, [ActionTaken(action, result.status, result.result)]
         )
+        # An undo is offered only for what it may do alone (never opening anything),
+        # and says what it will put back.
         if status == ExecutionStatus.EXECUTED and result.snapshot:
-            nonce = await self._async_wait_for_answer(
-                record["record_id"],
-                "undo",
-                self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
-                {"snapshot": result.snapshot, "record": record},
-            )
-            await self.notifier.async_offer_undo(
-                record["record_id"],
-                nonce,
-                f"{self.name} did: {action}",
-                anticipation["predicted_intent"] or action,
-            )
+            undo = undo_plan(self.hass, result.snapshot)
+            if undo.restore:
+                nonce = await self._async_wait_for_answer(
+                    record["record_id"],
+                    "undo",
+                    self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
+                    {"snapshot": undo.restore, "left": undo.left, "record": record},
+                )
+                await self.notifier.async_offer_undo(
+                    record["record_id"],
+                    nonce,
+                    f"{self.name} did: {self.what_runs(record)}",
+                    describe_undo(self.hass, undo),
+                )
         return record
 
     async def _async_wait_for_answer(
@@ -842,6 +883,7 @@ class AgentRuntime:
             )
             self.ledger.record_decline(action, now)
         else:
+            await self._async_check_undo(record_id, item.payload)
             undone = await self.executor.async_undo(item.payload["snapshot"], context)
             if undone.status != ExecutionStatus.EXECUTED:
                 raise ResolveError(
@@ -852,6 +894,27 @@ class AgentRuntime:
             )
             self.ledger.record_decline(action, now)
         return self._publish(record, announce=True)
+
+    async def _async_check_undo(
+        self, record_id: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Refuse (and tell the user) an undo of entities changed since PAI left them."""
+        left = payload.get("left")
+        if not isinstance(left, Mapping):
+            return  # an offer kept before undo checked states: nothing to compare with
+        undo = undo_plan(self.hass, payload.get("snapshot") or [])
+        changed = changed_since(self.hass, left)
+        if not changed and not undo.withheld:
+            return
+        why = (
+            f"changed since: {', '.join(changed)}"
+            if changed
+            else f"it would open {', '.join(undo.withheld)}"
+        )
+        await self.notifier.async_suggest(
+            record_id, f"{self.name}: nothing was undone", f"Nothing was undone: {why}"
+        )
+        raise ResolveError("undo_changed", f"undo of {record_id}: {why}")
 
     async def async_feedback(
         self, record_id: str, feedback: Feedback
