@@ -31,6 +31,7 @@ from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
 from .action_text import describe_sequence, with_quote
+from .conditions import RuleConditions
 from .const import (
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
@@ -234,7 +235,9 @@ class AgentRuntime:
             if isinstance(spec, WebhookAction)
         }
         self.policy = policy_from_options(definition.policy, options)
-        self.brain = RuleBrain(definition.rules)
+        # Rules' `condition`s are Home Assistant conditions, judged by Home Assistant.
+        self.conditions = RuleConditions(name)
+        self.brain = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], limits_from_options(options))
         self.privacy = PrivacyGuard(
@@ -296,6 +299,8 @@ class AgentRuntime:
                 "which is not set up"
             )
         self._report_trigger_problems()
+        await self.conditions.async_prepare(self.hass, self.definition.rules)
+        self._report_condition_problems()
         # Checked now (a bad trigger fails the set-up), attached once Home Assistant runs.
         configs = await async_validate(self.hass, specs)
         self._stopped = False
@@ -340,9 +345,32 @@ class AgentRuntime:
             },
         )
 
+    def _report_condition_problems(self) -> None:
+        """Tell the user, in Repairs, which rules are refused: their condition is bad."""
+        issue_id = f"rule_conditions_{self.entry_id}"
+        if not self.conditions.problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        for problem in self.conditions.problems:
+            _LOGGER.warning("%s: %s; the rule is refused", self.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="rule_conditions",
+            translation_placeholders={
+                "agent": self.name,
+                "problems": "\n".join(f"- {p}" for p in self.conditions.problems),
+            },
+        )
+
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
         ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
+        ir.async_delete_issue(self.hass, DOMAIN, f"rule_conditions_{self.entry_id}")
+        self.conditions.async_unload()
         self._stopped = True
         while self._unsubs:
             self._unsubs.pop()()
