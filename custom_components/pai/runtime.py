@@ -77,6 +77,7 @@ from .engine.approvals import (
     PendingKind,
     new_nonce,
 )
+from .engine.bounds import fit_record
 from .engine.brain import ActionChoice, Brain, BrainRequest
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
@@ -737,13 +738,15 @@ class AgentRuntime:
         def record_with(
             status: ExecutionStatus, taken: list[ActionTaken] | None = None
         ) -> dict[str, Any]:
-            return build_record(
-                event,
-                decision,
-                context,
-                status=status,
-                actions_taken=taken or (),
-                extensions=extensions,
+            return self._fit(
+                build_record(
+                    event,
+                    decision,
+                    context,
+                    status=status,
+                    actions_taken=taken or (),
+                    extensions=extensions,
+                )
             )
 
         if level in _STATUS_FOR_LEVEL:
@@ -1027,6 +1030,7 @@ class AgentRuntime:
         The entities are told once per event (`announce`, or `_changed` by the caller), not
         once per record: each update rewrites every entity of the agent.
         """
+        record = self._fit(record)
         record_id = record["record_id"]
         self._records[record_id] = record
         self._records.move_to_end(record_id)
@@ -1044,6 +1048,30 @@ class AgentRuntime:
         if announce:
             self._changed(save=True)
         return record
+
+    def _fit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Cut a record to what the recorder keeps; warn (and Repairs) if it cannot."""
+        fitted, fits = fit_record(record)
+        if not fits:
+            _LOGGER.warning(
+                "%s: record %s is too large for the recorder even cut down; "
+                "it is kept here but will be missing from the history",
+                self.name,
+                record["record_id"],
+            )
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"record_too_large_{self.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="record_too_large",
+                translation_placeholders={
+                    "agent": self.name,
+                    "record_id": record["record_id"],
+                },
+            )
+        return fitted
 
     @callback
     def _changed(self, *, save: bool = False) -> None:
