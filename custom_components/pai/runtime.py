@@ -248,6 +248,8 @@ class AgentRuntime:
         self._held: tuple[Event, list[Intent], int] | None = None
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
+        self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
+        self._thinking = False
         self._lock = asyncio.Lock()
         self._lock_hold: object | None = None
         self.queue = CollapsingQueue()
@@ -380,12 +382,12 @@ class AgentRuntime:
             self._held_timer()
             self._held_timer = None
         self._held = None
-        for task in (self._worker, self._held_task):
+        for task in (self._worker, self._held_task, self._think_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._worker = self._held_task = None
+        self._worker = self._held_task = self._think_task = None
         await self._store.async_save(self._stored())
 
     # --- state the entities show ----------------------------------------------------------
@@ -461,7 +463,7 @@ class AgentRuntime:
         while len(self.queue):
             event = self.queue.pop()
             try:
-                await self.async_process(event)
+                await self.async_process(event, background=True)
             except Exception:
                 _LOGGER.exception("%s: failed to process %s", self.name, event.kind)
             await asyncio.sleep(0)  # let the rest of Home Assistant run between events
@@ -492,13 +494,17 @@ class AgentRuntime:
     # --- thinking and deciding ------------------------------------------------------------
 
     async def async_process(
-        self, event: Event, *, escalate: bool = False
+        self, event: Event, *, escalate: bool = False, background: bool = False
     ) -> list[dict[str, Any]]:
         """Brain -> gate -> delivery for one event; returns the records made.
 
         The rules judge first. An LLM brain is asked only when a matching rule escalates,
         the caller asks (`escalate`) or the options send every event; within the minimum
-        interval the event is held, and a burst of them coalesces into one later call.
+        interval, or while another call is out, the event is held, and a burst of them
+        coalesces into one later call. The rules' settled intents are delivered before
+        an LLM is awaited, and the agent's lock is not held while it thinks; with
+        `background` (the trigger worker) the call runs as its own task, so the next
+        event does not wait for it (its records are then not returned).
         """
         async with self._locked():
             settled, escalated = self.brain.assess(event)
@@ -514,11 +520,19 @@ class AgentRuntime:
                 return await self._async_decide(
                     event, context, private, settled + escalated
                 )
-            if wait := self.router.wait(dt_util.utcnow()):
+            wait = self.router.wait(dt_util.utcnow())
+            if wait or self._thinking:
                 self._hold(event, escalated, wait)
                 return await self._async_decide(event, context, private, settled)
-            outcome = await self._async_ask(event, context, private, escalated)
-            return await self._async_decide(event, context, private, settled, outcome)
+            records = await self._async_decide(event, context, private, settled)
+            self._thinking = True  # from here on, other escalations wait their turn
+        think = self._async_think(event, context, private, escalated)
+        if background:
+            self._think_task = self.hass.async_create_task(
+                think, f"{DOMAIN} {self.name} thinking"
+            )
+            return records
+        return records + await think
 
     @contextlib.asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -546,10 +560,13 @@ class AgentRuntime:
         private: bool,
         settled: list[Intent],
         outcome: RouteOutcome | None = None,
+        *,
+        remember: bool = True,
     ) -> list[dict[str, Any]]:
         """Gate and deliver the rules' settled intents, then the LLM tier's answer.
 
-        Only the answer's records carry the brain block (`x_pai.brain`).
+        Only the answer's records carry the brain block (`x_pai.brain`). `remember`:
+        add the event to the brain's short memory (once per event).
         """
         records = []
         sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
@@ -561,22 +578,29 @@ class AgentRuntime:
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
             records.append(await self._deliver(event, decision, context, source))
-        self._recent_events.append(event.kind if private else _summary(event))
+        if remember:
+            self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
         return records
 
     # --- the LLM tier -----------------------------------------------------------------------
 
     def _hold(self, event: Event, escalated: list[Intent], wait: float) -> None:
-        """Keep the newest escalated event for the next allowed call (a burst costs one)."""
+        """Keep the newest escalated event for the next allowed call (a burst costs one).
+
+        While a call is out, the timer is set when it ends (`_async_think`).
+        """
         coalesced = self._held[2] + 1 if self._held is not None else 0
         self._held = (event, escalated, coalesced)
-        if self._held_timer is None:
+        if self._held_timer is None and not self._thinking:
             self._held_timer = async_call_later(self.hass, wait, self._release_held)
 
     @callback
     def _release_held(self, _now: datetime) -> None:
         self._held_timer = None
+        if self._thinking:  # a call went out meanwhile: its end sets the timer again
+            return
+        self._thinking = True
         self._held_task = self.hass.async_create_task(
             self._async_process_held(), f"{DOMAIN} {self.name} held event"
         )
@@ -584,15 +608,45 @@ class AgentRuntime:
     async def _async_process_held(self) -> None:
         async with self._locked():
             if self._held is None:
+                self._thinking = False
                 return
             event, escalated, coalesced = self._held
             self._held = None
             context = self._context(event)
             private = self.privacy.is_private(event)
+        await self._async_think(
+            event, context, private, escalated, coalesced=coalesced, remember=True
+        )
+
+    async def _async_think(
+        self,
+        event: Event,
+        context: Mapping[str, Any],
+        private: bool,
+        escalated: list[Intent],
+        *,
+        coalesced: int = 0,
+        remember: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Ask the LLM chain without the agent's lock, then gate and deliver its answer.
+
+        The caller set `_thinking`; it is cleared here, and an event held meanwhile gets
+        its turn.
+        """
+        try:
             outcome = await self._async_ask(
                 event, context, private, escalated, coalesced=coalesced
             )
-            await self._async_decide(event, context, private, [], outcome)
+            async with self._locked():
+                return await self._async_decide(
+                    event, context, private, [], outcome, remember=remember
+                )
+        finally:
+            self._thinking = False
+            if self._held is not None and self._held_timer is None:
+                self._held_timer = async_call_later(
+                    self.hass, self.router.wait(dt_util.utcnow()), self._release_held
+                )
 
     async def _async_ask(
         self,
