@@ -92,6 +92,7 @@ from .engine.models import (
     QuietHours,
     SurvivalPolicy,
 )
+from .engine.rate import RecordRate
 from .engine.records import (
     ActionTaken,
     ExecutionStatus,
@@ -103,6 +104,7 @@ from .engine.records import (
 from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor
+from .loops import OwnActivity
 from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .sensitivity import BindingSensitivity
@@ -122,6 +124,9 @@ RECENT_RECORDS = 200
 RECENT_EVENTS = 10
 EXPIRY_CHECK = timedelta(seconds=30)
 SAVE_DELAY = 1.0
+
+RATE_LIMITED_ACTION = "pai.rate_limited"
+"""The action name of the record that says a flood was cut short."""
 
 _LOCK_HOLDER: ContextVar[object | None] = ContextVar("pai_lock_holder", default=None)
 """Which hold of an agent's lock the running code descends from (see `_locked`)."""
@@ -249,6 +254,9 @@ class AgentRuntime:
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
         self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
+        self.rate = RecordRate()
+        self._rate_timer: CALLBACK_TYPE | None = None
+        self.own = OwnActivity(hass, entry_id)
         self._thinking = False
         self._lock = asyncio.Lock()
         self._lock_hold: object | None = None
@@ -381,6 +389,9 @@ class AgentRuntime:
         if self._held_timer is not None:
             self._held_timer()
             self._held_timer = None
+        if self._rate_timer is not None:
+            self._rate_timer()
+            self._rate_timer = None
         self._held = None
         for task in (self._worker, self._held_task, self._think_task):
             if task is not None and not task.done():
@@ -450,7 +461,7 @@ class AgentRuntime:
 
     @callback
     def _perceive(self, perceived: PerceivedEvent, context: Context | None) -> None:
-        if not self.active:
+        if not self.active or self.own.is_own(perceived.event, context):
             return
         self.queue.put(perceived.event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
@@ -574,6 +585,9 @@ class AgentRuntime:
             sourced += [(intent, outcome) for intent in outcome.intents]
         for intent, source in sourced:
             now = dt_util.now()
+            if not self.rate.admit(now):  # a flood: counted, told once (_rate_note)
+                self._schedule_rate_note(now)
+                continue
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
@@ -582,6 +596,46 @@ class AgentRuntime:
             self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
         return records
+
+    def _schedule_rate_note(self, now: datetime) -> None:
+        if self._rate_timer is None:
+            self._rate_timer = async_call_later(
+                self.hass, max(1.0, self.rate.free_in(now)), self._rate_note
+            )
+
+    @callback
+    def _rate_note(self, _now: datetime) -> None:
+        """Make the one record that says how many decisions a flood skipped."""
+        self._rate_timer = None
+        if not (skipped := self.rate.take_skipped()):
+            return
+        message = (
+            f"{skipped} decisions were skipped: more than {self.rate.limit} "
+            "records in a minute"
+        )
+        _LOGGER.warning("%s: %s", self.name, message)
+        intent = Intent(
+            RATE_LIMITED_ACTION,
+            rationale=message,
+            confidence=1.0,
+            requested_level=AutonomyLevel.OBSERVE,
+        )
+        event = Event(
+            source=DOMAIN,
+            kind=RATE_LIMITED_ACTION,
+            payload={"skipped": skipped, "limit": self.rate.limit},
+            time=dt_util.utcnow(),
+        )
+        decision = Decision(intent, AutonomyLevel.OBSERVE, AutonomyLevel.OBSERVE)
+        self._publish(
+            build_record(
+                event,
+                decision,
+                status=ExecutionStatus.OBSERVED,
+                extensions={"ha": {"entry_id": self.entry_id, "agent": self.name}},
+            ),
+            announce=True,
+        )
 
     # --- the LLM tier -----------------------------------------------------------------------
 
@@ -827,7 +881,7 @@ class AgentRuntime:
             return self._publish(record)
 
         record = record_with(ExecutionStatus.EXECUTED)
-        return self._publish(await self._execute(record, Context()))
+        return self._publish(await self._execute(record, self.own.context()))
 
     def what_runs(self, record: Mapping[str, Any]) -> str:
         """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
@@ -957,7 +1011,7 @@ class AgentRuntime:
         record: dict[str, Any] = item.payload["record"]
         action = record["3_anticipation"]["action"]
         now = dt_util.now()
-        context = Context(user_id=user_id)
+        context = self.own.context(user_id)
         await self.notifier.async_dismiss(record_id)
         if verdict == "approve":
             record = await self._execute(record, context)
