@@ -72,6 +72,7 @@ from .const import (
 from .engine.agent import AgentDefinition, FileWatchTrigger, WebhookAction
 from .engine.approvals import (
     ApprovalBook,
+    ApprovalError,
     ClaimOutcome,
     PendingItem,
     PendingKind,
@@ -105,6 +106,7 @@ from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor
 from .loops import OwnActivity
+from .memory import read_memory
 from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .sensitivity import BindingSensitivity
@@ -255,6 +257,7 @@ class AgentRuntime:
         self._held_task: asyncio.Task[None] | None = None
         self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
         self.rate = RecordRate()
+        self._in_flight: dict[str, dict[str, Any]] = {}
         self._rate_timer: CALLBACK_TYPE | None = None
         self.own = OwnActivity(hass, entry_id)
         self._thinking = False
@@ -289,16 +292,20 @@ class AgentRuntime:
 
     async def async_start(self) -> None:
         """Load the persisted memory, attach the triggers and start the worker."""
-        stored = await self._store.async_load() or {}
-        self.ledger = GovernanceLedger.from_dict(stored.get("ledger"))
-        self.approvals = ApprovalBook.from_dict(stored.get("approvals"))
-        self.active = bool(stored.get("active", True))
-        self.router.load(stored.get("router"))
-        for action, counts in (stored.get("history") or {}).items():
-            if isinstance(action, str) and isinstance(counts, dict):
-                self._history[action] = Counter(
-                    {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
-                )
+        # Read field by field: a bad part is dropped (and reported), never fatal.
+        raw: object
+        try:
+            raw = await self._store.async_load()
+        except (HomeAssistantError, ValueError) as err:
+            raw = f"unreadable ({err})"
+        memory = read_memory(raw)
+        self.ledger = memory.ledger
+        self.approvals = memory.approvals
+        self.active = memory.active
+        self.router.load(memory.router)
+        self._history = memory.history
+        self._in_flight = memory.in_flight
+        self._report_memory_problems(memory.problems)
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers, self.metrics, self.ha_triggers
         )
@@ -324,6 +331,42 @@ class AgentRuntime:
             async_track_time_interval(self.hass, self._async_expire, EXPIRY_CHECK)
         )
         await self._async_expire(dt_util.utcnow())
+        await self._async_interrupted()
+
+    def _report_memory_problems(self, problems: list[str]) -> None:
+        """Say which parts of the stored memory were dropped (Repairs, and the log)."""
+        issue_id = f"memory_problems_{self.entry_id}"
+        if not problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        for problem in problems:
+            _LOGGER.warning("%s: memory: %s", self.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="memory_problems",
+            translation_placeholders={
+                "agent": self.name,
+                "problems": "\n".join(f"- {p}" for p in problems[:20]),
+            },
+        )
+
+    async def _async_interrupted(self) -> None:
+        """Say which approved actions were running when the agent stopped (interrupted)."""
+        while self._in_flight:
+            record_id, flight = self._in_flight.popitem()
+            record = with_execution(flight["record"], ExecutionStatus.INTERRUPTED)
+            self._publish(record)
+            await self.notifier.async_suggest(
+                record_id,
+                f"{self.name}: check {record['3_anticipation']['action']}",
+                f"Home Assistant stopped while it ran ({flight['verdict']}); "
+                "it may or may not have happened. Check it.",
+            )
+        self._changed(save=True)
 
     async def _async_attach(
         self, specs: list[TriggerSpec], configs: list[dict[str, Any]]
@@ -381,6 +424,7 @@ class AgentRuntime:
         """Detach everything and write the memory to disk."""
         ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
         ir.async_delete_issue(self.hass, DOMAIN, f"rule_conditions_{self.entry_id}")
+        ir.async_delete_issue(self.hass, DOMAIN, f"memory_problems_{self.entry_id}")
         self.conditions.async_unload()
         self._stopped = True
         while self._unsubs:
@@ -871,12 +915,24 @@ class AgentRuntime:
             # Say what will really run, from the binding; the model's words only quoted.
             title = self.what_runs(record)
             message = with_quote(title, self.name, intent.rationale)
-            nonce = await self._async_wait_for_answer(
-                record["record_id"],
-                "approval",
-                self.options.get(CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES),
-                {"record": record, "event": event.to_dict()},
-            )
+            try:
+                nonce = await self._async_wait_for_answer(
+                    record["record_id"],
+                    "approval",
+                    self.options.get(
+                        CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
+                    ),
+                    {"record": record, "event": event.to_dict()},
+                )
+            except ApprovalError as err:  # never replace what waits under this id
+                _LOGGER.warning("%s: %s", self.name, err)
+                return self._publish(
+                    with_execution(
+                        record,
+                        ExecutionStatus.FAILED,
+                        [ActionTaken(intent.action, "failed", str(err))],
+                    )
+                )
             await self.notifier.async_ask(record["record_id"], nonce, title, message)
             return self._publish(record)
 
@@ -967,15 +1023,22 @@ class AgentRuntime:
         """Keep an approval or undo offer (saved before it is sent); return its nonce."""
         now = dt_util.utcnow()
         nonce = new_nonce()
-        self.approvals.add(
+        pushed_out = self.approvals.add(
             PendingItem(
                 record_id, kind, nonce, now, now + timedelta(minutes=minutes), payload
             )
         )
+        if pushed_out:  # the book is full: the oldest expire now, and say so
+            await self._async_expired(pushed_out)
         await self._store.async_save(self._stored())
         return nonce
 
     # --- answers from the user ----------------------------------------------------------------
+
+    def waits_for(self, record_id: str, kind: PendingKind, nonce: str) -> bool:
+        """Whether this agent waits for an answer to `record_id` with this nonce."""
+        item = self.approvals.get(record_id, kind)
+        return item is not None and item.nonce == nonce
 
     def has_record(self, record_id: str) -> bool:
         """Whether this agent made the record (recently, or has it pending)."""
@@ -1005,10 +1068,29 @@ class AgentRuntime:
             raise ResolveError(
                 str(claim.outcome), f"{verdict} of {record_id}: {claim.outcome}"
             )
-        # Persist the claim before acting: a crash now must not run it twice.
-        await self._store.async_save(self._stored())
         item = claim.item
         record: dict[str, Any] = item.payload["record"]
+        # Persist the claim before acting: a crash now must not run it twice, and a
+        # crash before it is done brings the record back as interrupted.
+        self._in_flight[record_id] = {"record": record, "verdict": verdict}
+        await self._store.async_save(self._stored())
+        try:
+            return await self._async_carry_out(
+                record_id, verdict, item, record, user_id
+            )
+        finally:
+            self._in_flight.pop(record_id, None)
+            self._changed(save=True)
+
+    async def _async_carry_out(
+        self,
+        record_id: str,
+        verdict: str,
+        item: PendingItem,
+        record: dict[str, Any],
+        user_id: str | None,
+    ) -> dict[str, Any]:
+        """Run what a won claim asks (approve, decline or undo) and publish it."""
         action = record["3_anticipation"]["action"]
         now = dt_util.now()
         context = self.own.context(user_id)
@@ -1074,14 +1156,26 @@ class AgentRuntime:
             await self._async_expired(expired)
 
     async def _async_expired(self, expired: list[PendingItem]) -> None:
-        """Expired approvals are ignored requests; expired undo offers just go."""
+        """Expired approvals are ignored requests; expired undo offers just go.
+
+        Each is handled on its own: one that cannot be read does not keep the others.
+        """
         for item in expired:
-            if item.kind == "approval":
-                record = with_feedback(
-                    with_execution(item.payload["record"], ExecutionStatus.EXPIRED),
-                    Feedback.IGNORED,
+            try:
+                if item.kind == "approval":
+                    record = with_feedback(
+                        with_execution(item.payload["record"], ExecutionStatus.EXPIRED),
+                        Feedback.IGNORED,
+                    )
+                    self._publish(record)
+            except (KeyError, TypeError, ValueError) as err:
+                _LOGGER.warning(
+                    "%s: the expired %s of %s could not be recorded: %s",
+                    self.name,
+                    item.kind,
+                    item.record_id,
+                    err,
                 )
-                self._publish(record)
             await self.notifier.async_dismiss(item.record_id)
         self._changed(save=True)
         await self._store.async_save(self._stored())
@@ -1191,6 +1285,7 @@ class AgentRuntime:
         return {
             "ledger": self.ledger.to_dict(),
             "approvals": self.approvals.to_dict(),
+            "in_flight": dict(self._in_flight),
             "active": self.active,
             "router": self.router.to_dict(),
             "history": {
