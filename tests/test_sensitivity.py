@@ -11,9 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+    floor_registry as fr,
+    label_registry as lr,
+)
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
     async_capture_events,
     async_mock_service,
 )
@@ -98,6 +106,13 @@ async def home(hass: HomeAssistant) -> None:
                 },
                 "via_other": {"sequence": [{"action": "script.let_in"}]},
                 "porch": {"sequence": switch("porch_light", True)},
+                # scripts calling scripts: too deep to follow, and a loop
+                **{
+                    f"deep_{n}": {"sequence": [{"action": f"script.deep_{n + 1}"}]}
+                    for n in range(10)
+                },
+                "loop_a": {"sequence": [{"action": "script.loop_b"}]},
+                "loop_b": {"sequence": [{"action": "script.loop_a"}]},
             }
         },
     )
@@ -277,3 +292,111 @@ async def test_the_reason_names_what_will_run(hass: HomeAssistant) -> None:
         "c": f"scene.apply sets {DOOR} to unlocked",
         "d": "a template chooses the action ({{ 'lock.' ~ 'unlock' }})",
     }
+
+
+@pytest.mark.usefixtures("home")
+async def test_targets_are_expanded_and_anything_unreadable_counts(
+    hass: HomeAssistant,
+) -> None:
+    """Devices, areas, floors, labels and groups are looked into; what cannot be read
+    (a scene that does not exist, scripts nested too deep) is sensitive."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    floor = fr.async_get(hass).async_create("Ground floor")
+    garage = ar.async_get(hass).async_create("Garage", floor_id=floor.floor_id)
+    label = lr.async_get(hass).async_create("Ways in")
+    devices = dr.async_get(hass)
+    door_device = devices.async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", "door")}
+    )
+    entities = er.async_get(hass)
+    entities.async_get_or_create(
+        "lock", "test", "side", device_id=door_device.id, suggested_object_id="side"
+    )
+    gate = entities.async_get_or_create(
+        "cover", "test", "gate", suggested_object_id="gate"
+    )
+    entities.async_update_entity(gate.entity_id, area_id=garage.id)
+    flap = entities.async_get_or_create(
+        "lock", "test", "flap", suggested_object_id="cat_flap"
+    )
+    entities.async_update_entity(flap.entity_id, labels={label.label_id})
+    hass.states.async_set("group.ways_in", "on", {"entity_id": [DOOR]})
+    toggle = "homeassistant.toggle"
+    sensitivity = BindingSensitivity(
+        hass,
+        {
+            "device": [{"action": toggle, "target": {"device_id": door_device.id}}],
+            "area": [{"action": toggle, "target": {"area_id": garage.id}}],
+            "floor": [{"action": toggle, "target": {"floor_id": floor.floor_id}}],
+            "label": [{"action": toggle, "target": {"label_id": label.label_id}}],
+            "group": [{"action": toggle, "target": {"entity_id": "group.ways_in"}}],
+            "all": [{"action": "homeassistant.turn_off", "entity_id": "all"}],
+            "data_template": [
+                {"action": toggle, "data_template": {"entity_id": "{{ params.x }}"}}
+            ],
+            "whole_target": [{"action": toggle, "target": "{{ params.target }}"}],
+            "device_action": [
+                {
+                    "device_id": door_device.id,
+                    "domain": "lock",
+                    "type": "unlock",
+                    "entity_id": "lock.side",
+                }
+            ],
+            "missing_scene": [{"scene": "scene.nowhere"}],
+            "apply_template": [
+                {
+                    "action": "scene.apply",
+                    "data": {"entities": {DOOR: "{{ params.state }}"}},
+                }
+            ],
+            "deep": [{"action": "script.deep_0"}],
+            "loop": [{"action": "script.loop_a"}],
+            "unknown_automation": [
+                {
+                    "action": "automation.trigger",
+                    "target": {"entity_id": "automation.x"},
+                }
+            ],
+            "if_then": [
+                {
+                    "if": [{"condition": "state", "entity_id": DOOR, "state": "on"}],
+                    "then": [{"delay": 1}],
+                    "else": [{"action": "cover.toggle", "entity_id": GARAGE}],
+                }
+            ],
+            "repeat": [{"repeat": {"count": 2, "sequence": [{"action": "lock.open"}]}}],
+            "safe_lock": [
+                {"action": "lock.lock", "target": {"label_id": label.label_id}}
+            ],
+        },
+    )
+    assert sensitivity.findings("device") == [f"{toggle} on lock.side"]
+    assert sensitivity.findings("area") == [f"{toggle} on cover.gate"]
+    assert sensitivity.findings("floor") == [f"{toggle} on cover.gate"]
+    assert sensitivity.findings("label") == [f"{toggle} on lock.cat_flap"]
+    assert sensitivity.findings("group") == [f"{toggle} on {DOOR}"]
+    assert sensitivity.findings("all") == ["homeassistant.turn_off on all entities"]
+    assert sensitivity.findings("data_template") == [
+        f"a template chooses what {toggle} acts on"
+    ]
+    assert sensitivity.findings("whole_target") == [
+        f"a template chooses what {toggle} acts on"
+    ]
+    assert sensitivity.findings("device_action") == ["a lock device action (unlock)"]
+    assert sensitivity.findings("missing_scene") == [
+        "scene.nowhere is a scene whose states cannot be read"
+    ]
+    assert sensitivity.findings("apply_template") == [
+        f"a template chooses what scene.apply sets {DOOR} to"
+    ]
+    assert sensitivity.findings("deep")[0].endswith("starts more than 8 scripts deep")
+    assert sensitivity.findings("loop") == []
+    assert sensitivity.findings("unknown_automation") == [
+        "automation.x cannot be read (it may not exist yet)"
+    ]
+    assert sensitivity.findings("if_then") == ["calls cover.toggle"]
+    assert sensitivity.findings("repeat") == ["calls lock.open"]
+    assert sensitivity.findings("safe_lock") == []
+    assert sensitivity.findings("not_bound") == []

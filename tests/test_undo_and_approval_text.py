@@ -6,14 +6,19 @@ test_sensitivity; the phone is a recording notify service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import area_registry as ar, device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
     async_capture_events,
     async_mock_service,
 )
 
+from custom_components.pai.action_text import describe_sequence, with_quote
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from tests.test_runtime import agent_entry, motion, rule, start, statuses
 from tests.test_sensitivity import DOOR, GARAGE, home  # noqa: F401  # the fixture
@@ -212,3 +217,69 @@ async def test_undo_does_nothing_when_the_state_changed_since(
     told = phone[-1].data
     assert told["title"] == "Porch watch: nothing was undone"
     assert told["message"] == "Nothing was undone: changed since: porch light (now off)"
+
+
+@pytest.mark.usefixtures("home")
+async def test_what_runs_is_worded_for_every_kind_of_step(hass: HomeAssistant) -> None:
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    garage = ar.async_get(hass).async_create("Garage")
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", "d")}, name="Opener"
+    )
+    params = {"params": {"entity_id": GARAGE, "target": {"entity_id": DOOR}}}
+
+    def words(sequence: list[dict[str, Any]]) -> str:
+        return describe_sequence(hass, sequence, params)
+
+    assert words([{"scene": "scene.welcome"}]) == "Activate: Welcome (scene.turn_on)"
+    assert (
+        words(
+            [
+                {
+                    "device_id": device.id,
+                    "domain": "lock",
+                    "type": "unlock",
+                    "entity_id": DOOR,
+                }
+            ]
+        )
+        == "Unlock: Opener (lock device action)"
+    )
+    assert (
+        words([{"action": "cover.open_cover", "target": {"area_id": garage.id}}])
+        == "Open cover: area Garage (cover.open_cover)"
+    )
+    assert (
+        words([{"action": "lock.unlock", "target": "{{ params.target }}"}])
+        == "Unlock: Front door (lock.unlock)"
+    )
+    assert (
+        words(
+            [
+                {
+                    "action": "homeassistant.toggle",
+                    "target": {"entity_id": "{{ 1 / 0 }}"},
+                }
+            ]
+        )
+        == "Toggle: (a template: {{ 1 / 0 }}) (homeassistant.toggle)"
+    )
+    assert (
+        words(
+            [
+                {"delay": 1},
+                {
+                    "if": [{"condition": "template", "value_template": "true"}],
+                    "then": [{"action": "lock.lock", "target": {"entity_id": DOOR}}],
+                },
+                {"event": "pai_test"},
+            ]
+        )
+        == "Lock: Front door (lock.lock); event"
+    )
+    assert words([{"action": "lock.unlock", "bogus": 1}]) == (
+        "an action sequence Home Assistant cannot run"
+    )
+    assert words([{"delay": 1}]) == "nothing"
+    assert with_quote("Lock", "Porch watch", " ") == "Lock\nAsked by Porch watch"

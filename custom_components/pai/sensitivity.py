@@ -190,11 +190,7 @@ class _Walk:
     def step(
         self, step: dict[str, Any], depth: int, seen: frozenset[str]
     ) -> Iterator[str]:
-        try:
-            kind = cv.determine_script_action(step)
-        except ValueError:
-            yield "a step of a kind Home Assistant does not know"
-            return
+        kind = cv.determine_script_action(step)  # the step was validated
         if kind == cv.SCRIPT_ACTION_CALL_SERVICE:
             yield from self.call(step, depth, seen)
         elif kind == cv.SCRIPT_ACTION_ACTIVATE_SCENE:
@@ -212,10 +208,7 @@ class _Walk:
         if service is None or _templated(service):
             yield f"a template chooses the action ({_text(service)})"
             return
-        service = _text(service).strip().lower()
-        if not valid_entity_id(service):
-            yield f"{service} is not a valid action name"
-            return
+        service = _text(service).strip().lower()  # validated: `<domain>.<name>`
         target: dict[str, Any] = {}
         for container in (step, step.get("target"), step.get("data")):
             if isinstance(container, Template) and not container.is_static:
