@@ -356,6 +356,8 @@ class AgentRuntime:
 
     async def _async_interrupted(self) -> None:
         """Say which approved actions were running when the agent stopped (interrupted)."""
+        if not self._in_flight:
+            return
         while self._in_flight:
             record_id, flight = self._in_flight.popitem()
             record = with_execution(flight["record"], ExecutionStatus.INTERRUPTED)
