@@ -62,8 +62,18 @@ async def async_handle_phone_action(
     parsed = parse_action_id(action) if isinstance(action, str) else None
     if parsed is None:
         return
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        runtime = entry.runtime_data.runtime
+    runtimes = [
+        entry.runtime_data.runtime
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+    ]
+    # The agent whose waiting item carries this nonce first: a record id alone could be
+    # another agent's (ids are random, not unique across agents).
+    runtimes.sort(
+        key=lambda runtime: (
+            not runtime.waits_for(parsed.record_id, parsed.kind, parsed.nonce)
+        )
+    )
+    for runtime in runtimes:
         if runtime.has_record(parsed.record_id):
             try:
                 await runtime.async_resolve(

@@ -76,6 +76,7 @@ from .agent_files import (
     staging_dir,
     weights_dir,
 )
+from .conditions import async_condition_problems
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
@@ -459,13 +460,23 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> AgentFile | None:
         """Read the upload; on refusal fill `errors` and return None (nothing is kept)."""
         try:
-            return await self.hass.async_add_executor_job(self._read_upload, file_id)
+            agent = await self.hass.async_add_executor_job(self._read_upload, file_id)
         except (PaiFormatError, AgentDefinitionError) as err:
             errors["base"] = error_key(err)
             placeholders["detail"] = str(err)
         except (ValueError, OSError) as err:  # file_upload: unknown or vanished file
             errors["base"] = "upload_failed"
             placeholders["detail"] = str(err)
+        else:
+            # A rule's condition must be one Home Assistant can check.
+            if not (
+                problems := await async_condition_problems(
+                    self.hass, agent.definition.rules
+                )
+            ):
+                return agent
+            errors["base"] = "invalid_agent"
+            placeholders["detail"] = "; ".join(problems)
         return None
 
     def _read_upload(self, file_id: str) -> AgentFile:

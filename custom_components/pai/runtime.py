@@ -25,10 +25,13 @@ from homeassistant.exceptions import HomeAssistantError, TemplateError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
+from .action_text import describe_sequence, with_quote
+from .conditions import RuleConditions
 from .const import (
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
@@ -69,11 +72,13 @@ from .const import (
 from .engine.agent import AgentDefinition, FileWatchTrigger
 from .engine.approvals import (
     ApprovalBook,
+    ApprovalError,
     ClaimOutcome,
     PendingItem,
     PendingKind,
     new_nonce,
 )
+from .engine.bounds import fit_record
 from .engine.brain import ActionChoice, Brain, BrainRequest
 from .engine.event_queue import CollapsingQueue
 from .engine.gate import decide
@@ -88,6 +93,7 @@ from .engine.models import (
     QuietHours,
     SurvivalPolicy,
 )
+from .engine.rate import RecordRate
 from .engine.records import (
     ActionTaken,
     ExecutionStatus,
@@ -99,10 +105,20 @@ from .engine.records import (
 from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor, ExecutionResult
+from .loops import OwnActivity
+from .memory import read_memory
 from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .review import cap_webhooks, consented_webhooks, webhook_payload
-from .triggers import PerceivedEvent, async_attach, trigger_specs
+from .sensitivity import BindingSensitivity
+from .triggers import (
+    PerceivedEvent,
+    TriggerSpec,
+    async_attach,
+    async_validate,
+    trigger_specs,
+)
+from .undo import changed_since, describe as describe_undo, plan as undo_plan
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -111,6 +127,9 @@ RECENT_RECORDS = 200
 RECENT_EVENTS = 10
 EXPIRY_CHECK = timedelta(seconds=30)
 SAVE_DELAY = 1.0
+
+RATE_LIMITED_ACTION = "pai.rate_limited"
+"""The action name of the record that says a flood was cut short."""
 
 _LOCK_HOLDER: ContextVar[object | None] = ContextVar("pai_lock_holder", default=None)
 """Which hold of an agent's lock the running code descends from (see `_locked`)."""
@@ -188,30 +207,6 @@ def policy_from_options(base: Policy, options: Mapping[str, Any]) -> Policy:
     return replace(base, **changes) if changes else base
 
 
-def sensitive_bindings(bindings: Mapping[str, Any]) -> frozenset[str]:
-    """Agent action names whose Home Assistant actions include a security-sensitive one."""
-    return frozenset(
-        name
-        for name, sequence in bindings.items()
-        if _called_actions(sequence) & SECURITY_SENSITIVE_ACTIONS
-    )
-
-
-def _called_actions(node: Any) -> set[str]:
-    """Every `action:` (or legacy `service:`) named anywhere in a sequence, nested ones too."""
-    found: set[str] = set()
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key in ("action", "service") and isinstance(value, str):
-                found.add(value)
-            else:
-                found |= _called_actions(value)
-    elif isinstance(node, list):
-        for item in node:
-            found |= _called_actions(item)
-    return found
-
-
 class AgentRuntime:
     """The live agent behind one config entry."""
 
@@ -248,7 +243,9 @@ class AgentRuntime:
         self.policy = cap_webhooks(
             policy_from_options(definition.policy, options), data, self.webhooks
         )
-        self.brain = RuleBrain(definition.rules)
+        # Rules' `condition`s are Home Assistant conditions, judged by Home Assistant.
+        self.conditions = RuleConditions(name)
+        self.brain = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], limits_from_options(options))
         self.privacy = PrivacyGuard(
@@ -258,6 +255,12 @@ class AgentRuntime:
         self._held: tuple[Event, list[Intent], int] | None = None
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
+        self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
+        self.rate = RecordRate()
+        self._in_flight: dict[str, dict[str, Any]] = {}
+        self._rate_timer: CALLBACK_TYPE | None = None
+        self.own = OwnActivity(hass, entry_id)
+        self._thinking = False
         self._lock = asyncio.Lock()
         self._lock_hold: object | None = None
         self.queue = CollapsingQueue()
@@ -273,15 +276,15 @@ class AgentRuntime:
         self._history: dict[str, Counter[str]] = {}
         self._store = _memory(hass, entry_id)
         self._unsubs: list[CALLBACK_TYPE] = []
+        self._stopped = False
         self._worker: asyncio.Task[None] | None = None
+        self.sensitivity = BindingSensitivity(hass, self.action_bindings)
         self._survival = SurvivalPolicy(
             allowed_actions=(
                 frozenset(options[CONF_ALLOWED_ACTIONS])
                 if CONF_ALLOWED_ACTIONS in options
                 else None
             ),
-            sensitive_actions=SECURITY_SENSITIVE_ACTIONS
-            | sensitive_bindings(self.action_bindings),
             lifted_actions=frozenset(options.get(CONF_LIFTED_ACTIONS, [])),
         )
 
@@ -289,16 +292,20 @@ class AgentRuntime:
 
     async def async_start(self) -> None:
         """Load the persisted memory, attach the triggers and start the worker."""
-        stored = await self._store.async_load() or {}
-        self.ledger = GovernanceLedger.from_dict(stored.get("ledger"))
-        self.approvals = ApprovalBook.from_dict(stored.get("approvals"))
-        self.active = bool(stored.get("active", True))
-        self.router.load(stored.get("router"))
-        for action, counts in (stored.get("history") or {}).items():
-            if isinstance(action, str) and isinstance(counts, dict):
-                self._history[action] = Counter(
-                    {str(k): int(v) for k, v in counts.items() if isinstance(v, int)}
-                )
+        # Read field by field: a bad part is dropped (and reported), never fatal.
+        raw: object
+        try:
+            raw = await self._store.async_load()
+        except (HomeAssistantError, ValueError) as err:
+            raw = f"unreadable ({err})"
+        memory = read_memory(raw)
+        self.ledger = memory.ledger
+        self.approvals = memory.approvals
+        self.active = memory.active
+        self.router.load(memory.router)
+        self._history = memory.history
+        self._in_flight = memory.in_flight
+        self._report_memory_problems(memory.problems)
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers, self.metrics, self.ha_triggers
         )
@@ -310,12 +317,68 @@ class AgentRuntime:
                 "which is not set up"
             )
         self._report_trigger_problems()
-        if unsub := await async_attach(self.hass, specs, self.name, self._perceive):
-            self._unsubs.append(unsub)
+        await self.conditions.async_prepare(self.hass, self.definition.rules)
+        self._report_condition_problems()
+        # Checked now (a bad trigger fails the set-up), attached once Home Assistant runs.
+        configs = await async_validate(self.hass, specs)
+        self._stopped = False
+
+        async def attach(_hass: HomeAssistant) -> None:
+            await self._async_attach(specs, configs)
+
+        self._unsubs.append(async_at_started(self.hass, attach))
         self._unsubs.append(
             async_track_time_interval(self.hass, self._async_expire, EXPIRY_CHECK)
         )
         await self._async_expire(dt_util.utcnow())
+        await self._async_interrupted()
+
+    def _report_memory_problems(self, problems: list[str]) -> None:
+        """Say which parts of the stored memory were dropped (Repairs, and the log)."""
+        issue_id = f"memory_problems_{self.entry_id}"
+        if not problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        for problem in problems:
+            _LOGGER.warning("%s: memory: %s", self.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="memory_problems",
+            translation_placeholders={
+                "agent": self.name,
+                "problems": "\n".join(f"- {p}" for p in problems[:20]),
+            },
+        )
+
+    async def _async_interrupted(self) -> None:
+        """Say which approved actions were running when the agent stopped (interrupted)."""
+        if not self._in_flight:
+            return
+        while self._in_flight:
+            record_id, flight = self._in_flight.popitem()
+            record = with_execution(flight["record"], ExecutionStatus.INTERRUPTED)
+            self._publish(record)
+            await self.notifier.async_suggest(
+                record_id,
+                f"{self.name}: check {record['3_anticipation']['action']}",
+                f"Home Assistant stopped while it ran ({flight['verdict']}); "
+                "it may or may not have happened. Check it.",
+            )
+        self._changed(save=True)
+
+    async def _async_attach(
+        self, specs: list[TriggerSpec], configs: list[dict[str, Any]]
+    ) -> None:
+        """Attach the triggers (Home Assistant has started: what fires now happened)."""
+        unsub = await async_attach(self.hass, specs, self.name, self._perceive, configs)
+        if unsub is not None and self._stopped:
+            unsub()  # stopped while attaching
+        elif unsub is not None:
+            self._unsubs.append(unsub)
 
     def _report_trigger_problems(self) -> None:
         """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
@@ -338,22 +401,50 @@ class AgentRuntime:
             },
         )
 
+    def _report_condition_problems(self) -> None:
+        """Tell the user, in Repairs, which rules are refused: their condition is bad."""
+        issue_id = f"rule_conditions_{self.entry_id}"
+        if not self.conditions.problems:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        for problem in self.conditions.problems:
+            _LOGGER.warning("%s: %s; the rule is refused", self.name, problem)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="rule_conditions",
+            translation_placeholders={
+                "agent": self.name,
+                "problems": "\n".join(f"- {p}" for p in self.conditions.problems),
+            },
+        )
+
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
         ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
+        ir.async_delete_issue(self.hass, DOMAIN, f"rule_conditions_{self.entry_id}")
+        ir.async_delete_issue(self.hass, DOMAIN, f"memory_problems_{self.entry_id}")
+        self.conditions.async_unload()
+        self._stopped = True
         while self._unsubs:
             self._unsubs.pop()()
         self.queue.clear()
         if self._held_timer is not None:
             self._held_timer()
             self._held_timer = None
+        if self._rate_timer is not None:
+            self._rate_timer()
+            self._rate_timer = None
         self._held = None
-        for task in (self._worker, self._held_task):
+        for task in (self._worker, self._held_task, self._think_task):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._worker = self._held_task = None
+        self._worker = self._held_task = self._think_task = None
         await self._store.async_save(self._stored())
 
     # --- state the entities show ----------------------------------------------------------
@@ -368,8 +459,18 @@ class AgentRuntime:
     @property
     def survival(self) -> SurvivalPolicy:
         """The survival layer: the user's limits, never the agent's."""
-        if self._survival.ceiling != self.ceiling:
-            self._survival = replace(self._survival, ceiling=self.ceiling)
+        # Judged on what the bindings will run now (scripts and scenes can change).
+        why = self.sensitivity.sensitive()
+        if (
+            self._survival.ceiling != self.ceiling
+            or self._survival.sensitive_reasons != why
+        ):
+            self._survival = replace(
+                self._survival,
+                ceiling=self.ceiling,
+                sensitive_actions=SECURITY_SENSITIVE_ACTIONS | frozenset(why),
+                sensitive_reasons=why,
+            )
         return self._survival
 
     @property
@@ -406,7 +507,7 @@ class AgentRuntime:
 
     @callback
     def _perceive(self, perceived: PerceivedEvent, context: Context | None) -> None:
-        if not self.active:
+        if not self.active or self.own.is_own(perceived.event, context):
             return
         self.queue.put(perceived.event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
@@ -419,7 +520,7 @@ class AgentRuntime:
         while len(self.queue):
             event = self.queue.pop()
             try:
-                await self.async_process(event)
+                await self.async_process(event, background=True)
             except Exception:
                 _LOGGER.exception("%s: failed to process %s", self.name, event.kind)
             await asyncio.sleep(0)  # let the rest of Home Assistant run between events
@@ -450,13 +551,17 @@ class AgentRuntime:
     # --- thinking and deciding ------------------------------------------------------------
 
     async def async_process(
-        self, event: Event, *, escalate: bool = False
+        self, event: Event, *, escalate: bool = False, background: bool = False
     ) -> list[dict[str, Any]]:
         """Brain -> gate -> delivery for one event; returns the records made.
 
         The rules judge first. An LLM brain is asked only when a matching rule escalates,
         the caller asks (`escalate`) or the options send every event; within the minimum
-        interval the event is held, and a burst of them coalesces into one later call.
+        interval, or while another call is out, the event is held, and a burst of them
+        coalesces into one later call. The rules' settled intents are delivered before
+        an LLM is awaited, and the agent's lock is not held while it thinks; with
+        `background` (the trigger worker) the call runs as its own task, so the next
+        event does not wait for it (its records are then not returned).
         """
         async with self._locked():
             settled, escalated = self.brain.assess(event)
@@ -472,11 +577,19 @@ class AgentRuntime:
                 return await self._async_decide(
                     event, context, private, settled + escalated
                 )
-            if wait := self.router.wait(dt_util.utcnow()):
+            wait = self.router.wait(dt_util.utcnow())
+            if wait or self._thinking:
                 self._hold(event, escalated, wait)
                 return await self._async_decide(event, context, private, settled)
-            outcome = await self._async_ask(event, context, private, escalated)
-            return await self._async_decide(event, context, private, settled, outcome)
+            records = await self._async_decide(event, context, private, settled)
+            self._thinking = True  # from here on, other escalations wait their turn
+        think = self._async_think(event, context, private, escalated)
+        if background:
+            self._think_task = self.hass.async_create_task(
+                think, f"{DOMAIN} {self.name} thinking"
+            )
+            return records
+        return records + await think
 
     @contextlib.asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
@@ -504,10 +617,13 @@ class AgentRuntime:
         private: bool,
         settled: list[Intent],
         outcome: RouteOutcome | None = None,
+        *,
+        remember: bool = True,
     ) -> list[dict[str, Any]]:
         """Gate and deliver the rules' settled intents, then the LLM tier's answer.
 
-        Only the answer's records carry the brain block (`x_pai.brain`).
+        Only the answer's records carry the brain block (`x_pai.brain`). `remember`:
+        add the event to the brain's short memory (once per event).
         """
         records = []
         sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
@@ -515,26 +631,76 @@ class AgentRuntime:
             sourced += [(intent, outcome) for intent in outcome.intents]
         for intent, source in sourced:
             now = dt_util.now()
+            if not self.rate.admit(now):  # a flood: counted, told once (_rate_note)
+                self._schedule_rate_note(now)
+                continue
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
             decision = decide(intent, self.policy, inputs, self.survival)
             self.ledger.record(decision, now)
             records.append(await self._deliver(event, decision, context, source))
-        self._recent_events.append(event.kind if private else _summary(event))
+        if remember:
+            self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
         return records
+
+    def _schedule_rate_note(self, now: datetime) -> None:
+        if self._rate_timer is None:
+            self._rate_timer = async_call_later(
+                self.hass, max(1.0, self.rate.free_in(now)), self._rate_note
+            )
+
+    @callback
+    def _rate_note(self, _now: datetime) -> None:
+        """Make the one record that says how many decisions a flood skipped."""
+        self._rate_timer = None
+        if not (skipped := self.rate.take_skipped()):
+            return
+        message = (
+            f"{skipped} decisions were skipped: more than {self.rate.limit} "
+            "records in a minute"
+        )
+        _LOGGER.warning("%s: %s", self.name, message)
+        intent = Intent(
+            RATE_LIMITED_ACTION,
+            rationale=message,
+            confidence=1.0,
+            requested_level=AutonomyLevel.OBSERVE,
+        )
+        event = Event(
+            source=DOMAIN,
+            kind=RATE_LIMITED_ACTION,
+            payload={"skipped": skipped, "limit": self.rate.limit},
+            time=dt_util.utcnow(),
+        )
+        decision = Decision(intent, AutonomyLevel.OBSERVE, AutonomyLevel.OBSERVE)
+        self._publish(
+            build_record(
+                event,
+                decision,
+                status=ExecutionStatus.OBSERVED,
+                extensions={"ha": {"entry_id": self.entry_id, "agent": self.name}},
+            ),
+            announce=True,
+        )
 
     # --- the LLM tier -----------------------------------------------------------------------
 
     def _hold(self, event: Event, escalated: list[Intent], wait: float) -> None:
-        """Keep the newest escalated event for the next allowed call (a burst costs one)."""
+        """Keep the newest escalated event for the next allowed call (a burst costs one).
+
+        While a call is out, the timer is set when it ends (`_async_think`).
+        """
         coalesced = self._held[2] + 1 if self._held is not None else 0
         self._held = (event, escalated, coalesced)
-        if self._held_timer is None:
+        if self._held_timer is None and not self._thinking:
             self._held_timer = async_call_later(self.hass, wait, self._release_held)
 
     @callback
     def _release_held(self, _now: datetime) -> None:
         self._held_timer = None
+        if self._thinking:  # a call went out meanwhile: its end sets the timer again
+            return
+        self._thinking = True
         self._held_task = self.hass.async_create_task(
             self._async_process_held(), f"{DOMAIN} {self.name} held event"
         )
@@ -542,15 +708,45 @@ class AgentRuntime:
     async def _async_process_held(self) -> None:
         async with self._locked():
             if self._held is None:
+                self._thinking = False
                 return
             event, escalated, coalesced = self._held
             self._held = None
             context = self._context(event)
             private = self.privacy.is_private(event)
+        await self._async_think(
+            event, context, private, escalated, coalesced=coalesced, remember=True
+        )
+
+    async def _async_think(
+        self,
+        event: Event,
+        context: Mapping[str, Any],
+        private: bool,
+        escalated: list[Intent],
+        *,
+        coalesced: int = 0,
+        remember: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Ask the LLM chain without the agent's lock, then gate and deliver its answer.
+
+        The caller set `_thinking`; it is cleared here, and an event held meanwhile gets
+        its turn.
+        """
+        try:
             outcome = await self._async_ask(
                 event, context, private, escalated, coalesced=coalesced
             )
-            await self._async_decide(event, context, private, [], outcome)
+            async with self._locked():
+                return await self._async_decide(
+                    event, context, private, [], outcome, remember=remember
+                )
+        finally:
+            self._thinking = False
+            if self._held is not None and self._held_timer is None:
+                self._held_timer = async_call_later(
+                    self.hass, self.router.wait(dt_util.utcnow()), self._release_held
+                )
 
     async def _async_ask(
         self,
@@ -701,13 +897,15 @@ class AgentRuntime:
         def record_with(
             status: ExecutionStatus, taken: list[ActionTaken] | None = None
         ) -> dict[str, Any]:
-            return build_record(
-                event,
-                decision,
-                context,
-                status=status,
-                actions_taken=taken or (),
-                extensions=extensions,
+            return self._fit(
+                build_record(
+                    event,
+                    decision,
+                    context,
+                    status=status,
+                    actions_taken=taken or (),
+                    extensions=extensions,
+                )
             )
 
         if level in _STATUS_FOR_LEVEL:
@@ -721,17 +919,53 @@ class AgentRuntime:
 
         if level == AutonomyLevel.ASK:
             record = record_with(ExecutionStatus.PENDING_APPROVAL)
-            nonce = await self._async_wait_for_answer(
-                record["record_id"],
-                "approval",
-                self.options.get(CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES),
-                {"record": record, "event": event.to_dict()},
-            )
+            # Say what will really run, from the binding; the model's words only quoted.
+            title = self.what_runs(record)
+            message = with_quote(title, self.name, intent.rationale)
+            try:
+                nonce = await self._async_wait_for_answer(
+                    record["record_id"],
+                    "approval",
+                    self.options.get(
+                        CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
+                    ),
+                    {"record": record, "event": event.to_dict()},
+                )
+            except ApprovalError as err:  # never replace what waits under this id
+                _LOGGER.warning("%s: %s", self.name, err)
+                return self._publish(
+                    with_execution(
+                        record,
+                        ExecutionStatus.FAILED,
+                        [ActionTaken(intent.action, "failed", str(err))],
+                    )
+                )
             await self.notifier.async_ask(record["record_id"], nonce, title, message)
             return self._publish(record)
 
         record = record_with(ExecutionStatus.EXECUTED)
-        return self._publish(await self._execute(record, Context()))
+        return self._publish(await self._execute(record, self.own.context()))
+
+    def what_runs(self, record: Mapping[str, Any]) -> str:
+        """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
+        anticipation = record["3_anticipation"]
+        action = anticipation["action"]
+        if action not in self.action_bindings and action in self.webhooks:
+            return f"Post to {self.webhooks[action]} (web hook {action})"
+        params = {
+            key: value
+            for key, value in anticipation["params"].items()
+            if key != EVENT_PAYLOAD_PARAM
+        }
+        return describe_sequence(
+            self.hass,
+            self.action_bindings.get(action, []),
+            {
+                "params": params,
+                "event": record["1_perception"],
+                "record_id": record["record_id"],
+            },
+        )
 
     async def _async_post_webhook(
         self, record: dict[str, Any], action: str, params: dict[str, Any]
@@ -775,19 +1009,23 @@ class AgentRuntime:
         record = with_execution(
             record, status, [ActionTaken(action, result.status, result.result)]
         )
+        # An undo is offered only for what it may do alone (never opening anything),
+        # and says what it will put back.
         if status == ExecutionStatus.EXECUTED and result.snapshot:
-            nonce = await self._async_wait_for_answer(
-                record["record_id"],
-                "undo",
-                self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
-                {"snapshot": result.snapshot, "record": record},
-            )
-            await self.notifier.async_offer_undo(
-                record["record_id"],
-                nonce,
-                f"{self.name} did: {action}",
-                anticipation["predicted_intent"] or action,
-            )
+            undo = undo_plan(self.hass, result.snapshot)
+            if undo.restore:
+                nonce = await self._async_wait_for_answer(
+                    record["record_id"],
+                    "undo",
+                    self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
+                    {"snapshot": undo.restore, "left": undo.left, "record": record},
+                )
+                await self.notifier.async_offer_undo(
+                    record["record_id"],
+                    nonce,
+                    f"{self.name} did: {self.what_runs(record)}",
+                    describe_undo(self.hass, undo),
+                )
         return record
 
     async def _async_wait_for_answer(
@@ -800,15 +1038,22 @@ class AgentRuntime:
         """Keep an approval or undo offer (saved before it is sent); return its nonce."""
         now = dt_util.utcnow()
         nonce = new_nonce()
-        self.approvals.add(
+        pushed_out = self.approvals.add(
             PendingItem(
                 record_id, kind, nonce, now, now + timedelta(minutes=minutes), payload
             )
         )
+        if pushed_out:  # the book is full: the oldest expire now, and say so
+            await self._async_expired(pushed_out)
         await self._store.async_save(self._stored())
         return nonce
 
     # --- answers from the user ----------------------------------------------------------------
+
+    def waits_for(self, record_id: str, kind: PendingKind, nonce: str) -> bool:
+        """Whether this agent waits for an answer to `record_id` with this nonce."""
+        item = self.approvals.get(record_id, kind)
+        return item is not None and item.nonce == nonce
 
     def has_record(self, record_id: str) -> bool:
         """Whether this agent made the record (recently, or has it pending)."""
@@ -838,13 +1083,32 @@ class AgentRuntime:
             raise ResolveError(
                 str(claim.outcome), f"{verdict} of {record_id}: {claim.outcome}"
             )
-        # Persist the claim before acting: a crash now must not run it twice.
-        await self._store.async_save(self._stored())
         item = claim.item
         record: dict[str, Any] = item.payload["record"]
+        # Persist the claim before acting: a crash now must not run it twice, and a
+        # crash before it is done brings the record back as interrupted.
+        self._in_flight[record_id] = {"record": record, "verdict": verdict}
+        await self._store.async_save(self._stored())
+        try:
+            return await self._async_carry_out(
+                record_id, verdict, item, record, user_id
+            )
+        finally:
+            self._in_flight.pop(record_id, None)
+            self._changed(save=True)
+
+    async def _async_carry_out(
+        self,
+        record_id: str,
+        verdict: str,
+        item: PendingItem,
+        record: dict[str, Any],
+        user_id: str | None,
+    ) -> dict[str, Any]:
+        """Run what a won claim asks (approve, decline or undo) and publish it."""
         action = record["3_anticipation"]["action"]
         now = dt_util.now()
-        context = Context(user_id=user_id)
+        context = self.own.context(user_id)
         await self.notifier.async_dismiss(record_id)
         if verdict == "approve":
             record = await self._execute(record, context)
@@ -855,6 +1119,7 @@ class AgentRuntime:
             )
             self.ledger.record_decline(action, now)
         else:
+            await self._async_check_undo(record_id, item.payload)
             undone = await self.executor.async_undo(item.payload["snapshot"], context)
             if undone.status != ExecutionStatus.EXECUTED:
                 raise ResolveError(
@@ -865,6 +1130,27 @@ class AgentRuntime:
             )
             self.ledger.record_decline(action, now)
         return self._publish(record, announce=True)
+
+    async def _async_check_undo(
+        self, record_id: str, payload: Mapping[str, Any]
+    ) -> None:
+        """Refuse (and tell the user) an undo of entities changed since PAI left them."""
+        left = payload.get("left")
+        if not isinstance(left, Mapping):
+            return  # an offer kept before undo checked states: nothing to compare with
+        undo = undo_plan(self.hass, payload.get("snapshot") or [])
+        changed = changed_since(self.hass, left)
+        if not changed and not undo.withheld:
+            return
+        why = (
+            f"changed since: {', '.join(changed)}"
+            if changed
+            else f"it would open {', '.join(undo.withheld)}"
+        )
+        await self.notifier.async_suggest(
+            record_id, f"{self.name}: nothing was undone", f"Nothing was undone: {why}"
+        )
+        raise ResolveError("undo_changed", f"undo of {record_id}: {why}")
 
     async def async_feedback(
         self, record_id: str, feedback: Feedback
@@ -885,14 +1171,26 @@ class AgentRuntime:
             await self._async_expired(expired)
 
     async def _async_expired(self, expired: list[PendingItem]) -> None:
-        """Expired approvals are ignored requests; expired undo offers just go."""
+        """Expired approvals are ignored requests; expired undo offers just go.
+
+        Each is handled on its own: one that cannot be read does not keep the others.
+        """
         for item in expired:
-            if item.kind == "approval":
-                record = with_feedback(
-                    with_execution(item.payload["record"], ExecutionStatus.EXPIRED),
-                    Feedback.IGNORED,
+            try:
+                if item.kind == "approval":
+                    record = with_feedback(
+                        with_execution(item.payload["record"], ExecutionStatus.EXPIRED),
+                        Feedback.IGNORED,
+                    )
+                    self._publish(record)
+            except (KeyError, TypeError, ValueError) as err:
+                _LOGGER.warning(
+                    "%s: the expired %s of %s could not be recorded: %s",
+                    self.name,
+                    item.kind,
+                    item.record_id,
+                    err,
                 )
-                self._publish(record)
             await self.notifier.async_dismiss(item.record_id)
         self._changed(save=True)
         await self._store.async_save(self._stored())
@@ -949,6 +1247,7 @@ class AgentRuntime:
         The entities are told once per event (`announce`, or `_changed` by the caller), not
         once per record: each update rewrites every entity of the agent.
         """
+        record = self._fit(record)
         record_id = record["record_id"]
         self._records[record_id] = record
         self._records.move_to_end(record_id)
@@ -967,6 +1266,30 @@ class AgentRuntime:
             self._changed(save=True)
         return record
 
+    def _fit(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Cut a record to what the recorder keeps; warn (and Repairs) if it cannot."""
+        fitted, fits = fit_record(record)
+        if not fits:
+            _LOGGER.warning(
+                "%s: record %s is too large for the recorder even cut down; "
+                "it is kept here but will be missing from the history",
+                self.name,
+                record["record_id"],
+            )
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"record_too_large_{self.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="record_too_large",
+                translation_placeholders={
+                    "agent": self.name,
+                    "record_id": record["record_id"],
+                },
+            )
+        return fitted
+
     @callback
     def _changed(self, *, save: bool = False) -> None:
         if save:
@@ -977,6 +1300,7 @@ class AgentRuntime:
         return {
             "ledger": self.ledger.to_dict(),
             "approvals": self.approvals.to_dict(),
+            "in_flight": dict(self._in_flight),
             "active": self.active,
             "router": self.router.to_dict(),
             "history": {

@@ -283,14 +283,17 @@ async def async_attach(
     specs: list[TriggerSpec],
     name: str,
     on_event: Callable[[PerceivedEvent, Context | None], None],
+    configs: list[ConfigType] | None = None,
 ) -> CALLBACK_TYPE | None:
     """Validate and attach the triggers; each firing calls `on_event` (in the event loop).
 
-    Raises InvalidTriggerError when a trigger config is not valid.
+    `configs`: the specs already validated by `async_validate`. Raises InvalidTriggerError
+    when a trigger config is not valid.
     """
     if not specs:
         return None
-    configs = [await _async_validate(hass, spec) for spec in specs]
+    if configs is None:
+        configs = await async_validate(hass, specs)
 
     @callback
     def fired(run_variables: dict[str, Any], context: Context | None = None) -> None:
@@ -300,6 +303,13 @@ async def async_attach(
             on_event(perceived, context)
 
     return await async_initialize_triggers(hass, configs, fired, DOMAIN, name, _log)
+
+
+async def async_validate(
+    hass: HomeAssistant, specs: list[TriggerSpec]
+) -> list[ConfigType]:
+    """Validate the trigger configs; raises InvalidTriggerError naming a bad one."""
+    return [await _async_validate(hass, spec) for spec in specs]
 
 
 async def _async_validate(hass: HomeAssistant, spec: TriggerSpec) -> ConfigType:

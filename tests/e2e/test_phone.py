@@ -182,7 +182,8 @@ async def test_approve_from_the_phone_runs_the_action_once(
     async with phone.channel() as inbox:
         call(home, "switch.toggle", ASK_SWITCH)
         asked = await inbox.next_with_buttons()
-    assert asked["title"] == "Porch asks: action_1"
+    # Worded from the binding (the demo's own light name), not from the model.
+    assert asked["title"] == "Turn on: Bed Light (light.turn_on)"
     assert [item["title"] for item in asked["data"]["actions"]] == [
         "Approve",
         "Decline",
@@ -229,7 +230,8 @@ async def test_undo_from_the_phone_restores_the_light(
     async with phone.channel() as inbox:
         call(home, "switch.toggle", ACT_SWITCH)
         offer = await inbox.next_with_buttons()
-    assert offer["title"] == "Porch acts did: action_1"
+    assert offer["title"] == "Porch acts did: Turn on: Kitchen Lights (light.turn_on)"
+    assert offer["message"] == "Undo puts Kitchen Lights back to off"
     assert offer["data"]["push"] == {"interruption-level": "passive"}
     assert state(home, KITCHEN) == "on"  # it acted before it offered the undo
     record_id = offer["data"]["tag"]

@@ -123,7 +123,7 @@ def test_action_ids_use_the_contract_s_spelling() -> None:
     ("verb", "record_id", "nonce", "message"),
     [
         ("accept", RID, NONCE, "approve, decline or undo"),
-        ("approve", "paid_x", NONCE, "paid_YYYYMMDD_1a2b3c"),
+        ("approve", "paid_x", NONCE, "paid_YYYYMMDD_<16 hex digits>"),
         ("approve", RID, "xyz", "16 to 64 lowercase hex"),
         ("approve", RID, None, "16 to 64 lowercase hex"),
     ],
@@ -327,16 +327,18 @@ def test_a_full_book_drops_its_oldest_items_and_says_which() -> None:
     assert claim.item is None
 
 
-def test_adding_again_for_the_same_record_replaces_the_offer() -> None:
+def test_adding_again_for_a_waiting_record_is_refused_not_replaced() -> None:
+    """A colliding id must not silently replace a pending ASK (its answer would run
+    the other action)."""
     book = ApprovalBook()
     book.add(item())
-    replaced = book.add(item(nonce=WRONG))
-    assert [pending.nonce for pending in replaced] == [NONCE]
-    assert book.claim(RID, "approval", NONCE, NOW).outcome is ClaimOutcome.WRONG_NONCE
-    assert book.claim(RID, "approval", WRONG, NOW).ok
-    # A fresh offer for a record resolved before waits again.
-    book.add(item(nonce=NONCE))
+    with pytest.raises(ApprovalError, match="already waiting; not replaced"):
+        book.add(item(nonce=WRONG))
+    assert book.claim(RID, "approval", WRONG, NOW).outcome is ClaimOutcome.WRONG_NONCE
     assert book.claim(RID, "approval", NONCE, NOW).ok
+    # A fresh offer for a record resolved before waits again.
+    book.add(item(nonce=WRONG))
+    assert book.claim(RID, "approval", WRONG, NOW).ok
 
 
 def test_the_book_refuses_what_it_cannot_keep() -> None:
@@ -496,6 +498,10 @@ class ExactlyOnce(RuleBasedStateMachine):
             created=self.now,
             minutes=minutes,
         )
+        if pending.key in {waiting.key for waiting in self.book.pending()}:
+            with pytest.raises(ApprovalError, match="already waiting"):
+                self.book.add(pending)
+            return
         for dropped in self.book.add(pending):
             self.settled.add(dropped.key)
             assert dropped.key in self.offers
@@ -543,7 +549,9 @@ class ExactlyOnce(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        self.book = roundtrip(self.book)
+        self.book = ApprovalBook.from_dict(
+            json.loads(json.dumps(self.book.to_dict())), max_pending=4
+        )
 
     @invariant()
     def each_offer_runs_at_most_once(self) -> None:

@@ -85,7 +85,7 @@ def test_record_has_the_protocol_header() -> None:
     assert record["pai_protocol_version"] == "1.2"
     assert record["protocol"] == "PAID"
     # dated in UTC: 23:30 at -05:00 is already the 15th
-    assert re.fullmatch(r"paid_20260315_[0-9a-f]{6}", record["record_id"])
+    assert re.fullmatch(r"paid_20260315_[0-9a-f]{16}", record["record_id"])
     assert record["timestamp"] == "2026-03-15T04:30:00+00:00"
 
 

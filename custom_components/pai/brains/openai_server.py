@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 import ipaddress
-import json
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,12 +23,19 @@ import aiohttp
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from ..bounded_io import (
+    MAX_BODY_BYTES,
+    PARSE_OFF_LOOP_CHARS,
+    async_parse_json,
+    async_read_bounded,
+)
 from ..engine.brain import (
     BrainError,
     BrainRequest,
     BrainResult,
     FailureKind,
     Usage,
+    estimate_cost,
     intent_schema,
     parse_answer,
     system_prompt,
@@ -112,22 +118,38 @@ class OpenAIServerBrain:
             self._format = kind
             break
         latency_ms = (time.perf_counter() - started) * 1000
-        intents, dropped = parse_answer(_content(body), request)
+        content = _content(body)
+        if len(content) > PARSE_OFF_LOOP_CHARS:  # not on the event loop
+            intents, dropped = await self.hass.async_add_executor_job(
+                parse_answer, content, request
+            )
+        else:
+            intents, dropped = parse_answer(content, request)
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         details = usage.get("prompt_tokens_details")
         cached = (
             _int(details.get("cached_tokens")) if isinstance(details, Mapping) else 0
         )
+        model = str(body.get("model") or self.model)
+        input_tokens = _int(usage.get("prompt_tokens"))
+        output_tokens = _int(usage.get("completion_tokens"))
         return BrainResult(
             intents=intents,
             usage=Usage(
                 brain=self.name,
-                model=str(body.get("model") or self.model),
+                model=model,
                 latency_ms=latency_ms,
-                input_tokens=_int(usage.get("prompt_tokens")),
-                output_tokens=_int(usage.get("completion_tokens")),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
                 cached_tokens=cached,
+                # A server in the home costs nothing; any other is priced by model
+                # (one unknown, as the dearest family: the budget errs on the safe side).
+                cost=0.0
+                if self.is_local
+                else estimate_cost(
+                    model, max(0, input_tokens - cached), output_tokens, cached
+                ),
             ),
             dropped=dropped,
         )
@@ -154,16 +176,13 @@ class OpenAIServerBrain:
                 json=payload,
                 headers=self._headers(),
             ) as response:
-                text = await response.text()
+                text = await async_read_bounded(response, MAX_BODY_BYTES)
                 status = response.status
         except aiohttp.ClientError as err:
             raise BrainError(
                 FailureKind.UNAVAILABLE, f"cannot reach {self.base_url}: {err}"
             ) from err
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = None
+        body = await async_parse_json(self.hass, text)
         if not isinstance(body, Mapping):
             if 200 <= status < 300:
                 raise BrainError(

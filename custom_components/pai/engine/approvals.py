@@ -40,7 +40,7 @@ NONCE_BYTES = 16
 type PendingKind = Literal["approval", "undo"]
 KINDS: tuple[PendingKind, ...] = ("approval", "undo")
 
-_RECORD_ID = r"paid_\d{8}_[0-9a-f]{6}"
+_RECORD_ID = r"paid_\d{8}_(?:[0-9a-f]{16}|[0-9a-f]{6})"  # ours, and paigent's
 _NONCE = r"[0-9a-f]{16,64}"
 _ACTION_ID = re.compile(rf"PAI_(APPROVE|DECLINE|UNDO)_({_RECORD_ID})_({_NONCE})")
 _RECORD_ID_RE = re.compile(_RECORD_ID)
@@ -230,14 +230,17 @@ class ApprovalBook:
     def add(self, item: PendingItem) -> list[PendingItem]:
         """Start waiting for `item`; return what it pushed out (to mark as expired).
 
-        An item already waiting for the same record and kind is replaced (and returned);
-        when the book is full the oldest items are dropped (and returned).
+        An item already waiting for the same record and kind is never replaced: that is
+        refused (`ApprovalError`), so an answer meant for one request cannot run another.
+        When the book is full the oldest items are dropped (and returned).
         """
         if not isinstance(item, PendingItem):
             raise ApprovalError(f"the book keeps PendingItems, got {item!r}")
+        if item.key in self._items:
+            raise ApprovalError(
+                f"a {item.kind} for {item.record_id} is already waiting; not replaced"
+            )
         dropped: list[PendingItem] = []
-        if (previous := self._items.pop(item.key, None)) is not None:
-            dropped.append(previous)
         self._resolved.pop(item.key, None)
         self._items[item.key] = item
         while len(self._items) > self._max_pending:
@@ -357,8 +360,8 @@ class ApprovalBook:
             except ApprovalError as err:
                 _LOGGER.debug("Pending entry skipped (%s): %r", err, entry)
                 continue
-            if item.key in book._resolved:
-                _LOGGER.debug("Pending entry skipped (already resolved): %r", entry)
+            if item.key in book._resolved or item.key in book._items:
+                _LOGGER.debug("Pending entry skipped (resolved or twice): %r", entry)
                 continue
             book.add(item)
         return book
@@ -405,7 +408,7 @@ def _as_list(value: object) -> list[object]:
 def _check_record_id(record_id: object) -> None:
     if not isinstance(record_id, str) or not _RECORD_ID_RE.fullmatch(record_id):
         raise ApprovalError(
-            f"a record id looks like paid_YYYYMMDD_1a2b3c, got {record_id!r}"
+            f"a record id looks like paid_YYYYMMDD_<16 hex digits>, got {record_id!r}"
         )
 
 

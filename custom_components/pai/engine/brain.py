@@ -20,11 +20,15 @@ import math
 import re
 from typing import Any, Protocol
 
+from .bounds import capped_notes, params_problem
 from .models import AutonomyLevel, Event, Intent
 from .rules import EVENT_PAYLOAD_PARAM
 
 MAX_INTENTS = 5
 """More than this from one answer is a model gone wrong, not a busy home."""
+
+MAX_EXAMINED = 50
+"""Items of one answer looked at; any beyond are counted as dropped."""
 
 MAX_RATIONALE = 500
 SCHEMA_RATIONALE = 160
@@ -256,7 +260,9 @@ def parse_answer(
     allowed = request.action_names
     intents: list[Intent] = []
     dropped: list[str] = []
-    for item in raw:
+    # Past a few dozen items an answer is a model gone wrong: the rest is only counted.
+    unexamined = max(0, len(raw) - MAX_EXAMINED)
+    for item in raw[:MAX_EXAMINED]:
         if not isinstance(item, Mapping):
             dropped.append(f"not an object: {_short(item)}")
             continue
@@ -268,6 +274,9 @@ def parse_answer(
             dropped.append(f"more than {MAX_INTENTS} intents: {action!r}")
             continue
         params = item.get("params")
+        if (too_large := params_problem(params)) is not None:
+            dropped.append(f"{action!r}: {too_large}")
+            continue
         intents.append(
             Intent(
                 action=action,
@@ -283,7 +292,7 @@ def parse_answer(
                 event_id=request.event.id,
             )
         )
-    return tuple(intents), tuple(dropped)
+    return tuple(intents), capped_notes(dropped, unexamined)
 
 
 def _decode(text: str) -> Any:

@@ -99,7 +99,14 @@ def decide(
         and action in survival.sensitive_actions
         and action not in survival.lifted_actions
     ):
-        reasons.append(_security_sensitive(level, survival.sensitive_max_level, action))
+        reasons.append(
+            _security_sensitive(
+                level,
+                survival.sensitive_max_level,
+                action,
+                survival.sensitive_reasons.get(action),
+            )
+        )
         level = survival.sensitive_max_level
 
     # 2. (cont.) Acting alone needs more confidence; else the agent asks.
@@ -202,15 +209,15 @@ def _ceiling(before: AutonomyLevel, ceiling: AutonomyLevel) -> Reason:
 
 
 def _security_sensitive(
-    before: AutonomyLevel, cap: AutonomyLevel, action: str
+    before: AutonomyLevel, cap: AutonomyLevel, action: str, why: str | None
 ) -> Reason:
     return Reason(
         SURVIVAL_LAYER,
         ReasonCode.SECURITY_SENSITIVE,
         before,
         cap,
-        f"{action!r} is security-sensitive: at most {_NAMES[cap]} "
-        "unless you lift that for it",
+        f"{action!r} is security-sensitive{f' ({why})' if why else ''}: "
+        f"at most {_NAMES[cap]} unless you lift that for it",
     )
 
 

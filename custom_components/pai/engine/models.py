@@ -220,6 +220,8 @@ class SurvivalPolicy:
     sensitive_actions: frozenset[str] = SECURITY_SENSITIVE_ACTIONS
     sensitive_max_level: AutonomyLevel = AutonomyLevel.ASK
     lifted_actions: frozenset[str] = frozenset()
+    sensitive_reasons: Mapping[str, str] = field(default_factory=dict)
+    """Why (a short phrase) a bound action is security-sensitive, for the gate's reason."""
 
     def __post_init__(self) -> None:
         """Read ints as levels and any set of action names as a frozenset."""

@@ -1,0 +1,402 @@
+"""The survival layer judged on what will really run, inside a real Home Assistant.
+
+A front door (a template lock) and a garage (a template cover) drive input_booleans, so a
+test sees whether the door was really unlocked or the garage really opened. Each binding
+below once ran at ACT with no approval; each must now wait for the user (ASK), with the
+reason recorded, and leave the door locked and the garage closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+    floor_registry as fr,
+    label_registry as lr,
+)
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_mock_service,
+)
+
+from custom_components.pai.const import EVENT_PAI_RECORD
+from custom_components.pai.sensitivity import BindingSensitivity
+from tests.test_runtime import agent_entry, motion, rule, start, statuses
+
+DOOR = "lock.front_door"
+GARAGE = "cover.garage"
+
+
+@pytest.fixture
+async def home(hass: HomeAssistant) -> None:
+    """A locked front door, a closed garage, a motion sensor, scenes, scripts, a phone."""
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {
+            "input_boolean": {
+                "motion": {},
+                "porch_light": {},
+                "door_locked": {"initial": True},
+                "garage_open": {"initial": False},
+            }
+        },
+    )
+
+    def switch(entity: str, on: bool) -> list[dict[str, Any]]:
+        return [
+            {
+                "action": f"input_boolean.turn_{'on' if on else 'off'}",
+                "target": {"entity_id": f"input_boolean.{entity}"},
+            }
+        ]
+
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "lock": [
+                        {
+                            "name": "Front door",
+                            "state": "{{ is_state('input_boolean.door_locked', 'on') }}",
+                            "lock": switch("door_locked", True),
+                            "unlock": switch("door_locked", False),
+                        }
+                    ],
+                    "cover": [
+                        {
+                            "name": "Garage",
+                            "state": "{{ is_state('input_boolean.garage_open', 'on') }}",
+                            "open_cover": switch("garage_open", True),
+                            "close_cover": switch("garage_open", False),
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "scene",
+        {
+            "scene": [
+                {"name": "Welcome", "entities": {DOOR: "unlocked"}},
+                {"name": "Good night", "entities": {DOOR: "locked"}},
+            ]
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "script",
+        {
+            "script": {
+                "let_in": {
+                    "sequence": [
+                        {"action": "lock.unlock", "target": {"entity_id": DOOR}}
+                    ]
+                },
+                "via_other": {"sequence": [{"action": "script.let_in"}]},
+                "porch": {"sequence": switch("porch_light", True)},
+                # scripts calling scripts: too deep to follow, and a loop
+                **{
+                    f"deep_{n}": {"sequence": [{"action": f"script.deep_{n + 1}"}]}
+                    for n in range(10)
+                },
+                "loop_a": {"sequence": [{"action": "script.loop_b"}]},
+                "loop_b": {"sequence": [{"action": "script.loop_a"}]},
+            }
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                {
+                    "id": "opener",
+                    "alias": "Opener",
+                    "triggers": [],
+                    "actions": [
+                        {"action": "cover.open_cover", "target": {"entity_id": GARAGE}}
+                    ],
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    assert hass.states.get(DOOR).state == "locked"
+    assert hass.states.get(GARAGE).state == "closed"
+
+
+def untouched(hass: HomeAssistant) -> None:
+    assert hass.states.get(DOOR).state == "locked"
+    assert hass.states.get(GARAGE).state == "closed"
+
+
+BYPASSES: dict[str, list[dict[str, Any]]] = {
+    "upper_case": [{"action": "Lock.Unlock", "target": {"entity_id": DOOR}}],
+    "service_key": [{"service": "LOCK.unlock", "target": {"entity_id": DOOR}}],
+    "service_template": [
+        {"service_template": "lock.unlock", "target": {"entity_id": DOOR}}
+    ],
+    "templated_action": [
+        {"action": "{{ 'lock.' ~ 'unlock' }}", "target": {"entity_id": DOOR}}
+    ],
+    "scene_apply": [
+        {"action": "scene.apply", "data": {"entities": {DOOR: "unlocked"}}}
+    ],
+    "scene_turn_on": [
+        {"action": "scene.turn_on", "target": {"entity_id": "scene.welcome"}}
+    ],
+    "scene_step": [{"scene": "scene.welcome"}],
+    "toggle_cover": [
+        {"action": "homeassistant.toggle", "target": {"entity_id": GARAGE}}
+    ],
+    "turn_on_cover_in_data": [
+        {"action": "homeassistant.turn_on", "data": {"entity_id": [GARAGE]}}
+    ],
+    "templated_target": [
+        {
+            "action": "homeassistant.toggle",
+            "target": {"entity_id": "{{ params.entity_id }}"},
+        }
+    ],
+    "script_turn_on": [
+        {"action": "script.turn_on", "target": {"entity_id": "script.let_in"}}
+    ],
+    "script_service": [{"action": "script.via_other"}],
+    "automation_trigger": [
+        {"action": "automation.trigger", "target": {"entity_id": "automation.opener"}}
+    ],
+    "nested_choose": [
+        {
+            "choose": [
+                {
+                    "conditions": [{"condition": "template", "value_template": "true"}],
+                    "sequence": [
+                        {"action": "cover.open_cover", "target": {"entity_id": GARAGE}}
+                    ],
+                }
+            ]
+        }
+    ],
+    "parallel": [
+        {"parallel": [{"sequence": [{"action": "lock.open", "entity_id": DOOR}]}]}
+    ],
+    "unknown_script": [{"action": "script.not_yet_written"}],
+    "not_valid": [{"action": "lock.unlock", "bogus_key": 1}],
+}
+
+
+@pytest.mark.usefixtures("home")
+@pytest.mark.parametrize("binding", list(BYPASSES))
+async def test_each_bypass_waits_for_approval(
+    hass: HomeAssistant, binding: str
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    welcome = rule("welcome", "welcome_home", 3, confidence=0.99)
+    welcome["intent"]["params"] = {"entity_id": GARAGE}
+    await start(
+        hass,
+        agent_entry(
+            [welcome],
+            bindings={"actions": {"welcome_home": BYPASSES[binding]}},
+            policy={"default_max_level": 3, "action_max_levels": {"welcome_home": 3}},
+        ),
+    )
+
+    await motion(hass)
+
+    untouched(hass)
+    assert statuses(records) == ["pending_approval"]
+    record = records[0].data["record"]
+    assert record["3_anticipation"]["granted_level"] == 2
+    reason = next(
+        r for r in record["x_pai"]["reasons"] if r["code"] == "security_sensitive"
+    )
+    assert reason["detail"].startswith("'welcome_home' is security-sensitive (")
+
+
+SAFE: dict[str, list[dict[str, Any]]] = {
+    "light": [
+        {
+            "action": "input_boolean.turn_on",
+            "target": {"entity_id": "input_boolean.porch_light"},
+        }
+    ],
+    "lock": [{"action": "lock.lock", "target": {"entity_id": DOOR}}],
+    "close": [
+        {
+            "action": "homeassistant.turn_on",
+            "target": {"entity_id": "input_boolean.porch_light"},
+        }
+    ],
+    "good_night": [
+        {"action": "scene.turn_on", "target": {"entity_id": "scene.good_night"}}
+    ],
+    "script": [{"action": "script.porch"}],
+    "templated_data": [
+        {
+            "action": "input_boolean.turn_on",
+            "target": {"entity_id": "input_boolean.porch_light"},
+            "data": {},
+            "alias": "{{ params.entity_id }}",
+        }
+    ],
+}
+
+
+@pytest.mark.usefixtures("home")
+@pytest.mark.parametrize("binding", list(SAFE))
+async def test_what_cannot_open_anything_still_acts(
+    hass: HomeAssistant, binding: str
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("evening", "evening", 3, confidence=0.99)],
+            bindings={"actions": {"evening": SAFE[binding]}},
+        ),
+    )
+    await motion(hass)
+    assert statuses(records) == ["executed"], records[0].data["record"]["x_pai"]
+    untouched(hass)
+
+
+@pytest.mark.usefixtures("home")
+async def test_the_reason_names_what_will_run(hass: HomeAssistant) -> None:
+    sensitivity = BindingSensitivity(
+        hass,
+        {
+            "a": BYPASSES["toggle_cover"],
+            "b": BYPASSES["script_service"],
+            "c": BYPASSES["scene_apply"],
+            "d": BYPASSES["templated_action"],
+            "e": SAFE["light"],
+        },
+    )
+    assert sensitivity.sensitive() == {
+        "a": f"homeassistant.toggle on {GARAGE}",
+        "b": "script.via_other: script.let_in: calls lock.unlock",
+        "c": f"scene.apply sets {DOOR} to unlocked",
+        "d": "a template chooses the action ({{ 'lock.' ~ 'unlock' }})",
+    }
+
+
+@pytest.mark.usefixtures("home")
+async def test_targets_are_expanded_and_anything_unreadable_counts(
+    hass: HomeAssistant,
+) -> None:
+    """Devices, areas, floors, labels and groups are looked into; what cannot be read
+    (a scene that does not exist, scripts nested too deep) is sensitive."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    floor = fr.async_get(hass).async_create("Ground floor")
+    garage = ar.async_get(hass).async_create("Garage", floor_id=floor.floor_id)
+    label = lr.async_get(hass).async_create("Ways in")
+    devices = dr.async_get(hass)
+    door_device = devices.async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", "door")}
+    )
+    entities = er.async_get(hass)
+    entities.async_get_or_create(
+        "lock", "test", "side", device_id=door_device.id, suggested_object_id="side"
+    )
+    gate = entities.async_get_or_create(
+        "cover", "test", "gate", suggested_object_id="gate"
+    )
+    entities.async_update_entity(gate.entity_id, area_id=garage.id)
+    flap = entities.async_get_or_create(
+        "lock", "test", "flap", suggested_object_id="cat_flap"
+    )
+    entities.async_update_entity(flap.entity_id, labels={label.label_id})
+    hass.states.async_set("group.ways_in", "on", {"entity_id": [DOOR]})
+    toggle = "homeassistant.toggle"
+    sensitivity = BindingSensitivity(
+        hass,
+        {
+            "device": [{"action": toggle, "target": {"device_id": door_device.id}}],
+            "area": [{"action": toggle, "target": {"area_id": garage.id}}],
+            "floor": [{"action": toggle, "target": {"floor_id": floor.floor_id}}],
+            "label": [{"action": toggle, "target": {"label_id": label.label_id}}],
+            "group": [{"action": toggle, "target": {"entity_id": "group.ways_in"}}],
+            "all": [{"action": "homeassistant.turn_off", "entity_id": "all"}],
+            "data_template": [
+                {"action": toggle, "data_template": {"entity_id": "{{ params.x }}"}}
+            ],
+            "whole_target": [{"action": toggle, "target": "{{ params.target }}"}],
+            "device_action": [
+                {
+                    "device_id": door_device.id,
+                    "domain": "lock",
+                    "type": "unlock",
+                    "entity_id": "lock.side",
+                }
+            ],
+            "missing_scene": [{"scene": "scene.nowhere"}],
+            "apply_template": [
+                {
+                    "action": "scene.apply",
+                    "data": {"entities": {DOOR: "{{ params.state }}"}},
+                }
+            ],
+            "deep": [{"action": "script.deep_0"}],
+            "loop": [{"action": "script.loop_a"}],
+            "unknown_automation": [
+                {
+                    "action": "automation.trigger",
+                    "target": {"entity_id": "automation.x"},
+                }
+            ],
+            "if_then": [
+                {
+                    "if": [{"condition": "state", "entity_id": DOOR, "state": "on"}],
+                    "then": [{"delay": 1}],
+                    "else": [{"action": "cover.toggle", "entity_id": GARAGE}],
+                }
+            ],
+            "repeat": [{"repeat": {"count": 2, "sequence": [{"action": "lock.open"}]}}],
+            "safe_lock": [
+                {"action": "lock.lock", "target": {"label_id": label.label_id}}
+            ],
+        },
+    )
+    assert sensitivity.findings("device") == [f"{toggle} on lock.side"]
+    assert sensitivity.findings("area") == [f"{toggle} on cover.gate"]
+    assert sensitivity.findings("floor") == [f"{toggle} on cover.gate"]
+    assert sensitivity.findings("label") == [f"{toggle} on lock.cat_flap"]
+    assert sensitivity.findings("group") == [f"{toggle} on {DOOR}"]
+    assert sensitivity.findings("all") == ["homeassistant.turn_off on all entities"]
+    assert sensitivity.findings("data_template") == [
+        f"a template chooses what {toggle} acts on"
+    ]
+    assert sensitivity.findings("whole_target") == [
+        f"a template chooses what {toggle} acts on"
+    ]
+    assert sensitivity.findings("device_action") == ["a lock device action (unlock)"]
+    assert sensitivity.findings("missing_scene") == [
+        "scene.nowhere is a scene whose states cannot be read"
+    ]
+    assert sensitivity.findings("apply_template") == [
+        f"a template chooses what scene.apply sets {DOOR} to"
+    ]
+    assert sensitivity.findings("deep")[0].endswith("starts more than 8 scripts deep")
+    assert sensitivity.findings("loop") == []
+    assert sensitivity.findings("unknown_automation") == [
+        "automation.x cannot be read (it may not exist yet)"
+    ]
+    assert sensitivity.findings("if_then") == ["calls cover.toggle"]
+    assert sensitivity.findings("repeat") == ["calls lock.open"]
+    assert sensitivity.findings("safe_lock") == []
+    assert sensitivity.findings("not_bound") == []
