@@ -17,7 +17,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .agent_files import async_cleanup_weights
-from .brains import create_brain, engine_of
+from .brains import create_brain
 from .brains.local_gguf import create_local_brain
 from .const import (
     CONF_AGENT,
@@ -31,10 +31,12 @@ from .const import (
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
+from .migration import async_migrate_entry as async_migrate_entry
 from .models import PaiConfigEntry, PaiRuntimeData
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
 from .runtime import AgentRuntime, ResolveError, async_remove_memory
 from .services import async_setup_services
+from .settings import brain_kind
 from .triggers import InvalidTriggerError
 
 _LOGGER = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
     ):
         await async_check_brain_at_setup(hass, entry, brain)  # a refused key: reauth
         brains.append(brain)
-    if engine_of(entry.data) == ENGINE_LOCAL:
+    if brain_kind(entry.data) == ENGINE_LOCAL:
         local = create_local_brain(hass, entry)
         entry.async_on_unload(local.async_release)
         local.async_start()  # installs, checks and loads in the background

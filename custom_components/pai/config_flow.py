@@ -127,6 +127,7 @@ from .engine.container import (
     UnsupportedVersionError,
 )
 from .engine.signing import SignatureError
+from .migration import MINOR_VERSION, VERSION
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .repairs import async_brain_problem
 from .review import (
@@ -328,7 +329,8 @@ class CreatedAction:
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     """Import an agent file, or create a simple agent, as a config entry."""
 
-    VERSION = 1
+    VERSION = VERSION
+    MINOR_VERSION = MINOR_VERSION
 
     def __init__(self) -> None:
         """Start with nothing chosen."""

@@ -36,18 +36,15 @@ import probatio as vol
 from .const import (
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
-    CONF_AGENT,
     CONF_AGENT_NAME,
     CONF_ALLOWED_ACTIONS,
     CONF_APPROVAL_EXPIRY,
     CONF_APPROVERS,
     CONF_AUTONOMY_CEILING,
     CONF_BINDINGS,
-    CONF_BRAIN,
     CONF_BRAIN_MODEL,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
-    CONF_ENGINE,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
     CONF_LLM_EVERY_EVENT,
@@ -66,24 +63,14 @@ from .const import (
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
-    DEFAULT_ANTHROPIC_MODEL,
-    DEFAULT_APPROVAL_EXPIRY_MINUTES,
-    DEFAULT_LLM_MAX_CALLS,
-    DEFAULT_LLM_MAX_COST,
-    DEFAULT_LLM_MIN_INTERVAL,
-    DEFAULT_LLM_TIMEOUT,
-    DEFAULT_LOCAL_N_CTX,
-    DEFAULT_PRIVACY_LABEL,
-    DEFAULT_UNDO_WINDOW_MINUTES,
     ENGINE_ANTHROPIC,
     ENGINE_LOCAL,
     ENGINE_OPENAI,
-    ENGINE_RULES,
     LEVEL_NAMES,
 )
-from .engine.agent import NOTIFY_ACTION, AgentDefinition, AgentDefinitionError
-from .engine.models import Policy
+from .engine.agent import NOTIFY_ACTION
 from .notifications import available_targets
+from .settings import agent_definition, brain_kind, default_values, file_policy
 
 SECTION_GOVERNANCE = "governance"
 SECTION_QUIET_HOURS = "quiet_hours"
@@ -195,87 +182,21 @@ def _choices(values: list[str]) -> list[SelectOptionDict]:
     return [SelectOptionDict(value=value, label=value) for value in values]
 
 
-def _definition(data: Mapping[str, Any]) -> AgentDefinition | None:
-    """Parse the entry's agent; None for one made in Home Assistant without a file."""
-    sections = data.get(CONF_AGENT)
-    if not sections:
-        return None
-    try:
-        return AgentDefinition.from_sections(sections)
-    except AgentDefinitionError:
-        return None  # setup reports it; the options still work on what is bound
-
-
 def agent_actions(data: Mapping[str, Any]) -> list[str]:
     """List the actions an agent can propose: its rules', its file's, its bound ones."""
     names: set[str] = set(data.get(CONF_BINDINGS, {}).get("actions", {}))
-    if (definition := _definition(data)) is not None:
+    if (definition := agent_definition(data)) is not None:
         names |= set(definition.actions)
         names |= {rule.action for rule in definition.rules}
     names.discard(NOTIFY_ACTION)
     return sorted(names)
 
 
-def llm_engine(data: Mapping[str, Any]) -> str | None:
-    """Return the entry's LLM brain kind, or None for an agent that runs on rules alone."""
-    brain = data.get(CONF_BRAIN)
-    engine = brain.get(CONF_ENGINE) if isinstance(brain, Mapping) else None
-    return engine if isinstance(engine, str) and engine != ENGINE_RULES else None
-
-
-def llm_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the LLM limits in force when the options are silent (the runtime's defaults)."""
-    engine = llm_engine(data)
-    if engine is None:
-        return {}
-    values: dict[str, Any] = {
-        CONF_LLM_EVERY_EVENT: False,
-        CONF_LLM_MIN_INTERVAL: DEFAULT_LLM_MIN_INTERVAL,
-        CONF_LLM_MAX_CALLS: DEFAULT_LLM_MAX_CALLS,
-        CONF_LLM_MAX_COST: DEFAULT_LLM_MAX_COST,
-        CONF_LLM_TIMEOUT: DEFAULT_LLM_TIMEOUT,
-        CONF_PRIVACY_LABEL: DEFAULT_PRIVACY_LABEL,
-    }
-    if engine == ENGINE_ANTHROPIC:
-        values[CONF_BRAIN_MODEL] = DEFAULT_ANTHROPIC_MODEL
-    if engine == ENGINE_LOCAL:
-        values[CONF_LOCAL_N_CTX] = DEFAULT_LOCAL_N_CTX
-    return values
-
-
-def file_policy(data: Mapping[str, Any]) -> Policy:
-    """Return the agent file's policy (paigent's defaults where the file is silent)."""
-    definition = _definition(data)
-    return definition.policy if definition is not None else Policy()
-
-
 def policy_values(
     data: Mapping[str, Any], options: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Return the values in force now, as the form shows them: options over the file."""
-    policy = file_policy(data)
-    values: dict[str, Any] = {
-        CONF_MIN_CONFIDENCE: policy.min_confidence,
-        CONF_ACT_CONFIDENCE: policy.act_confidence,
-        CONF_DEFAULT_MAX_LEVEL: int(policy.default_max_level),
-        CONF_URGENCY_OVERRIDE: policy.urgency_override,
-        CONF_DECLINE_THRESHOLD: policy.decline_penalty_threshold,
-        CONF_MAX_INTERRUPTIONS: policy.max_interruptions_per_hour,
-        CONF_AUTONOMY_CEILING: "act",
-        CONF_APPROVAL_EXPIRY: DEFAULT_APPROVAL_EXPIRY_MINUTES,
-        CONF_UNDO_WINDOW: DEFAULT_UNDO_WINDOW_MINUTES,
-        CONF_NOTIFY_TARGETS: [],
-        CONF_APPROVERS: [],
-        CONF_LIFTED_ACTIONS: [],
-    }
-    if policy.action_max_levels:
-        values[CONF_ACTION_MAX_LEVELS] = {
-            name: int(level) for name, level in policy.action_max_levels.items()
-        }
-    if policy.quiet_hours is not None:
-        values[CONF_QUIET_START] = policy.quiet_hours.start.isoformat()
-        values[CONF_QUIET_END] = policy.quiet_hours.end.isoformat()
-    values.update(llm_values(data))
+    """Return the values in force now, as the form shows them: options over the defaults."""
+    values = default_values(data)
     managed = managed_options(data)
     values.update({key: options[key] for key in managed if key in options})
     values[CONF_DEFAULT_MAX_LEVEL] = LEVEL_NAMES[int(values[CONF_DEFAULT_MAX_LEVEL])]
@@ -331,7 +252,7 @@ def managed_options(data: Mapping[str, Any]) -> frozenset[str]:
     The LLM fields another brain would use are kept as they are, so switching back to it
     finds them again.
     """
-    engine = llm_engine(data)
+    engine = brain_kind(data)
     if engine is None:
         return MANAGED_OPTIONS
     shown = LLM_OPTIONS
@@ -498,7 +419,7 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                 )
             ),
         }
-        if (engine := llm_engine(self.config_entry.data)) is not None:
+        if (engine := brain_kind(self.config_entry.data)) is not None:
             fields[vol.Required(SECTION_LLM)] = section(_llm_schema(engine))
         return vol.Schema(fields)
 

@@ -56,8 +56,6 @@ from .const import (
     CONF_LLM_MAX_CALLS,
     CONF_LLM_MAX_COST,
     CONF_NOTIFY_TARGETS,
-    DEFAULT_LLM_MAX_CALLS,
-    DEFAULT_LLM_MAX_COST,
     DOMAIN,
     ENGINE_ANTHROPIC,
     ENGINE_OPENAI,
@@ -67,6 +65,7 @@ from .const import (
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
 from .notifications import NOTIFY_DOMAIN, available_targets
+from .settings import limits_with_options
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -482,13 +481,10 @@ class BudgetFlow(PaiRepairFlow):
                 ),
             }
         )
+        limits = limits_with_options(entry.options)
         suggested = user_input or {
-            CONF_LLM_MAX_CALLS: entry.options.get(
-                CONF_LLM_MAX_CALLS, DEFAULT_LLM_MAX_CALLS
-            ),
-            CONF_LLM_MAX_COST: entry.options.get(
-                CONF_LLM_MAX_COST, DEFAULT_LLM_MAX_COST
-            ),
+            CONF_LLM_MAX_CALLS: limits.max_calls_per_hour,
+            CONF_LLM_MAX_COST: limits.max_cost_per_day,
         }
         return self.async_show_form(
             step_id="init",

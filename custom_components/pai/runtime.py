@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 import contextlib
 from contextvars import ContextVar
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 import logging
 import math
 from typing import Any
@@ -32,43 +32,7 @@ from homeassistant.util import dt as dt_util
 
 from .action_text import describe_sequence, with_quote
 from .conditions import RuleConditions
-from .const import (
-    CONF_ACT_CONFIDENCE,
-    CONF_ACTION_MAX_LEVELS,
-    CONF_ALLOWED_ACTIONS,
-    CONF_APPROVAL_EXPIRY,
-    CONF_APPROVERS,
-    CONF_AUTONOMY_CEILING,
-    CONF_DECLINE_THRESHOLD,
-    CONF_DEFAULT_MAX_LEVEL,
-    CONF_INTERRUPTION_COST_TEMPLATE,
-    CONF_LIFTED_ACTIONS,
-    CONF_LLM_EVERY_EVENT,
-    CONF_LLM_MAX_CALLS,
-    CONF_LLM_MAX_COST,
-    CONF_LLM_MIN_INTERVAL,
-    CONF_LLM_TIMEOUT,
-    CONF_MAX_INTERRUPTIONS,
-    CONF_MIN_CONFIDENCE,
-    CONF_NOTIFY_TARGETS,
-    CONF_PRIVACY_LABEL,
-    CONF_QUIET_END,
-    CONF_QUIET_START,
-    CONF_UNDO_WINDOW,
-    CONF_URGENCY_OVERRIDE,
-    CONF_USER_STATE_TEMPLATE,
-    DEFAULT_APPROVAL_EXPIRY_MINUTES,
-    DEFAULT_INTERRUPTION_COST,
-    DEFAULT_LLM_MAX_CALLS,
-    DEFAULT_LLM_MAX_COST,
-    DEFAULT_LLM_MIN_INTERVAL,
-    DEFAULT_LLM_TIMEOUT,
-    DEFAULT_PRIVACY_LABEL,
-    DEFAULT_UNDO_WINDOW_MINUTES,
-    DOMAIN,
-    EVENT_PAI_RECORD,
-    LEVEL_NAMES,
-)
+from .const import DEFAULT_INTERRUPTION_COST, DOMAIN, EVENT_PAI_RECORD
 from .engine.agent import AgentDefinition, FileWatchTrigger
 from .engine.approvals import (
     ApprovalBook,
@@ -89,8 +53,6 @@ from .engine.models import (
     Decision,
     Event,
     Intent,
-    Policy,
-    QuietHours,
     SurvivalPolicy,
 )
 from .engine.rate import RecordRate
@@ -102,7 +64,7 @@ from .engine.records import (
     with_execution,
     with_feedback,
 )
-from .engine.router import BrainRouter, RouteOutcome, RouterLimits
+from .engine.router import BrainRouter, RouteOutcome
 from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
 from .executor import ActionExecutor, ExecutionResult
 from .loops import OwnActivity
@@ -111,6 +73,7 @@ from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .review import cap_webhooks, consented_webhooks, webhook_payload
 from .sensitivity import BindingSensitivity
+from .settings import AgentSettings
 from .triggers import (
     PerceivedEvent,
     TriggerSpec,
@@ -159,54 +122,6 @@ async def async_remove_memory(hass: HomeAssistant, entry_id: str) -> None:
     await _memory(hass, entry_id).async_remove()
 
 
-def limits_from_options(options: Mapping[str, Any]) -> RouterLimits:
-    """Return the router's limits on LLM use, from the user's options."""
-    return RouterLimits(
-        min_interval=timedelta(
-            seconds=options.get(CONF_LLM_MIN_INTERVAL, DEFAULT_LLM_MIN_INTERVAL)
-        ),
-        max_calls_per_hour=int(options.get(CONF_LLM_MAX_CALLS, DEFAULT_LLM_MAX_CALLS)),
-        max_cost_per_day=float(options.get(CONF_LLM_MAX_COST, DEFAULT_LLM_MAX_COST)),
-        timeout=float(options.get(CONF_LLM_TIMEOUT, DEFAULT_LLM_TIMEOUT)),
-    )
-
-
-def policy_from_options(base: Policy, options: Mapping[str, Any]) -> Policy:
-    """Return the agent file's policy with the user's options on top."""
-    changes: dict[str, Any] = {}
-    for option, field_name in (
-        (CONF_MIN_CONFIDENCE, "min_confidence"),
-        (CONF_ACT_CONFIDENCE, "act_confidence"),
-        (CONF_URGENCY_OVERRIDE, "urgency_override"),
-    ):
-        if option in options:
-            changes[field_name] = float(options[option])
-    for option, field_name in (
-        (CONF_MAX_INTERRUPTIONS, "max_interruptions_per_hour"),
-        (CONF_DECLINE_THRESHOLD, "decline_penalty_threshold"),
-    ):
-        if option in options:
-            changes[field_name] = int(options[option])
-    if CONF_DEFAULT_MAX_LEVEL in options:
-        changes["default_max_level"] = AutonomyLevel(
-            int(options[CONF_DEFAULT_MAX_LEVEL])
-        )
-    if CONF_ACTION_MAX_LEVELS in options:
-        changes["action_max_levels"] = {
-            **base.action_max_levels,
-            **{
-                name: AutonomyLevel(int(level))
-                for name, level in options[CONF_ACTION_MAX_LEVELS].items()
-            },
-        }
-    if options.get(CONF_QUIET_START) and options.get(CONF_QUIET_END):
-        changes["quiet_hours"] = QuietHours(
-            time.fromisoformat(options[CONF_QUIET_START]),
-            time.fromisoformat(options[CONF_QUIET_END]),
-        )
-    return replace(base, **changes) if changes else base
-
-
 class AgentRuntime:
     """The live agent behind one config entry."""
 
@@ -230,7 +145,7 @@ class AgentRuntime:
         self.name = name
         self.signal = f"{DOMAIN}_{entry_id}_updated"
         self.definition = definition
-        self.options = options
+        self.settings = AgentSettings.from_entry(data, options, definition.policy)
         bindings = data.get("bindings", {})
         self.metrics: Mapping[str, str] = bindings.get("metrics", {})
         self.action_bindings: Mapping[str, list[dict[str, Any]]] = bindings.get(
@@ -240,17 +155,13 @@ class AgentRuntime:
         # Webhooks run without a Home Assistant binding (see _execute), and only those the
         # user ticked in the review, capped at ASK unless lifted (review.py).
         self.webhooks: Mapping[str, str] = consented_webhooks(definition, data)
-        self.policy = cap_webhooks(
-            policy_from_options(definition.policy, options), data, self.webhooks
-        )
+        self.policy = cap_webhooks(self.settings.policy, data, self.webhooks)
         # Rules' `condition`s are Home Assistant conditions, judged by Home Assistant.
         self.conditions = RuleConditions(name)
         self.brain = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
-        self.router = BrainRouter(brains or [], limits_from_options(options))
-        self.privacy = PrivacyGuard(
-            hass, options.get(CONF_PRIVACY_LABEL, DEFAULT_PRIVACY_LABEL)
-        )
+        self.router = BrainRouter(brains or [], self.settings.limits)
+        self.privacy = PrivacyGuard(hass, self.settings.privacy_label)
         self.last_brain: dict[str, Any] | None = None
         self._held: tuple[Event, list[Intent], int] | None = None
         self._held_timer: CALLBACK_TYPE | None = None
@@ -266,7 +177,7 @@ class AgentRuntime:
         self.queue = CollapsingQueue()
         self.ledger = GovernanceLedger()
         self.approvals = ApprovalBook()
-        self.notifier = Notifier(hass, list(options.get(CONF_NOTIFY_TARGETS, [])))
+        self.notifier = Notifier(hass, list(self.settings.notify_targets))
         self.executor = ActionExecutor(hass, DOMAIN)
         self.active = True
         self.last_record: dict[str, Any] | None = None
@@ -280,12 +191,8 @@ class AgentRuntime:
         self._worker: asyncio.Task[None] | None = None
         self.sensitivity = BindingSensitivity(hass, self.action_bindings)
         self._survival = SurvivalPolicy(
-            allowed_actions=(
-                frozenset(options[CONF_ALLOWED_ACTIONS])
-                if CONF_ALLOWED_ACTIONS in options
-                else None
-            ),
-            lifted_actions=frozenset(options.get(CONF_LIFTED_ACTIONS, [])),
+            allowed_actions=self.settings.allowed_actions,
+            lifted_actions=self.settings.lifted_actions,
         )
 
     # --- life cycle ---------------------------------------------------------------------
@@ -452,9 +359,7 @@ class AgentRuntime:
     @property
     def ceiling(self) -> AutonomyLevel:
         """The most this agent may do, set by the user (options / the select entity)."""
-        return AutonomyLevel(
-            LEVEL_NAMES.index(self.options.get(CONF_AUTONOMY_CEILING, "act"))
-        )
+        return self.settings.ceiling
 
     @property
     def survival(self) -> SurvivalPolicy:
@@ -499,8 +404,12 @@ class AgentRuntime:
         entry = self.hass.config_entries.async_get_entry(self.entry_id)
         if entry is None:
             return
-        self.options = {**entry.options, CONF_AUTONOMY_CEILING: LEVEL_NAMES[level]}
-        self.hass.config_entries.async_update_entry(entry, options=self.options)
+        self.settings = replace(self.settings, options=entry.options).with_ceiling(
+            level
+        )
+        self.hass.config_entries.async_update_entry(
+            entry, options=dict(self.settings.options)
+        )
         self._changed()
 
     # --- perception ---------------------------------------------------------------------
@@ -569,9 +478,7 @@ class AgentRuntime:
             # Privacy only matters where an LLM may later see the event (its summary).
             private = self.router.has_llm and self.privacy.is_private(event)
             wants_llm = self.router.has_llm and (
-                bool(escalated)
-                or escalate
-                or bool(self.options.get(CONF_LLM_EVERY_EVENT, False))
+                bool(escalated) or escalate or self.settings.llm_every_event
             )
             if not wants_llm:
                 return await self._async_decide(
@@ -830,9 +737,7 @@ class AgentRuntime:
     def _context(self, event: Event) -> dict[str, Any]:
         now = dt_util.now()
         return {
-            "user_state": self._render(
-                self.options.get(CONF_USER_STATE_TEMPLATE), "unknown"
-            ),
+            "user_state": self._render(self.settings.user_state_template, "unknown"),
             "recent_events": list(reversed(self._recent_events)),
             "action_history": [
                 {"action": action, **counts} for action, counts in self._history.items()
@@ -844,7 +749,7 @@ class AgentRuntime:
 
     def _interruption_cost(self) -> float:
         rendered = self._render(
-            self.options.get(CONF_INTERRUPTION_COST_TEMPLATE),
+            self.settings.interruption_cost_template,
             str(DEFAULT_INTERRUPTION_COST),
         )
         try:
@@ -926,9 +831,7 @@ class AgentRuntime:
                 nonce = await self._async_wait_for_answer(
                     record["record_id"],
                     "approval",
-                    self.options.get(
-                        CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
-                    ),
+                    self.settings.approval_expiry_minutes,
                     {"record": record, "event": event.to_dict()},
                 )
             except ApprovalError as err:  # never replace what waits under this id
@@ -1017,7 +920,7 @@ class AgentRuntime:
                 nonce = await self._async_wait_for_answer(
                     record["record_id"],
                     "undo",
-                    self.options.get(CONF_UNDO_WINDOW, DEFAULT_UNDO_WINDOW_MINUTES),
+                    self.settings.undo_window_minutes,
                     {"snapshot": undo.restore, "left": undo.left, "record": record},
                 )
                 await self.notifier.async_offer_undo(
@@ -1069,7 +972,7 @@ class AgentRuntime:
         user_id: str | None = None,
     ) -> dict[str, Any]:
         """Approve, decline or undo a record, exactly once. Raises ResolveError."""
-        approvers = self.options.get(CONF_APPROVERS) or []
+        approvers = self.settings.approvers
         if approvers and user_id not in approvers:
             raise ResolveError(
                 "not_an_approver", f"user {user_id} may not answer {record_id}"

@@ -15,8 +15,6 @@ from ..const import (
     CONF_AI_TASK_ENTITY,
     CONF_API_KEY,
     CONF_BASE_URL,
-    CONF_BRAIN,
-    CONF_BRAIN_MODEL,
     CONF_ENGINE,
     DEFAULT_ANTHROPIC_MODEL,
     ENGINE_AI_TASK,
@@ -26,15 +24,6 @@ from ..const import (
 from ..engine.brain import Brain
 from .claude import ClaudeBrain
 from .openai_server import OpenAIServerBrain
-
-
-def engine_of(data: Mapping[str, Any]) -> str | None:
-    """Return the brain kind an entry's data names, or None for rules only."""
-    config = data.get(CONF_BRAIN)
-    if not isinstance(config, Mapping):
-        return None
-    engine = config.get(CONF_ENGINE)
-    return engine if isinstance(engine, str) else None
 
 
 def create_brain(
@@ -52,7 +41,7 @@ def create_brain(
         return OpenAIServerBrain(
             hass,
             base_url=str(config[CONF_BASE_URL]),
-            model=model or str(config.get(CONF_BRAIN_MODEL) or ""),
+            model=model or "",
             api_key=config.get(CONF_API_KEY) or None,
         )
     if engine == ENGINE_AI_TASK:

@@ -1,0 +1,65 @@
+"""Config entry versions: what each minor version changed, and the steps that bring old ones up.
+
+1.1: the first release's entries.
+1.2: the LLM brain's model lives in the options alone (`brain_model`); 1.1 entries could carry
+     it in the data's `brain` section too, where the runtime read it as a fallback.
+
+Minor versions stay readable by older releases of the same major version; an entry from a newer
+major version is refused (Home Assistant shows the migration error), never guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_BRAIN, CONF_BRAIN_MODEL
+
+_LOGGER = logging.getLogger(__name__)
+
+VERSION = 1
+MINOR_VERSION = 2
+
+
+def model_to_options(
+    data: Mapping[str, Any], options: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return data and options with the brain's model moved from the data to the options.
+
+    A model already in the options wins (it is the one the user set last); a blank one is
+    dropped.
+    """
+    new_data, new_options = dict(data), dict(options)
+    brain = data.get(CONF_BRAIN)
+    if isinstance(brain, Mapping) and CONF_BRAIN_MODEL in brain:
+        brain = dict(brain)
+        model = str(brain.pop(CONF_BRAIN_MODEL) or "").strip()
+        new_data[CONF_BRAIN] = brain
+        if model and not new_options.get(CONF_BRAIN_MODEL):
+            new_options[CONF_BRAIN_MODEL] = model
+    return new_data, new_options
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Bring an entry stored by an older release up to this one's version."""
+    if entry.version > VERSION:
+        _LOGGER.error(
+            "%s was saved by a newer PAI (version %s.%s); this one reads up to %s.%s",
+            entry.title,
+            entry.version,
+            entry.minor_version,
+            VERSION,
+            MINOR_VERSION,
+        )
+        return False
+    if entry.minor_version < 2:
+        data, options = model_to_options(entry.data, entry.options)
+        hass.config_entries.async_update_entry(
+            entry, data=data, options=options, minor_version=2
+        )
+    _LOGGER.debug("%s migrated to version %s.%s", entry.title, VERSION, MINOR_VERSION)
+    return True
