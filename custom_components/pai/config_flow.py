@@ -61,7 +61,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
 
-from . import minimal_sections
+from . import minimal_sections, selectors
 from .agent_files import (
     CONF_WEIGHTS,
     AgentFile,
@@ -76,6 +76,7 @@ from .agent_files import (
     staging_dir,
     weights_dir,
 )
+from .brains.checks import async_brain_problem
 from .conditions import async_condition_problems
 from .const import (
     CONF_AGENT,
@@ -129,7 +130,6 @@ from .engine.container import (
 from .engine.signing import SignatureError
 from .migration import MINOR_VERSION, VERSION
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
-from .repairs import async_brain_problem
 from .review import (
     CONF_CONSENT,
     kept_triggers,
@@ -264,19 +264,9 @@ def error_key(err: Exception) -> str:
     return next(key for kind, key in FILE_ERRORS if isinstance(err, kind))
 
 
-def _level_selector() -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=list(LEVEL_NAMES),
-            translation_key="autonomy_level",
-            mode=SelectSelectorMode.DROPDOWN,
-        )
-    )
-
-
 ACTION_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(CONF_ACTION): ActionSelector(),
-    vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): _level_selector(),
+    vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): selectors.level(),
     vol.Required(CONF_CONFIDENCE, default=0.9): NumberSelector(
         NumberSelectorConfig(min=0, max=1, step=0.05, mode=NumberSelectorMode.SLIDER)
     ),
@@ -291,15 +281,7 @@ CREATE_SCHEMA = vol.Schema(
         vol.Optional(CONF_ENTITIES): EntitySelector(
             EntitySelectorConfig(multiple=True)
         ),
-        vol.Optional(CONF_MINUTES): NumberSelector(
-            NumberSelectorConfig(
-                min=1,
-                max=59,
-                step=1,
-                mode=NumberSelectorMode.BOX,
-                unit_of_measurement="min",
-            )
-        ),
+        vol.Optional(CONF_MINUTES): selectors.count(59, "min", minimum=1),
         **ACTION_FIELDS,
         vol.Required(CONF_ENGINE, default=ENGINE_RULES): _engine_selector(
             CLOUD_ENGINES
@@ -726,12 +708,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             ] or [PERSISTENT_NOTIFICATION]
         schema = vol.Schema(
             {
-                vol.Required(CONF_NOTIFY_TARGETS, default=default): SelectSelector(
-                    SelectSelectorConfig(
-                        options=available,
-                        multiple=True,
-                        custom_value=True,
-                    )
+                vol.Required(CONF_NOTIFY_TARGETS, default=default): selectors.multi(
+                    available, custom=True, mode=None
                 )
             }
         )

@@ -18,14 +18,8 @@ from homeassistant.exceptions import TemplateError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     LabelSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     ObjectSelector,
     SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TemplateSelector,
     TextSelector,
     TimeSelector,
@@ -33,6 +27,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.template import Template
 import probatio as vol
 
+from . import selectors
 from .const import (
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
@@ -137,49 +132,6 @@ _LIST_OPTIONS = (
     CONF_NOTIFY_TARGETS,
     CONF_APPROVERS,
 )
-
-
-def _unit() -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(min=0, max=1, step=0.01, mode=NumberSelectorMode.BOX)
-    )
-
-
-def _count(maximum: int, unit: str | None = None, minimum: int = 0) -> NumberSelector:
-    config = NumberSelectorConfig(
-        min=minimum, max=maximum, step=1, mode=NumberSelectorMode.BOX
-    )
-    if unit is not None:
-        config["unit_of_measurement"] = unit
-    return NumberSelector(config)
-
-
-def _level_selector() -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=list(LEVEL_NAMES),
-            translation_key="autonomy_level",
-            mode=SelectSelectorMode.DROPDOWN,
-        )
-    )
-
-
-def _multi(
-    options: list[SelectOptionDict], *, custom: bool = False, key: str | None = None
-) -> SelectSelector:
-    config = SelectSelectorConfig(
-        options=options,
-        multiple=True,
-        custom_value=custom,
-        mode=SelectSelectorMode.DROPDOWN,
-    )
-    if key is not None:
-        config["translation_key"] = key
-    return SelectSelector(config)
-
-
-def _choices(values: list[str]) -> list[SelectOptionDict]:
-    return [SelectOptionDict(value=value, label=value) for value in values]
 
 
 def agent_actions(data: Mapping[str, Any]) -> list[str]:
@@ -365,7 +317,7 @@ class PaiOptionsFlow(OptionsFlowWithReload):
     async def _schema(self, actions: list[str]) -> vol.Schema:
         """Build the form, with choices taken from this agent and this Home Assistant."""
         options = self.config_entry.options
-        action_choices = _choices(actions)
+        action_choices = selectors.choices(actions)
         targets = available_targets(self.hass)
         targets += [t for t in options.get(CONF_NOTIFY_TARGETS, []) if t not in targets]
         users = [
@@ -380,19 +332,23 @@ class PaiOptionsFlow(OptionsFlowWithReload):
             if user_id not in known
         ]
         fields: dict[vol.Marker, Any] = {
-            vol.Optional(CONF_MIN_CONFIDENCE): _unit(),
-            vol.Optional(CONF_ACT_CONFIDENCE): _unit(),
-            vol.Optional(CONF_DEFAULT_MAX_LEVEL): _level_selector(),
-            vol.Optional(CONF_URGENCY_OVERRIDE): _unit(),
-            vol.Optional(CONF_DECLINE_THRESHOLD): _count(100, minimum=1),
+            vol.Optional(CONF_MIN_CONFIDENCE): selectors.unit(),
+            vol.Optional(CONF_ACT_CONFIDENCE): selectors.unit(),
+            vol.Optional(CONF_DEFAULT_MAX_LEVEL): selectors.level(),
+            vol.Optional(CONF_URGENCY_OVERRIDE): selectors.unit(),
+            vol.Optional(CONF_DECLINE_THRESHOLD): selectors.count(100, minimum=1),
             vol.Optional(CONF_INTERRUPTION_COST_TEMPLATE): TemplateSelector(),
             vol.Optional(CONF_USER_STATE_TEMPLATE): TemplateSelector(),
             vol.Required(SECTION_GOVERNANCE): section(
                 vol.Schema(
                     {
-                        vol.Optional(CONF_AUTONOMY_CEILING): _level_selector(),
-                        vol.Optional(CONF_ALLOWED_ACTIONS): _multi(action_choices),
-                        vol.Optional(CONF_LIFTED_ACTIONS): _multi(action_choices),
+                        vol.Optional(CONF_AUTONOMY_CEILING): selectors.level(),
+                        vol.Optional(CONF_ALLOWED_ACTIONS): selectors.multi(
+                            action_choices
+                        ),
+                        vol.Optional(CONF_LIFTED_ACTIONS): selectors.multi(
+                            action_choices
+                        ),
                         vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
                     }
                 )
@@ -402,19 +358,23 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                     {
                         vol.Optional(CONF_QUIET_START): TimeSelector(),
                         vol.Optional(CONF_QUIET_END): TimeSelector(),
-                        vol.Optional(CONF_MAX_INTERRUPTIONS): _count(1000),
+                        vol.Optional(CONF_MAX_INTERRUPTIONS): selectors.count(1000),
                     }
                 )
             ),
             vol.Required(SECTION_DELIVERY): section(
                 vol.Schema(
                     {
-                        vol.Optional(CONF_NOTIFY_TARGETS): _multi(
-                            _choices(targets), custom=True, key="notify_target"
+                        vol.Optional(CONF_NOTIFY_TARGETS): selectors.multi(
+                            selectors.choices(targets), custom=True, key="notify_target"
                         ),
-                        vol.Optional(CONF_APPROVERS): _multi(users),
-                        vol.Optional(CONF_APPROVAL_EXPIRY): _count(10080, "min", 1),
-                        vol.Optional(CONF_UNDO_WINDOW): _count(10080, "min", 1),
+                        vol.Optional(CONF_APPROVERS): selectors.multi(users),
+                        vol.Optional(CONF_APPROVAL_EXPIRY): selectors.count(
+                            10080, "min", 1
+                        ),
+                        vol.Optional(CONF_UNDO_WINDOW): selectors.count(
+                            10080, "min", 1
+                        ),
                     }
                 )
             ),
@@ -435,24 +395,16 @@ def _llm_schema(engine: str) -> vol.Schema:
     fields.update(
         {
             vol.Optional(CONF_LLM_EVERY_EVENT): BooleanSelector(),
-            vol.Optional(CONF_LLM_MIN_INTERVAL): _count(3600, "s"),
-            vol.Optional(CONF_LLM_MAX_CALLS): _count(10000, minimum=1),
-            vol.Optional(CONF_LLM_MAX_COST): NumberSelector(
-                NumberSelectorConfig(
-                    min=0,
-                    max=1000,
-                    step=0.01,
-                    mode=NumberSelectorMode.BOX,
-                    unit_of_measurement="USD",
-                )
-            ),
-            vol.Optional(CONF_LLM_TIMEOUT): _count(600, "s", 1),
+            vol.Optional(CONF_LLM_MIN_INTERVAL): selectors.count(3600, "s"),
+            vol.Optional(CONF_LLM_MAX_CALLS): selectors.count(10000, minimum=1),
+            vol.Optional(CONF_LLM_MAX_COST): selectors.dollars(),
+            vol.Optional(CONF_LLM_TIMEOUT): selectors.count(600, "s", 1),
             vol.Optional(CONF_PRIVACY_LABEL): LabelSelector(),
         }
     )
     if engine == ENGINE_LOCAL:
-        fields[vol.Optional(CONF_LOCAL_N_CTX)] = _count(131072, minimum=256)
-        fields[vol.Optional(CONF_LOCAL_THREADS)] = _count(64, minimum=1)
+        fields[vol.Optional(CONF_LOCAL_N_CTX)] = selectors.count(131072, minimum=256)
+        fields[vol.Optional(CONF_LOCAL_THREADS)] = selectors.count(64, minimum=1)
     return vol.Schema(fields)
 
 

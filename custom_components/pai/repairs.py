@@ -11,14 +11,12 @@ dispatcher signal, its records, and notify services coming and going):
   binds them, or ignores them for good.
 
 While an issue is open the agent keeps working on what it has (its rules, the other
-targets), so nothing waits on the user. The brain checks used by the config flow live here
-too, because a refused or silent brain is what the brain issues are about.
+targets), so nothing waits on the user. The brain checks themselves are `brains.checks`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any, cast
@@ -33,20 +31,13 @@ from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.script import async_validate_actions_config
-from homeassistant.helpers.selector import (
-    ActionSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-)
+from homeassistant.helpers.selector import ActionSelector, SelectSelectorMode
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .brains import create_brain
+from . import selectors
+from .brains.checks import KEYED_ENGINES, async_brain_problem, async_validate
 from .const import (
     CONF_API_KEY,
     CONF_BINDINGS,
@@ -57,15 +48,12 @@ from .const import (
     CONF_LLM_MAX_COST,
     CONF_NOTIFY_TARGETS,
     DOMAIN,
-    ENGINE_ANTHROPIC,
-    ENGINE_OPENAI,
     ENGINE_RULES,
     EVENT_PAI_RECORD,
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
 from .notifications import NOTIFY_DOMAIN, available_targets
-from .settings import limits_with_options
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -81,22 +69,10 @@ ISSUES = (BUDGET_EXCEEDED, BRAIN_UNREACHABLE, MISSING_NOTIFY_TARGET, UNBOUND_ACT
 CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 """Options: actions the user chose to leave unbound (no issue for them again)."""
 
-VALIDATE_TIMEOUT = 10.0
-"""Seconds a brain gets to answer the check (config flow, setup, the fix flow)."""
-
 RECHECK = timedelta(minutes=5)
 """Budgets age out with no event; look again this often."""
 
 NO_ACTION_BOUND = "no_action_registered"
-
-KEYED_ENGINES = (ENGINE_ANTHROPIC, ENGINE_OPENAI)
-"""Brains whose key is checked at setup (a server in the home without a key is not)."""
-
-ERROR_FOR_KIND = {
-    FailureKind.AUTH: "invalid_auth",
-    FailureKind.UNAVAILABLE: "cannot_connect",
-    FailureKind.TIMEOUT: "cannot_connect",
-}
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -104,41 +80,7 @@ def issue_id(kind: str, entry_id: str) -> str:
     return f"{kind}_{entry_id}"
 
 
-# --- checking a brain ------------------------------------------------------------------------
-
-
-async def async_validate(brain: Brain) -> None:
-    """Ask the brain's service whether it takes the credentials; raise `BrainError` if not.
-
-    A brain without a check (nothing to reach) passes; one that does not answer in
-    `VALIDATE_TIMEOUT` seconds counts as unreachable.
-    """
-    check: Callable[[], Any] | None = getattr(brain, "async_validate", None)
-    if check is None:
-        return
-    try:
-        async with asyncio.timeout(VALIDATE_TIMEOUT):
-            await check()
-    except TimeoutError as err:
-        raise BrainError(
-            FailureKind.TIMEOUT, f"no answer in {VALIDATE_TIMEOUT:g} s"
-        ) from err
-
-
-async def async_brain_problem(
-    hass: HomeAssistant, config: Mapping[str, Any], model: str | None
-) -> tuple[str, str] | None:
-    """Build the brain `config` describes and check it: None, or (form error, detail)."""
-    try:
-        brain = create_brain(hass, config, model)
-        if brain is not None:
-            await async_validate(brain)
-    except BrainError as err:
-        return ERROR_FOR_KIND.get(err.kind, "unknown"), str(err)
-    except Exception as err:  # a brain's bug must not break the form
-        _LOGGER.exception("Checking the %s brain failed", config.get(CONF_ENGINE))
-        return "unknown", str(err)
-    return None
+# --- checking a brain at setup --------------------------------------------------------------
 
 
 async def async_check_brain_at_setup(
@@ -465,23 +407,10 @@ class BudgetFlow(PaiRepairFlow):
         limits = runtime.router.limits
         schema = vol.Schema(
             {
-                vol.Required(CONF_LLM_MAX_CALLS): NumberSelector(
-                    NumberSelectorConfig(
-                        min=1, max=10000, step=1, mode=NumberSelectorMode.BOX
-                    )
-                ),
-                vol.Required(CONF_LLM_MAX_COST): NumberSelector(
-                    NumberSelectorConfig(
-                        min=0,
-                        max=1000,
-                        step=0.01,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="USD",
-                    )
-                ),
+                vol.Required(CONF_LLM_MAX_CALLS): selectors.count(10000, minimum=1),
+                vol.Required(CONF_LLM_MAX_COST): selectors.dollars(),
             }
         )
-        limits = limits_with_options(entry.options)
         suggested = user_input or {
             CONF_LLM_MAX_CALLS: limits.max_calls_per_hour,
             CONF_LLM_MAX_COST: limits.max_cost_per_day,
@@ -581,14 +510,11 @@ class NotifyTargetsFlow(PaiRepairFlow):
         kept = [t for t in runtime.notifier.targets if t not in missing]
         schema = vol.Schema(
             {
-                vol.Required(CONF_NOTIFY_TARGETS, default=kept): SelectSelector(
-                    SelectSelectorConfig(
-                        options=available,
-                        multiple=True,
-                        custom_value=True,
-                        mode=SelectSelectorMode.LIST,
-                        translation_key="notify_target",
-                    )
+                vol.Required(CONF_NOTIFY_TARGETS, default=kept): selectors.multi(
+                    available,
+                    custom=True,
+                    key="notify_target",
+                    mode=SelectSelectorMode.LIST,
                 )
             }
         )

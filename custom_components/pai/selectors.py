@@ -1,0 +1,81 @@
+"""The selectors the config flow, the options flow and the Repairs fix flows share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+
+from .const import LEVEL_NAMES
+
+
+def unit() -> NumberSelector:
+    """Return a number selector from 0 to 1 (a confidence, an urgency)."""
+    return NumberSelector(
+        NumberSelectorConfig(min=0, max=1, step=0.01, mode=NumberSelectorMode.BOX)
+    )
+
+
+def count(
+    maximum: int, unit_name: str | None = None, minimum: int = 0
+) -> NumberSelector:
+    """Return a whole-number selector, with its unit if it has one."""
+    config = NumberSelectorConfig(
+        min=minimum, max=maximum, step=1, mode=NumberSelectorMode.BOX
+    )
+    if unit_name is not None:
+        config["unit_of_measurement"] = unit_name
+    return NumberSelector(config)
+
+
+def dollars() -> NumberSelector:
+    """Return a selector of US dollars (the LLM's daily budget)."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=0,
+            max=1000,
+            step=0.01,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement="USD",
+        )
+    )
+
+
+def level() -> SelectSelector:
+    """Return an autonomy level selector, by name (observe, suggest, ask, act)."""
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=list(LEVEL_NAMES),
+            translation_key="autonomy_level",
+            mode=SelectSelectorMode.DROPDOWN,
+        )
+    )
+
+
+def choices(values: Iterable[str]) -> list[SelectOptionDict]:
+    """Return options labelled with their own value."""
+    return [SelectOptionDict(value=value, label=value) for value in values]
+
+
+def multi(
+    options: list[SelectOptionDict] | list[str],
+    *,
+    custom: bool = False,
+    key: str | None = None,
+    mode: SelectSelectorMode | None = SelectSelectorMode.DROPDOWN,
+) -> SelectSelector:
+    """Return a selector of several choices (`custom`: the user may type one not listed; mode None: the UI's)."""
+    config = SelectSelectorConfig(options=options, multiple=True, custom_value=custom)
+    if mode is not None:
+        config["mode"] = mode
+    if key is not None:
+        config["translation_key"] = key
+    return SelectSelector(config)
