@@ -16,6 +16,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
@@ -85,24 +86,6 @@ async def async_handle_phone_action(
                 _LOGGER.warning("Ignored phone answer %s: %s", action, err)
             return
     _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
-
-
-def minimal_sections(name: str) -> dict[str, Any]:
-    """Return an agent with no rules and no triggers (until it is given some)."""
-    return {
-        "manifest.json": {
-            "name": name,
-            "version": "1.0.0",
-            "author": "Home Assistant",
-            "description": "An agent created in Home Assistant",
-            "pai_format": 1,
-            "kind": "proactive-agent",
-        },
-        "policy.json": {},
-        "triggers.json": [],
-        "rules.json": [],
-        "actions.json": {},
-    }
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:

@@ -23,13 +23,11 @@ later (at setup or by a call) starts the reauth step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from awesomeversion import AwesomeVersion, AwesomeVersionException
 from homeassistant.components.file_upload import process_uploaded_file
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
@@ -61,7 +59,25 @@ from homeassistant.helpers.selector import (
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
 
-from . import minimal_sections, selectors
+from . import selectors
+from .agent_draft import (
+    CONF_ACTION,
+    CONF_CONFIDENCE,
+    CONF_LEVEL,
+    CONF_SOURCE,
+    CONSOLE_BINDING,
+    AgentDraft,
+    CreatedAction,
+    actions_to_bind,
+    created_agent,
+    created_name,
+    created_triggers,
+    describe,
+    file_engine,
+    installed_version,
+    is_newer,
+    threshold_metrics,
+)
 from .agent_files import (
     CONF_WEIGHTS,
     AgentFile,
@@ -101,15 +117,10 @@ from .const import (
     LEVEL_NAMES,
 )
 from .engine.agent import (
-    NOTIFY_ACTION,
     AgentDefinition,
     AgentDefinitionError,
-    BrainConfig,
-    CallbackAction,
     ConsoleAction,
     MissingAgentSectionError,
-    ThresholdTrigger,
-    UnknownAction,
 )
 from .engine.container import (
     BadMagicError,
@@ -144,24 +155,8 @@ from .storable import storable_problem
 from .triggers import trigger_specs
 
 CONF_FILE = "pai_file"
-CONF_SOURCE = "source"
 CONF_ENTITIES = "entities"
 CONF_MINUTES = "minutes"
-CONF_ACTION = "action"
-CONF_LEVEL = "level"
-CONF_CONFIDENCE = "confidence"
-
-CREATED_ACTION_PREFIX = "action_"
-"""An agent made here names its actions action_1, action_2... in the order they were given."""
-
-CONSOLE_BINDING: list[dict[str, Any]] = [
-    {
-        "action": "persistent_notification.create",
-        "data": {"title": "{{ record_id }}", "message": "{{ params }}"},
-    }
-]
-"""A file's `console` action in Home Assistant: a notification in the panel."""
-
 # Checked in order: the first class the error is an instance of names its form error.
 FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (BadMagicError, "bad_magic"),
@@ -241,19 +236,6 @@ CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
 REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _secret()})
 
 
-def file_engine(brain: BrainConfig, has_weights: bool) -> str:
-    """Return the brain to suggest for an agent file's brain.json (rules unless it asks)."""
-    if brain.type != "llm":
-        return ENGINE_RULES
-    engine = (brain.engine or "").lower()
-    if "anthropic" in engine or "claude" in engine:
-        return ENGINE_ANTHROPIC
-    if "ai_task" in engine:
-        return ENGINE_AI_TASK
-    # Weights in the file: the author ships the model; anything else speaks OpenAI's API.
-    return ENGINE_LOCAL if has_weights else ENGINE_OPENAI
-
-
 def _valid_url(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
@@ -290,24 +272,6 @@ CREATE_SCHEMA = vol.Schema(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CreatedAction:
-    """An action given on the create forms: its HA sequence, cap (level) and confidence."""
-
-    sequence: list[dict[str, Any]]
-    level: int
-    confidence: float
-
-    @classmethod
-    def from_form(cls, user_input: Mapping[str, Any]) -> CreatedAction:
-        """Read one action's fields (the sequence already checked)."""
-        return cls(
-            sequence=cv.ensure_list(user_input.get(CONF_ACTION) or []),
-            level=LEVEL_NAMES.index(user_input[CONF_LEVEL]),
-            confidence=float(user_input[CONF_CONFIDENCE]),
-        )
-
-
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     """Import an agent file, or create a simple agent, as a config entry."""
 
@@ -316,26 +280,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
-        self._name = ""
-        self._agent: AgentFile | None = None
-        self._definition: AgentDefinition | None = None
-        self._sections: dict[str, Any] = {}
-        self._metrics: dict[str, str] = {}
-        self._actions: dict[str, list[dict[str, Any]]] = {}
-        self._ha_triggers: list[dict[str, Any]] = []
-        self._previous: Mapping[str, Any] = {}  # bindings suggested on the forms
-        self._suggested_targets: list[str] = []
-        self._created: list[CreatedAction] = []  # the actions given on the create forms
-        self._weights_from: Path | None = None  # the file to extract weights from
-        self._staged = False  # whether that file is this flow's to delete
-        self._release_weights: Callable[[], None] | None = None
-        self._targets: list[str] = []
-        self._engine: str | None = None  # chosen on the create form
-        self._brain: dict[str, Any] | None = None  # entry.data["brain"]; None: rules
-        self._brain_model: str | None = None
-        self._brain_only = False  # reconfigure without a file: only the brain changes
-        self._file_triggers: list[dict[str, Any]] = []  # ha_bindings.json's, to review
-        self._consent: dict[str, Any] | None = None  # what the review allowed
+        self.draft = AgentDraft()
 
     @staticmethod
     @callback
@@ -385,7 +330,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                 reason="invalid_file", description_placeholders={"detail": str(err)}
             )
         if agent.weights:
-            self._weights_from = path
+            self.draft.weights_from = path
         return await self._async_add(agent)
 
     async def _async_add(self, agent: AgentFile) -> ConfigFlowResult:
@@ -394,8 +339,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         existing = self.hass.config_entries.async_entry_for_domain_unique_id(
             DOMAIN, str(self.unique_id)
         )
-        installed = _installed_version(existing.data) if existing else None
-        if installed and _is_newer(agent.version, installed):
+        installed = installed_version(existing.data) if existing else None
+        if installed and is_newer(agent.version, installed):
             return self.async_abort(
                 reason="newer_version",
                 description_placeholders={
@@ -412,12 +357,12 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Replace an agent's file with a newer (or the same) version."""
         entry = self._get_reconfigure_entry()
-        installed = _installed_version(entry.data)
+        installed = installed_version(entry.data)
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "installed": installed or "?"}
         if user_input is not None and not user_input.get(CONF_FILE):
-            self._brain_only = True
-            self._name = entry.title
+            self.draft.brain_only = True
+            self.draft.name = entry.title
             return await self.async_step_brain()
         if user_input is not None and (
             agent := await self._async_read(user_input[CONF_FILE], errors, placeholders)
@@ -425,12 +370,12 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             if slugify(agent.name) != entry.unique_id:
                 errors["base"] = "different_agent"
                 placeholders["detail"] = agent.name
-            elif installed and _is_newer(installed, agent.version):
+            elif installed and is_newer(installed, agent.version):
                 errors["base"] = "older_version"
                 placeholders["detail"] = agent.version
             else:
-                self._previous = entry.data.get(CONF_BINDINGS, {})
-                self._ha_triggers = list(entry.data.get(CONF_HA_TRIGGERS, []))
+                self.draft.previous = entry.data.get(CONF_BINDINGS, {})
+                self.draft.ha_triggers = list(entry.data.get(CONF_HA_TRIGGERS, []))
                 return await self._async_use(agent)
         return self.async_show_form(
             step_id="reconfigure",
@@ -471,20 +416,20 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                 check_free_space(agent.weights, weights_dir(self.hass))
                 staged = staging_dir(self.hass) / f"{self.flow_id}.pai"
                 stage_file(path, staged)
-                self._weights_from, self._staged = staged, True
+                self.draft.weights_from, self.draft.staged = staged, True
         return agent
 
     async def _async_use(self, agent: AgentFile) -> ConfigFlowResult:
         """Take the verified agent and ask for what it needs bound."""
-        self._agent = agent
-        self._definition = agent.definition
-        self._name = agent.name
-        self._sections = agent.sections
+        self.draft.agent = agent
+        self.draft.definition = agent.definition
+        self.draft.name = agent.name
+        self.draft.sections = agent.sections
         if agent.ha_bindings is not None and self.source != SOURCE_RECONFIGURE:
-            self._previous = agent.ha_bindings
-            self._file_triggers = agent.ha_bindings["ha_triggers"]
-            self._suggested_targets = agent.ha_bindings["notify_targets"]
-        self._actions = {
+            self.draft.previous = agent.ha_bindings
+            self.draft.file_triggers = agent.ha_bindings["ha_triggers"]
+            self.draft.suggested_targets = agent.ha_bindings["notify_targets"]
+        self.draft.actions = {
             name: CONSOLE_BINDING
             for name, spec in agent.definition.actions.items()
             if isinstance(spec, ConsoleAction)
@@ -501,34 +446,40 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             previous = self._get_reconfigure_entry().data.get(CONF_CONSENT)
         ticks, unchanged = previous_ticks(definition, previous)
         if user_input is None and unchanged and previous is not None:
-            self._consent = dict(previous)  # nothing outward changed: asked already
+            self.draft.consent = dict(
+                previous
+            )  # nothing outward changed: asked already
             return await self.async_step_bind_metrics()
         errors: dict[str, str] = {}
         placeholders = {
-            "name": self._name,
-            "version": self._agent.version if self._agent else "",
+            "name": self.draft.name,
+            "version": self.draft.agent.version if self.draft.agent else "",
             "outreach": review_text(
                 definition,
-                self._file_triggers,
-                self._agent.signer if self._agent else None,
-                sum(item.size for item in self._agent.weights) if self._agent else 0,
+                self.draft.file_triggers,
+                self.draft.agent.signer if self.draft.agent else None,
+                sum(item.size for item in self.draft.agent.weights)
+                if self.draft.agent
+                else 0,
             ),
             "detail": "",
         }
         if user_input is not None:
             problem = review_problem(definition, user_input)
             if problem is None:
-                consent = make_consent(definition, self._file_triggers, user_input)
+                consent = make_consent(definition, self.draft.file_triggers, user_input)
                 if self.source == SOURCE_RECONFIGURE:  # the entry's triggers stay
                     consent["ha_triggers"] = (previous or {}).get("ha_triggers", [])
                 else:
-                    self._ha_triggers = kept_triggers(self._file_triggers, consent)
-                self._consent = consent
+                    self.draft.ha_triggers = kept_triggers(
+                        self.draft.file_triggers, consent
+                    )
+                self.draft.consent = consent
                 return await self.async_step_bind_metrics()
             errors["base"], placeholders["detail"] = problem
         return self.async_show_form(
             step_id="review",
-            data_schema=review_schema(definition, self._file_triggers, ticks),
+            data_schema=review_schema(definition, self.draft.file_triggers, ticks),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -537,11 +488,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Bind each threshold metric of the file to an entity."""
-        metrics = _threshold_metrics(self._agent_definition())
+        metrics = threshold_metrics(self._agent_definition())
         if not metrics:
             return await self.async_step_bind_actions()
         if user_input is not None:
-            self._metrics = {
+            self.draft.metrics = {
                 metric: user_input[metric]
                 for metric in metrics
                 if user_input.get(metric)
@@ -554,7 +505,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="bind_metrics",
             data_schema=self.add_suggested_values_to_schema(
-                schema, self._previous.get("metrics", {})
+                schema, self.draft.previous.get("metrics", {})
             ),
             description_placeholders={"metrics": _bullets(metrics)},
         )
@@ -563,7 +514,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Bind each action the rules call to a Home Assistant action sequence."""
-        wanted = _actions_to_bind(self._agent_definition())
+        wanted = actions_to_bind(self._agent_definition())
         if not wanted:
             return await self.async_step_targets()
         errors: dict[str, str] = {}
@@ -579,13 +530,13 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                     errors[name] = "invalid_action"
                     placeholders["detail"] = problem
             if not errors:
-                self._actions.update(chosen)
+                self.draft.actions.update(chosen)
                 return await self.async_step_targets()
         schema = vol.Schema({vol.Optional(name): ActionSelector() for name in wanted})
         return self.async_show_form(
             step_id="bind_actions",
             data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or self._previous.get("actions", {})
+                schema, user_input or self.draft.previous.get("actions", {})
             ),
             errors=errors,
             description_placeholders=placeholders,
@@ -616,13 +567,15 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             elif await self._async_check_action(user_input, errors, placeholders):
                 await self.async_set_unique_id(slugify(name))
                 self._abort_if_unique_id_configured()
-                self._name = name
-                self._ha_triggers = _created_triggers(
+                self.draft.name = name
+                self.draft.ha_triggers = created_triggers(
                     user_input.get(CONF_ENTITIES) or [], user_input.get(CONF_MINUTES)
                 )
-                self._created = [CreatedAction.from_form(user_input)]
-                self._engine = user_input.get(CONF_ENGINE, ENGINE_RULES)
-                if not self._created[0].sequence:  # no action: the agent only tells
+                self.draft.created = [CreatedAction.from_form(user_input)]
+                self.draft.engine = user_input.get(CONF_ENGINE, ENGINE_RULES)
+                if not self.draft.created[
+                    0
+                ].sequence:  # no action: the agent only tells
                     return await self._async_created()
                 return await self.async_step_create_action()
         return self.async_show_form(
@@ -644,11 +597,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             if not user_input.get(CONF_ACTION):
                 return await self._async_created()
             if await self._async_check_action(user_input, errors, placeholders):
-                self._created.append(CreatedAction.from_form(user_input))
+                self.draft.created.append(CreatedAction.from_form(user_input))
                 user_input = None  # a blank form for the next one
         placeholders["actions"] = _bullets(
-            f"{_created_name(number)}: {_describe(action)}"
-            for number, action in enumerate(self._created, start=1)
+            f"{created_name(number)}: {describe(action)}"
+            for number, action in enumerate(self.draft.created, start=1)
         )
         return self.async_show_form(
             step_id="create_action",
@@ -675,11 +628,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_created(self) -> ConfigFlowResult:
         """Turn the actions given into the agent's rules, caps and bindings."""
-        self._definition = _created_agent(self._name, self._created)
-        self._sections = self._definition.to_sections()
-        self._actions = {
-            _created_name(number): action.sequence
-            for number, action in enumerate(self._created, start=1)
+        self.draft.definition = created_agent(self.draft.name, self.draft.created)
+        self.draft.sections = self.draft.definition.to_sections()
+        self.draft.actions = {
+            created_name(number): action.sequence
+            for number, action in enumerate(self.draft.created, start=1)
             if action.sequence
         }
         return await self.async_step_targets()
@@ -691,20 +644,20 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Choose where notifications go; show what of the file cannot run here."""
         if user_input is not None:
-            self._targets = list(user_input[CONF_NOTIFY_TARGETS])
+            self.draft.targets = list(user_input[CONF_NOTIFY_TARGETS])
             if self.source == SOURCE_RECONFIGURE:
-                return await self._async_finish(self._targets)  # the brain stays
-            if self._engine is not None:  # chosen on the create form
-                return await self._async_engine_chosen(self._engine)
+                return await self._async_finish(self.draft.targets)  # the brain stays
+            if self.draft.engine is not None:  # chosen on the create form
+                return await self._async_engine_chosen(self.draft.engine)
             if self._agent_definition().brain.type == "llm":
                 return await self.async_step_brain()
-            return await self._async_finish(self._targets)
+            return await self._async_finish(self.draft.targets)
         available = available_targets(self.hass)
         if self.source == SOURCE_RECONFIGURE:
             default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
         else:
             default = [
-                target for target in self._suggested_targets if target in available
+                target for target in self.draft.suggested_targets if target in available
             ] or [PERSISTENT_NOTIFICATION]
         schema = vol.Schema(
             {
@@ -725,44 +678,47 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         problems = list(definition.problems)
         problems += [
             problem
-            for problem in trigger_specs(definition.triggers, self._metrics, [])[1]
+            for problem in trigger_specs(definition.triggers, self.draft.metrics, [])[1]
             if problem not in problems
         ]
         problems += [
             f"action {name!r} is not bound: it will be recorded as no action bound"
-            for name in _actions_to_bind(definition)
-            if name not in self._actions
+            for name in actions_to_bind(definition)
+            if name not in self.draft.actions
         ]
         return problems
 
     async def _async_finish(self, targets: list[str]) -> ConfigFlowResult:
         """Install embedded weights and create (or update) the entry."""
         data: dict[str, Any] = {
-            CONF_AGENT_NAME: self._name,
-            CONF_AGENT: self._sections,
-            CONF_BINDINGS: {"metrics": self._metrics, "actions": self._actions},
-            CONF_HA_TRIGGERS: self._ha_triggers,
+            CONF_AGENT_NAME: self.draft.name,
+            CONF_AGENT: self.draft.sections,
+            CONF_BINDINGS: {
+                "metrics": self.draft.metrics,
+                "actions": self.draft.actions,
+            },
+            CONF_HA_TRIGGERS: self.draft.ha_triggers,
         }
-        if self._consent is not None:
-            data[CONF_CONSENT] = self._consent
+        if self.draft.consent is not None:
+            data[CONF_CONSENT] = self.draft.consent
         if (problem := storable_problem(data)) is not None:
             return self.async_abort(
                 reason="not_storable", description_placeholders={"detail": problem}
             )
-        if (agent := self._agent) is not None:
+        if (agent := self.draft.agent) is not None:
             data[CONF_SOURCE] = {
                 "file_sha256": agent.file_sha256,
                 "version": agent.version,
             }
-            if agent.weights and self._weights_from is not None:
+            if agent.weights and self.draft.weights_from is not None:
                 data[CONF_WEIGHTS] = {w.section: w.to_dict() for w in agent.weights}
-                self._release_weights = hold_weights(
+                self.draft.release_weights = hold_weights(
                     self.hass, (w.sha256 for w in agent.weights)
                 )
                 try:
                     await self.hass.async_add_executor_job(
                         install_weights,
-                        self._weights_from,
+                        self.draft.weights_from,
                         agent.weights,
                         weights_dir(self.hass),
                     )
@@ -771,11 +727,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                         reason="weights_failed",
                         description_placeholders={"detail": str(err)},
                     )
-                if self._staged:
+                if self.draft.staged:
                     await self.hass.async_add_executor_job(
-                        remove_file, self._weights_from
+                        remove_file, self.draft.weights_from
                     )
-                    self._staged = False
+                    self.draft.staged = False
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
             if CONF_BRAIN in entry.data:
@@ -788,13 +744,17 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result
         options: dict[str, Any] = {CONF_NOTIFY_TARGETS: targets}
-        if self._brain is not None:
-            data[CONF_BRAIN] = self._brain
-        if self._brain_model:
-            options[CONF_BRAIN_MODEL] = self._brain_model
-        if self._created and self._actions:  # made here: only what the user gave
-            options[CONF_ALLOWED_ACTIONS] = list(self._actions)
-        return self.async_create_entry(title=self._name, data=data, options=options)
+        if self.draft.brain is not None:
+            data[CONF_BRAIN] = self.draft.brain
+        if self.draft.brain_model:
+            options[CONF_BRAIN_MODEL] = self.draft.brain_model
+        if (
+            self.draft.created and self.draft.actions
+        ):  # made here: only what the user gave
+            options[CONF_ALLOWED_ACTIONS] = list(self.draft.actions)
+        return self.async_create_entry(
+            title=self.draft.name, data=data, options=options
+        )
 
     # --- the brain ----------------------------------------------------------------------------
 
@@ -814,7 +774,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="brain",
             data_schema=schema,
-            description_placeholders={"name": self._name},
+            description_placeholders={"name": self.draft.name},
         )
 
     async def async_step_brain_anthropic(
@@ -842,8 +802,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_brain_openai()
         if engine == ENGINE_AI_TASK:
             return await self.async_step_brain_ai_task()
-        self._brain = {CONF_ENGINE: engine} if engine == ENGINE_LOCAL else None
-        self._brain_model = None
+        self.draft.brain = {CONF_ENGINE: engine} if engine == ENGINE_LOCAL else None
+        self.draft.brain_model = None
         return await self._async_brain_done()
 
     async def _async_credentials(
@@ -851,7 +811,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Show one brain's credentials form; test them before anything is kept."""
         errors: dict[str, str] = {}
-        placeholders = {"name": self._name, "detail": ""}
+        placeholders = {"name": self.draft.name, "detail": ""}
         if user_input is not None:
             config: dict[str, Any] = {CONF_ENGINE: engine}
             config.update(
@@ -865,7 +825,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             elif problem := await async_brain_problem(self.hass, config, model):
                 errors["base"], placeholders["detail"] = problem
             else:
-                self._brain, self._brain_model = config, model
+                self.draft.brain, self.draft.brain_model = config, model
                 return await self._async_brain_done()
         return self.async_show_form(
             step_id=f"brain_{engine}",
@@ -878,31 +838,31 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_brain_done(self) -> ConfigFlowResult:
         """Create the agent, or (reconfiguring the brain alone) update and reload it."""
-        if not self._brain_only:
-            return await self._async_finish(self._targets)
+        if not self.draft.brain_only:
+            return await self._async_finish(self.draft.targets)
         entry = self._get_reconfigure_entry()
         options = {k: v for k, v in entry.options.items() if k != CONF_BRAIN_MODEL}
-        if self._brain_model:
-            options[CONF_BRAIN_MODEL] = self._brain_model
+        if self.draft.brain_model:
+            options[CONF_BRAIN_MODEL] = self.draft.brain_model
         return self.async_update_reload_and_abort(
             entry,
-            data_updates={CONF_BRAIN: self._brain or {CONF_ENGINE: ENGINE_RULES}},
+            data_updates={CONF_BRAIN: self.draft.brain or {CONF_ENGINE: ENGINE_RULES}},
             options=options,
         )
 
     def _engines(self) -> list[str]:
         """Return the brains offered: the local model only with weights to run."""
-        if self._brain_only:
+        if self.draft.brain_only:
             weights = self._get_reconfigure_entry().data.get(CONF_WEIGHTS) or {}
             local = WEIGHTS_SECTION in weights
         else:
-            local = self._agent is not None and any(
-                item.section == WEIGHTS_SECTION for item in self._agent.weights
+            local = self.draft.agent is not None and any(
+                item.section == WEIGHTS_SECTION for item in self.draft.agent.weights
             )
         return [*CLOUD_ENGINES, ENGINE_LOCAL] if local else list(CLOUD_ENGINES)
 
     def _default_engine(self) -> str:
-        if self._brain_only:
+        if self.draft.brain_only:
             brain = self._get_reconfigure_entry().data.get(CONF_BRAIN) or {}
             engine = brain.get(CONF_ENGINE, ENGINE_RULES)
         else:
@@ -914,16 +874,19 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     def _suggested(self, engine: str) -> dict[str, Any]:
         """Return what the form suggests: the entry's settings, else the file's brain.json."""
         values: dict[str, Any] = {}
-        if self._brain_only:
+        if self.draft.brain_only:
             entry = self._get_reconfigure_entry()
             brain = entry.data.get(CONF_BRAIN) or {}
             if brain.get(CONF_ENGINE) == engine:
                 values = {k: v for k, v in brain.items() if k != CONF_ENGINE}
                 if model := entry.options.get(CONF_BRAIN_MODEL):
                     values[CONF_BRAIN_MODEL] = model
-        elif self._definition is not None and self._definition.brain.type == "llm":
-            declared = self._definition.brain
-            allowed = (self._consent or {}).get("brain_server")
+        elif (
+            self.draft.definition is not None
+            and self.draft.definition.brain.type == "llm"
+        ):
+            declared = self.draft.definition.brain
+            allowed = (self.draft.consent or {}).get("brain_server")
             if (
                 isinstance(url := declared.extra.get(CONF_BASE_URL), str)
                 and url == allowed
@@ -978,118 +941,14 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     def async_remove(self) -> None:
         """Let go of the staged upload and of the weights this flow held."""
-        if self._release_weights is not None:
-            self._release_weights()
-        if self._staged and self._weights_from is not None:
-            self.hass.async_add_executor_job(remove_file, self._weights_from)
+        if self.draft.release_weights is not None:
+            self.draft.release_weights()
+        if self.draft.staged and self.draft.weights_from is not None:
+            self.hass.async_add_executor_job(remove_file, self.draft.weights_from)
 
     def _agent_definition(self) -> AgentDefinition:
-        assert self._definition is not None  # noqa: S101  # set before any binding step
-        return self._definition
-
-
-def _installed_version(data: Mapping[str, Any]) -> str | None:
-    """Return the version an entry runs (None: made before versions were kept)."""
-    source = data.get(CONF_SOURCE) or {}
-    manifest = (data.get(CONF_AGENT) or {}).get("manifest.json") or {}
-    version = source.get("version") or manifest.get("version")
-    return str(version) if version else None
-
-
-def _is_newer(version: str, than: str) -> bool:
-    """Whether `version` is newer than `than`; versions that do not compare differ only."""
-    if version == than:
-        return False
-    try:
-        return bool(AwesomeVersion(version) > AwesomeVersion(than))
-    except AwesomeVersionException:
-        return True
-
-
-def _threshold_metrics(definition: AgentDefinition) -> list[str]:
-    return sorted(
-        {t.metric for t in definition.triggers if isinstance(t, ThresholdTrigger)}
-    )
-
-
-def _actions_to_bind(definition: AgentDefinition) -> dict[str, str]:
-    """Map each action HA must be told how to do to what the file says it is."""
-    wanted: dict[str, str] = {}
-    for name, spec in definition.actions.items():
-        if isinstance(spec, CallbackAction):
-            wanted[name] = f"handler {spec.handler!r}"
-        elif isinstance(spec, UnknownAction):
-            wanted[name] = f"type {spec.type!r}"
-    for rule in definition.rules:
-        if rule.action not in definition.actions and rule.action != NOTIFY_ACTION:
-            wanted.setdefault(rule.action, "not declared in actions.json")
-    return wanted
-
-
-def _created_name(number: int) -> str:
-    return f"{CREATED_ACTION_PREFIX}{number}"
-
-
-def _describe(action: CreatedAction) -> str:
-    """Say in a line what an action given on the forms does, and how far it may go."""
-    called = ", ".join(
-        str(step.get("action") or next(iter(step), "?")) for step in action.sequence
-    )
-    return f"{called} (up to {LEVEL_NAMES[action.level]})"
-
-
-def _created_agent(name: str, actions: list[CreatedAction]) -> AgentDefinition:
-    """Make an agent with a rule per action: propose it, at its level, on every event."""
-    names = [_created_name(number) for number in range(1, len(actions) + 1)]
-    sections = minimal_sections(name)
-    # Each action's cap is the level given for it; anything else is only recorded.
-    sections["policy.json"] = {
-        "default_max_level": 0,
-        "action_max_levels": {
-            action_name: action.level
-            for action_name, action in zip(names, actions, strict=True)
-        },
-    }
-    sections["rules.json"] = [
-        {
-            "name": f"propose_{action_name}",
-            "when": {},
-            "intent": {
-                "action": action_name,
-                "params": {},
-                "confidence": action.confidence,
-                "urgency": 0.5,
-                "rationale": f"Something {name} watches changed",
-                "level": action.level,
-            },
-        }
-        for action_name, action in zip(names, actions, strict=True)
-    ]
-    sections["actions.json"] = {
-        action_name: {"type": "callback", "handler": action_name}
-        for action_name in names
-    }
-    return AgentDefinition.from_sections(sections)
-
-
-def _created_triggers(
-    entities: list[str], minutes: float | None
-) -> list[dict[str, Any]]:
-    triggers: list[dict[str, Any]] = []
-    if entities:
-        # `to: null`: state changes only, not every attribute update.
-        triggers.append(
-            {"trigger": "state", "entity_id": entities, "to": None, "id": "watched"}
-        )
-    if minutes:
-        triggers.append(
-            {
-                "trigger": "time_pattern",
-                "minutes": f"/{int(minutes)}",
-                "id": f"every_{int(minutes)}_minutes",
-            }
-        )
-    return triggers
+        assert self.draft.definition is not None  # noqa: S101  # set before any binding step
+        return self.draft.definition
 
 
 def _bullets(lines: Iterable[str]) -> str:

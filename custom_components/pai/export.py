@@ -142,7 +142,7 @@ async def async_export_agent(
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Export one agent to `raw_path`; return {path, sections, size, missing_weights}."""
-    from . import minimal_sections  # noqa: PLC0415  # the package imports this module
+    from .agent_draft import minimal_sections  # noqa: PLC0415
 
     path = await hass.async_add_executor_job(
         lambda: resolve_path(hass, raw_path, existing=False, overwrite=overwrite)
