@@ -1,7 +1,8 @@
 """Repairs: what stops an agent from doing its job, shown where the user looks, with a fix.
 
-Four issues per agent, each kept in step with the agent by `async_watch` (the agent's
-dispatcher signal, its records, and notify services coming and going):
+Four issues per agent, each kept in step with the agent by `async_watch` (on the agent's
+dispatcher signal it reads the agent's state, its recent records included; and on notify
+services coming and going):
 
 - `budget_exceeded_<entry>`: the LLM budget is spent; the fix raises the limits.
 - `brain_unreachable_<entry>`: the LLM brain failed at setup or rests after errors; the fix
@@ -10,14 +11,19 @@ dispatcher signal, its records, and notify services coming and going):
 - `unbound_action_<entry>`: the agent proposed actions Home Assistant cannot do; the fix
   binds them, or ignores them for good.
 
+Four more, without a fix flow, the runtime reports through `report_problems` and
+`report_record_too_large`: stored memory that was dropped, triggers and rule conditions that
+cannot run, and a record too large for the recorder. All of them go with the agent.
+
 While an issue is open the agent keeps working on what it has (its rules, the other
 targets), so nothing waits on the user. The brain checks themselves are `brains.checks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -49,7 +55,6 @@ from .const import (
     CONF_NOTIFY_TARGETS,
     DOMAIN,
     ENGINE_RULES,
-    EVENT_PAI_RECORD,
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
@@ -65,6 +70,15 @@ BRAIN_UNREACHABLE = "brain_unreachable"
 MISSING_NOTIFY_TARGET = "missing_notify_target"
 UNBOUND_ACTION = "unbound_action"
 ISSUES = (BUDGET_EXCEEDED, BRAIN_UNREACHABLE, MISSING_NOTIFY_TARGET, UNBOUND_ACTION)
+"""The issues `async_watch` keeps in step with the agent (each has a fix flow)."""
+
+MEMORY_PROBLEMS = "memory_problems"
+TRIGGER_PROBLEMS = "trigger_problems"
+RULE_CONDITIONS = "rule_conditions"
+REPORTED = (MEMORY_PROBLEMS, TRIGGER_PROBLEMS, RULE_CONDITIONS)
+"""The issues the runtime reports as it starts (`report_problems`); cleared when it stops."""
+
+RECORD_TOO_LARGE = "record_too_large"
 
 CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 """Options: actions the user chose to leave unbound (no issue for them again)."""
@@ -142,11 +156,6 @@ def async_watch(
         async_update_issues(hass, entry, runtime)
 
     @callback
-    def record(event: Event[dict[str, Any]]) -> None:
-        if event.data.get("entry_id") == entry.entry_id:
-            _note_unbound(hass, entry, runtime, event.data.get("record") or {})
-
-    @callback
     def notify_changed(event: Event[Mapping[str, Any]]) -> None:
         if event.data.get("domain") == NOTIFY_DOMAIN:
             _update_notify_targets(hass, entry, runtime)
@@ -154,7 +163,6 @@ def async_watch(
     unsubs = [
         async_dispatcher_connect(hass, runtime.signal, update),
         async_track_time_interval(hass, update, RECHECK),
-        hass.bus.async_listen(EVENT_PAI_RECORD, record),
         hass.bus.async_listen(EVENT_SERVICE_REGISTERED, notify_changed),
         hass.bus.async_listen(EVENT_SERVICE_REMOVED, notify_changed),
     ]
@@ -217,7 +225,7 @@ def async_update_issues(
     elif (runtime.last_brain or {}).get("name", RULES) != RULES:
         ir.async_delete_issue(hass, DOMAIN, unreachable_id)  # it answered
     _update_notify_targets(hass, entry, runtime)
-    _update_unbound(hass, entry, runtime, set())
+    _update_unbound(hass, entry, runtime, _proposed_unbound(runtime))
 
 
 @callback
@@ -243,18 +251,16 @@ def _update_notify_targets(
 
 
 @callback
-def _note_unbound(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    runtime: AgentRuntime,
-    record: Mapping[str, Any],
-) -> None:
-    """Add an action the agent proposed but cannot run to the agent's issue."""
-    if (record.get("4_execution") or {}).get("status") != NO_ACTION_BOUND:
-        return
-    action = (record.get("3_anticipation") or {}).get("action")
-    if isinstance(action, str):
-        _update_unbound(hass, entry, runtime, {action})
+def _proposed_unbound(runtime: AgentRuntime) -> set[str]:
+    """Return the actions the agent's recent records proposed but could not run."""
+    return {
+        action
+        for record in runtime.recent_records()
+        if (record.get("4_execution") or {}).get("status") == NO_ACTION_BOUND
+        and isinstance(
+            action := (record.get("3_anticipation") or {}).get("action"), str
+        )
+    }
 
 
 @callback
@@ -299,11 +305,57 @@ def unbound_actions(data: Mapping[str, Any] | None) -> list[str]:
 @callback
 def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Remove every issue of an agent that is gone."""
-    for kind in ISSUES:
+    for kind in (*ISSUES, *REPORTED, RECORD_TOO_LARGE):
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
 
 
-def _bullets(lines: list[str]) -> str:
+# --- what the runtime reports -------------------------------------------------------------
+
+
+@callback
+def report_problems(
+    hass: HomeAssistant,
+    kind: str,
+    entry_id: str,
+    agent: str,
+    problems: Sequence[str],
+) -> None:
+    """Raise the `kind` issue listing an agent's problems, or clear it when there are none."""
+    if not problems:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
+        return
+    _warn(hass, kind, entry_id, agent=agent, problems=_bullets(problems))
+
+
+@callback
+def clear_reported(hass: HomeAssistant, entry_id: str) -> None:
+    """Clear the problems a stopped runtime reported (the next start reports them again)."""
+    for kind in REPORTED:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
+
+
+@callback
+def report_record_too_large(
+    hass: HomeAssistant, entry_id: str, agent: str, record_id: str
+) -> None:
+    """Say that a record will be missing from the history: too large even cut down."""
+    _warn(hass, RECORD_TOO_LARGE, entry_id, agent=agent, record_id=record_id)
+
+
+def _warn(hass: HomeAssistant, kind: str, entry_id: str, **placeholders: str) -> None:
+    """Raise a warning the user reads but has nothing to fix in (the words say what to do)."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(kind, entry_id),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=kind,
+        translation_placeholders=placeholders,
+    )
+
+
+def _bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -324,6 +376,37 @@ async def async_create_fix_flow(
         if issue_id.startswith(f"{kind}_"):
             return flow(entry_id, data or {})
     raise ValueError(f"unknown PAI issue {issue_id}")
+
+
+type _FixStep[F: PaiRepairFlow] = Callable[
+    [F, ConfigEntry, dict[str, Any] | None], Awaitable[RepairsFlowResult]
+]
+type _FlowStep[F: PaiRepairFlow] = Callable[
+    [F, dict[str, Any] | None], Awaitable[RepairsFlowResult]
+]
+
+
+def fix_step[F: PaiRepairFlow](
+    *, running: bool = False
+) -> Callable[[_FixStep[F]], _FlowStep[F]]:
+    """Make a fix flow's step: it gets the agent's entry, or the flow aborts.
+
+    `running`: the step also reads the loaded agent (`PaiRepairFlow._running`).
+    """
+
+    def wrap(step: _FixStep[F]) -> _FlowStep[F]:
+        @functools.wraps(step)
+        async def run(
+            self: F, user_input: dict[str, Any] | None = None
+        ) -> RepairsFlowResult:
+            entry = self._entry()
+            if entry is None or (running and self._runtime() is None):
+                return self.async_abort(reason="not_loaded")
+            return await step(self, entry, user_input)
+
+        return run
+
+    return wrap
 
 
 class PaiRepairFlow(RepairsFlow):
@@ -348,6 +431,10 @@ class PaiRepairFlow(RepairsFlow):
         entry = self._entry()
         if entry is None or entry.state is not ConfigEntryState.LOADED:
             return None
+        return cast("AgentRuntime", entry.runtime_data.runtime)
+
+    def _running(self, entry: ConfigEntry) -> AgentRuntime:
+        """Return the agent of a fix that needs it running (`fix_step(running=True)`)."""
         return cast("AgentRuntime", entry.runtime_data.runtime)
 
     def _fixed(
@@ -376,14 +463,13 @@ class PaiRepairFlow(RepairsFlow):
 class BudgetFlow(PaiRepairFlow):
     """Show what was spent against the limits, and let the user raise them."""
 
+    @fix_step(running=True)
     async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Ask for the new limits; refuse ones the agent is still over."""
         user_input = self._submitted(user_input)
-        entry, runtime = self._entry(), self._runtime()
-        if entry is None or runtime is None:
-            return self.async_abort(reason="not_loaded")
+        runtime = self._running(entry)
         now = dt_util.utcnow()
         calls = runtime.router.calls_last_hour(now)
         cost = runtime.router.cost_today(now)
@@ -432,13 +518,11 @@ class BudgetFlow(PaiRepairFlow):
 class UnreachableFlow(PaiRepairFlow):
     """Try the brain again now, or let the agent run on its rules alone."""
 
+    @fix_step()
     async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Offer the two ways out."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         return self.async_show_menu(
             step_id="init",
             menu_options=["retry", "rules_only"],
@@ -448,13 +532,11 @@ class UnreachableFlow(PaiRepairFlow):
             },
         )
 
+    @fix_step()
     async def async_step_retry(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Check the brain now; when it answers, reload the agent to use it again."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         problem = await async_brain_problem(
             self.hass,
             entry.data.get(CONF_BRAIN) or {},
@@ -472,13 +554,11 @@ class UnreachableFlow(PaiRepairFlow):
             },
         )
 
+    @fix_step()
     async def async_step_rules_only(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Switch the agent to its rules (the brain can be set again with Reconfigure)."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         return self._fixed(
             entry, data={**entry.data, CONF_BRAIN: {CONF_ENGINE: ENGINE_RULES}}
         )
@@ -487,14 +567,13 @@ class UnreachableFlow(PaiRepairFlow):
 class NotifyTargetsFlow(PaiRepairFlow):
     """Choose the notification targets again, from those that exist now."""
 
+    @fix_step(running=True)
     async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Offer the targets that exist; keep the agent's that still do."""
         user_input = self._submitted(user_input)
-        entry, runtime = self._entry(), self._runtime()
-        if entry is None or runtime is None:
-            return self.async_abort(reason="not_loaded")
+        runtime = self._running(entry)
         if user_input is not None:
             return self._fixed(
                 entry,
@@ -531,13 +610,11 @@ class NotifyTargetsFlow(PaiRepairFlow):
 class UnboundActionFlow(PaiRepairFlow):
     """Bind the actions the agent proposed to Home Assistant actions, or ignore them."""
 
+    @fix_step()
     async def async_step_init(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Offer to bind the actions or to ignore them."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         return self.async_show_menu(
             step_id="init",
             menu_options=["bind", "ignore"],
@@ -547,13 +624,11 @@ class UnboundActionFlow(PaiRepairFlow):
             },
         )
 
+    @fix_step()
     async def async_step_bind(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Ask what Home Assistant does for each action; check it as the config flow does."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         actions = unbound_actions(self.issue_data)
         errors: dict[str, str] = {}
         placeholders = {**self._placeholders(entry), "detail": ""}
@@ -585,13 +660,11 @@ class UnboundActionFlow(PaiRepairFlow):
             description_placeholders=placeholders,
         )
 
+    @fix_step()
     async def async_step_ignore(
-        self, user_input: dict[str, Any] | None = None
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Leave the actions unbound: their proposals stay records, and no issue returns."""
-        entry = self._entry()
-        if entry is None:
-            return self.async_abort(reason="not_loaded")
         ignored = list(
             dict.fromkeys(
                 [

@@ -22,7 +22,6 @@ from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, TemplateError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.start import async_at_started
@@ -71,6 +70,14 @@ from .loops import OwnActivity
 from .memory import read_memory
 from .notifications import Notifier
 from .privacy import PrivacyGuard
+from .repairs import (
+    MEMORY_PROBLEMS,
+    RULE_CONDITIONS,
+    TRIGGER_PROBLEMS,
+    clear_reported,
+    report_problems,
+    report_record_too_large,
+)
 from .review import cap_webhooks, consented_webhooks, webhook_payload
 from .sensitivity import BindingSensitivity
 from .settings import AgentSettings
@@ -242,23 +249,10 @@ class AgentRuntime:
 
     def _report_memory_problems(self, problems: list[str]) -> None:
         """Say which parts of the stored memory were dropped (Repairs, and the log)."""
-        issue_id = f"memory_problems_{self.entry_id}"
-        if not problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
         for problem in problems:
             _LOGGER.warning("%s: memory: %s", self.name, problem)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="memory_problems",
-            translation_placeholders={
-                "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in problems[:20]),
-            },
+        report_problems(
+            self.hass, MEMORY_PROBLEMS, self.entry_id, self.name, problems[:20]
         )
 
     async def _async_interrupted(self) -> None:
@@ -289,51 +283,27 @@ class AgentRuntime:
 
     def _report_trigger_problems(self) -> None:
         """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
-        issue_id = f"trigger_problems_{self.entry_id}"
-        if not self.trigger_problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
         for problem in self.trigger_problems:
             _LOGGER.warning("%s: %s", self.name, problem)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="trigger_problems",
-            translation_placeholders={
-                "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in self.trigger_problems),
-            },
+        report_problems(
+            self.hass, TRIGGER_PROBLEMS, self.entry_id, self.name, self.trigger_problems
         )
 
     def _report_condition_problems(self) -> None:
         """Tell the user, in Repairs, which rules are refused: their condition is bad."""
-        issue_id = f"rule_conditions_{self.entry_id}"
-        if not self.conditions.problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
         for problem in self.conditions.problems:
             _LOGGER.warning("%s: %s; the rule is refused", self.name, problem)
-        ir.async_create_issue(
+        report_problems(
             self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="rule_conditions",
-            translation_placeholders={
-                "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in self.conditions.problems),
-            },
+            RULE_CONDITIONS,
+            self.entry_id,
+            self.name,
+            self.conditions.problems,
         )
 
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
-        ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
-        ir.async_delete_issue(self.hass, DOMAIN, f"rule_conditions_{self.entry_id}")
-        ir.async_delete_issue(self.hass, DOMAIN, f"memory_problems_{self.entry_id}")
+        clear_reported(self.hass, self.entry_id)
         self.conditions.async_unload()
         self._stopped = True
         while self._unsubs:
@@ -1140,6 +1110,10 @@ class AgentRuntime:
         """Return a record this agent made recently, in its latest state."""
         return self._records.get(record_id)
 
+    def recent_records(self) -> list[dict[str, Any]]:
+        """Return the records this agent made recently, oldest first, in their latest state."""
+        return list(self._records.values())
+
     # --- bookkeeping ----------------------------------------------------------------------
 
     def _publish(
@@ -1179,17 +1153,8 @@ class AgentRuntime:
                 self.name,
                 record["record_id"],
             )
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"record_too_large_{self.entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="record_too_large",
-                translation_placeholders={
-                    "agent": self.name,
-                    "record_id": record["record_id"],
-                },
+            report_record_too_large(
+                self.hass, self.entry_id, self.name, record["record_id"]
             )
         return fitted
 
