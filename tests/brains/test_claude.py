@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.httpx_client import get_async_client
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -17,8 +20,13 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from custom_components.pai.brains import create_brain
-from custom_components.pai.brains.claude import TOOL_NAME, ClaudeBrain
+from custom_components.pai.brains import claude as claude_module, create_brain
+from custom_components.pai.brains.claude import (
+    OWN_HTTP_CLIENT,
+    TOOL_NAME,
+    ClaudeBrain,
+    async_http_client,
+)
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.models import AutonomyLevel
@@ -32,6 +40,7 @@ from .fake_anthropic import (
     Step,
     error,
     intent,
+    key_of,
     raw,
     text,
     tool,
@@ -78,7 +87,7 @@ async def test_request_forces_the_tool_and_marks_the_prefix_for_caching(
 
     [sent] = fake_anthropic.messages
     body = sent.body
-    assert sent.headers["x-api-key"] == API_KEY
+    assert key_of(sent.headers) == API_KEY
     assert body["model"] == MODEL
     assert body["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
     [tool_def] = body["tools"]
@@ -231,6 +240,66 @@ async def test_create_brain_builds_claude_with_the_options_model(
     assert isinstance(made, ClaudeBrain)
     assert made.model == "claude-sonnet-4-5"
     assert not made.is_local
+
+
+async def test_the_sdk_gets_home_assistants_shared_client_when_it_takes_it(
+    hass: HomeAssistant,
+) -> None:
+    # On 2026.10 the 0.x SDK takes HA's httpx client; on 2026.11 the 2.x SDK takes HA's
+    # httpx2 client (HA aliases httpx to it): either way, the shared one.
+    assert await async_http_client(hass) is get_async_client(hass)
+    assert OWN_HTTP_CLIENT not in hass.data
+
+
+async def test_an_sdk_that_refuses_home_assistants_client_gets_one_of_its_own(
+    hass: HomeAssistant,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 2.x SDK (httpx2) on a Home Assistant that ships httpx: the SDK refuses HA's client.
+
+    That pairing cannot be installed here, so the SDK's class is swapped for one HA's client is
+    not; the client PAI makes instead is the SDK's real one, talking to the fake API.
+    """
+    monkeypatch.setattr(
+        claude_module, "sdk_http_client_class", lambda: type("Other", (), {})
+    )
+    fake_anthropic.then(tool([intent("light_on")]))
+
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+    second = await brain(hass, fake_anthropic).async_think(brain_request())
+
+    assert [i.action for i in result.intents] == ["light_on"]
+    assert second.intents == ()
+    own = hass.data[OWN_HTTP_CLIENT]
+    assert own is not get_async_client(hass)
+    assert await async_http_client(hass) is own  # one for all agents
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_CLOSE)
+    await hass.async_block_till_done()
+    assert own.is_closed
+    assert OWN_HTTP_CLIENT not in hass.data
+
+
+async def test_the_fake_api_takes_the_key_either_way_and_any_api_version(
+    hass: HomeAssistant, fake_anthropic: FakeAnthropic
+) -> None:
+    """As the real API: `x-api-key` (0.x SDK) or `authorization: Bearer` (2.x SDK)."""
+    session = async_get_clientsession(hass)
+    for headers, status in [
+        ({"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}, 200),
+        (
+            {"Authorization": f"Bearer {API_KEY}", "anthropic-version": "2026-09-01"},
+            200,
+        ),
+        ({"Authorization": f"Bearer {API_KEY}"}, 200),
+        ({"Authorization": "Bearer sk-ant-revoked"}, 401),
+        ({"Authorization": f"Basic {API_KEY}"}, 401),
+        ({}, 401),
+    ]:
+        async with session.get(
+            f"{fake_anthropic.url}/v1/models", headers=headers
+        ) as got:
+            assert got.status == status, headers
 
 
 # --- a whole agent ---------------------------------------------------------------------------
