@@ -157,8 +157,13 @@ class HassInstance:
 
 
 @contextmanager
-def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]:
-    """Run `hass` on a copy of the demo configuration until the block ends."""
+def run_hass(
+    tmp_dir: Path, *, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> Iterator[HassInstance]:
+    """Run `hass` on a copy of the demo configuration until the block ends.
+
+    `env` adds environment variables (e.g. `ANTHROPIC_BASE_URL` for a local API).
+    """
     config_dir = tmp_dir / "config"
     config_dir.mkdir()
     port = free_port()
@@ -174,7 +179,7 @@ def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]
         ],
         check=True,
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}
     hass_bin = shutil.which("hass") or str(Path(sys.executable).with_name("hass"))
     command = [
         hass_bin,
