@@ -275,7 +275,9 @@ class ModelPool:
         else:  # queued behind the inference in flight, if any
             await self._async_in(slot, close_model, model)
             _LOGGER.debug("Released model %s", key.weights[:12])
-        slot.executor.shutdown(wait=False)
+        # Its thread is idle now: wait (in the executor) until it has ended, so that
+        # nothing of the model outlives its release.
+        await self.hass.async_add_executor_job(slot.executor.shutdown, True)
 
 
 def model_pool(hass: HomeAssistant) -> ModelPool:
