@@ -134,7 +134,7 @@ async def test_no_wheel_and_no_compiler_is_said_in_seconds(
     assert "no wheel for this system" in said
     assert "needs a C and C++ compiler" in said
     assert index.requests == ["llama-cpp-python"]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # seconds, not the minutes of a build
 
 
 @pytest.mark.usefixtures("no_compiler")
