@@ -53,8 +53,6 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
 )
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
@@ -97,7 +95,6 @@ from .conditions import async_condition_problems
 from .const import (
     CONF_AGENT,
     CONF_AGENT_NAME,
-    CONF_AI_TASK_ENTITY,
     CONF_ALLOWED_ACTIONS,
     CONF_API_KEY,
     CONF_BASE_URL,
@@ -203,37 +200,7 @@ def _engine_selector(engines: Iterable[str]) -> SelectSelector:
     )
 
 
-def _secret() -> TextSelector:
-    return TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-
-
-CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
-    ENGINE_ANTHROPIC: vol.Schema(
-        {
-            vol.Required(CONF_API_KEY): _secret(),
-            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
-        }
-    ),
-    ENGINE_OPENAI: vol.Schema(
-        {
-            vol.Required(CONF_BASE_URL): TextSelector(
-                TextSelectorConfig(type=TextSelectorType.URL)
-            ),
-            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
-            vol.Optional(CONF_API_KEY): _secret(),
-        }
-    ),
-    ENGINE_AI_TASK: vol.Schema(
-        {
-            vol.Required(CONF_AI_TASK_ENTITY): EntitySelector(
-                EntitySelectorConfig(domain="ai_task")
-            )
-        }
-    ),
-}
-"""What each brain needs to be reached; rules and the local model need nothing."""
-
-REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): _secret()})
+REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): selectors.secret()})
 
 
 def _valid_url(url: str) -> bool:
@@ -830,7 +797,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id=f"brain_{engine}",
             data_schema=self.add_suggested_values_to_schema(
-                CREDENTIAL_SCHEMAS[engine], user_input or self._suggested(engine)
+                selectors.CREDENTIAL_SCHEMAS[engine],
+                user_input or self._suggested(engine),
             ),
             errors=errors,
             description_placeholders=placeholders,

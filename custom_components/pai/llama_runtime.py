@@ -31,10 +31,12 @@ from homeassistant.requirements import async_process_requirements
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .local_build import async_build_problem
 
 _LOGGER = logging.getLogger(__name__)
 
 LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
+LLAMA_MODULE = "llama_cpp"
 IMPORT_CHECK_TIMEOUT = 120.0
 """Importing loads the native library; a minute on a slow disk is not a crash."""
 
@@ -62,6 +64,10 @@ class LlamaUnavailableError(HomeAssistantError):
     """llama-cpp-python cannot be used here, or a model cannot be loaded; says why."""
 
 
+class LlamaCannotBuildError(LlamaUnavailableError):
+    """No wheel for this system and no compiler to build one: no install was tried."""
+
+
 async def async_ensure_llama(hass: HomeAssistant) -> str:
     """Install (if needed) and import-check llama-cpp-python; return its version.
 
@@ -78,6 +84,10 @@ async def async_ensure_llama(hass: HomeAssistant) -> str:
 
 
 async def _async_check(hass: HomeAssistant) -> str:
+    # Seconds to know, rather than minutes of a source build that cannot succeed.
+    problem = await async_build_problem(hass, LLAMA_REQUIREMENT, LLAMA_MODULE)
+    if problem is not None:
+        raise LlamaCannotBuildError(problem)
     try:
         await async_process_requirements(
             hass, DOMAIN, [LLAMA_REQUIREMENT], is_built_in=False
@@ -265,7 +275,9 @@ class ModelPool:
         else:  # queued behind the inference in flight, if any
             await self._async_in(slot, close_model, model)
             _LOGGER.debug("Released model %s", key.weights[:12])
-        slot.executor.shutdown(wait=False)
+        # Its thread is idle now: wait (in the executor) until it has ended, so that
+        # nothing of the model outlives its release.
+        await self.hass.async_add_executor_job(slot.executor.shutdown, True)
 
 
 def model_pool(hass: HomeAssistant) -> ModelPool:

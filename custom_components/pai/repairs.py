@@ -11,6 +11,10 @@ services coming and going):
 - `unbound_action_<entry>`: the agent proposed actions Home Assistant cannot do; the fix
   binds them, or ignores them for good.
 
+And, for an agent whose embedded model cannot be installed here, `local_brain_unavailable_
+<entry>` (raised by the local brain through `async_raise_cannot_build`): the fix points the
+agent at a server elsewhere.
+
 Four more, without a fix flow, the runtime reports through `report_problems` and
 `report_record_too_large`: stored memory that was dropped, triggers and rule conditions that
 cannot run, and a record too large for the recorder. All of them go with the agent.
@@ -25,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 import functools
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.repairs import RepairsFlow
@@ -46,6 +51,7 @@ from . import selectors
 from .brains.checks import KEYED_ENGINES, async_brain_problem, async_validate
 from .const import (
     CONF_API_KEY,
+    CONF_BASE_URL,
     CONF_BINDINGS,
     CONF_BRAIN,
     CONF_BRAIN_MODEL,
@@ -54,6 +60,7 @@ from .const import (
     CONF_LLM_MAX_COST,
     CONF_NOTIFY_TARGETS,
     DOMAIN,
+    ENGINE_OPENAI,
     ENGINE_RULES,
 )
 from .engine.brain import Brain, BrainError, FailureKind
@@ -367,6 +374,9 @@ async def async_create_fix_flow(
 ) -> RepairsFlow:
     """Return the flow that fixes one of PAI's issues."""
     entry_id = str((data or {}).get("entry_id", ""))
+    # The fixable kind of local-brain issue: nothing could be installed here.
+    if issue_id.startswith("local_brain_unavailable_"):
+        return UseRemoteServerFlow(entry_id, data or {})
     for kind, flow in (
         (BUDGET_EXCEEDED, BudgetFlow),
         (BRAIN_UNREACHABLE, UnreachableFlow),
@@ -677,4 +687,79 @@ class UnboundActionFlow(PaiRepairFlow):
             entry,
             options={**entry.options, CONF_IGNORED_UNBOUND: ignored},
             reload=False,
+        )
+
+
+# --- a local model that cannot be installed here ------------------------------------------------
+#
+# Raised (instead of starting a source build that cannot succeed, see local_build.py) when an
+# agent's embedded model needs llama-cpp-python and this installation has neither a wheel nor a
+# compiler. The fix switches the agent to the OpenAI-compatible brain: llama.cpp's
+# `llama-server` or Ollama on another machine, loaded with the agent's own weights, whose path
+# on disk the issue and the fix name. The agent runs on its rules until then.
+
+CANNOT_BUILD = "local_brain_cannot_build"
+"""The issue's translation key."""
+
+
+def async_raise_cannot_build(
+    hass: HomeAssistant,
+    issue_id: str,
+    *,
+    entry_id: str,
+    agent: str,
+    error: str,
+    weights: Path | None,
+) -> None:
+    """Open (or update) the fixable issue for an agent whose model cannot be installed."""
+    where = str(weights) if weights is not None else "-"
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=True,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=CANNOT_BUILD,
+        translation_placeholders={"agent": agent, "error": error, "weights": where},
+        data={"entry_id": entry_id, "agent": agent, "weights": where},
+    )
+
+
+class UseRemoteServerFlow(PaiRepairFlow):
+    """Point the agent at an OpenAI-compatible server (llama-server, Ollama) elsewhere."""
+
+    @fix_step()
+    async def async_step_init(
+        self, entry: ConfigEntry, user_input: dict[str, Any] | None
+    ) -> RepairsFlowResult:
+        """Ask for the server; check it answers before switching the agent to it."""
+        user_input = self._submitted(user_input)
+        errors: dict[str, str] = {}
+        detail = ""
+        if user_input is not None:
+            brain: dict[str, Any] = {
+                CONF_ENGINE: ENGINE_OPENAI,
+                CONF_BASE_URL: str(user_input[CONF_BASE_URL]).strip(),
+            }
+            if key := str(user_input.get(CONF_API_KEY) or "").strip():
+                brain[CONF_API_KEY] = key
+            model = str(user_input[CONF_BRAIN_MODEL]).strip()
+            problem = await async_brain_problem(self.hass, brain, model)
+            if problem is None:
+                return self._fixed(
+                    entry,
+                    data={**entry.data, CONF_BRAIN: brain},
+                    options={**entry.options, CONF_BRAIN_MODEL: model},
+                )
+            errors["base"], detail = problem
+        schema = selectors.CREDENTIAL_SCHEMAS[ENGINE_OPENAI]
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),
+            errors=errors,
+            description_placeholders={
+                **self._placeholders(entry),
+                "weights": str(self.issue_data.get("weights", "-")),
+                "detail": detail,
+            },
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -12,9 +14,22 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
+import probatio as vol
 
-from .const import LEVEL_NAMES
+from .const import (
+    CONF_AI_TASK_ENTITY,
+    CONF_API_KEY,
+    CONF_BASE_URL,
+    CONF_BRAIN_MODEL,
+    ENGINE_AI_TASK,
+    ENGINE_ANTHROPIC,
+    ENGINE_OPENAI,
+    LEVEL_NAMES,
+)
 
 
 def unit() -> NumberSelector:
@@ -79,3 +94,35 @@ def multi(
     if key is not None:
         config["translation_key"] = key
     return SelectSelector(config)
+
+
+def secret() -> TextSelector:
+    """Return a password field (an API key)."""
+    return TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+
+
+CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
+    ENGINE_ANTHROPIC: vol.Schema(
+        {
+            vol.Required(CONF_API_KEY): secret(),
+            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
+        }
+    ),
+    ENGINE_OPENAI: vol.Schema(
+        {
+            vol.Required(CONF_BASE_URL): TextSelector(
+                TextSelectorConfig(type=TextSelectorType.URL)
+            ),
+            vol.Required(CONF_BRAIN_MODEL): TextSelector(),
+            vol.Optional(CONF_API_KEY): secret(),
+        }
+    ),
+    ENGINE_AI_TASK: vol.Schema(
+        {
+            vol.Required(CONF_AI_TASK_ENTITY): EntitySelector(
+                EntitySelectorConfig(domain="ai_task")
+            )
+        }
+    ),
+}
+"""What each brain needs to be reached; rules and the local model need nothing."""

@@ -43,12 +43,14 @@ from ..engine.brain import (
     user_message,
 )
 from ..llama_runtime import (
+    LlamaCannotBuildError,
     LlamaUnavailableError,
     LoadedModel,
     ModelKey,
     async_ensure_llama,
     model_pool,
 )
+from ..repairs import async_raise_cannot_build
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -223,6 +225,9 @@ class LocalBrain:
         """Get the model ready; a failure is kept in `error` (and Repairs), not raised."""
         try:
             await self._async_load()
+        except LlamaCannotBuildError as err:  # nothing was installed: offer a server
+            self._fail(str(err), cannot_build=True)
+            return
         except LlamaUnavailableError as err:
             self._fail(str(err))
             return
@@ -251,9 +256,19 @@ class LocalBrain:
                 return path.name
         return None
 
-    def _fail(self, error: str) -> None:
+    def _fail(self, error: str, *, cannot_build: bool = False) -> None:
         self.error = error
         _LOGGER.warning("%s: the local brain is unavailable: %s", self.agent, error)
+        if cannot_build:
+            async_raise_cannot_build(
+                self.hass,
+                self.issue_id,
+                entry_id=self.entry_id,
+                agent=self.agent,
+                error=error,
+                weights=self.weights,
+            )
+            return
         ir.async_create_issue(
             self.hass,
             DOMAIN,
