@@ -6,6 +6,8 @@ to the empty one that pytest-homeassistant-custom-component puts on `sys.path`.
 
 from __future__ import annotations
 
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
 
 import custom_components  # noqa: F401  # bind the package to this repository first
@@ -19,3 +21,14 @@ def auto_enable_custom_integrations(request: pytest.FixtureRequest) -> None:
     """
     if "hass" in request.fixturenames:
         request.getfixturevalue("enable_custom_integrations")
+
+
+@pytest.fixture
+async def house(hass: HomeAssistant) -> None:
+    """A porch light and a motion sensor that tests can switch, and a phone."""
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {"input_boolean": {"motion": {}, "porch_light": {}, "front_door_open": {}}},
+    )
+    await hass.async_block_till_done()

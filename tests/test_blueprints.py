@@ -34,7 +34,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.test_runtime import LIGHT_ON, agent_entry, rule, start, statuses
+from tests.helpers import LIGHT_ON, agent_entry, rule, start, statuses
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / "pai"
 SOURCE = (

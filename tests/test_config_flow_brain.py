@@ -50,11 +50,11 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai.const import DOMAIN
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
+from .helpers import agent_entry, rule
 from .test_config_flow import Uploads, configure, upload, uploads
 from .test_import_paigent_files import LLM_BRAIN, pack as pack_with_brain
-from .test_runtime import agent_entry, house, rule
 
-__all__ = ["house", "uploads"]  # fixtures
+__all__ = ["uploads"]  # fixtures
 
 OPENAI_KEY = "sk-local-test"
 

@@ -33,7 +33,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.pai.const import DOMAIN
-from tests.test_runtime import LIGHT_ON, agent_entry, rule, start
+from tests.helpers import LIGHT_ON, agent_entry, rule, start
 
 REDACTED = "**REDACTED**"
 WEBHOOK = "https://hooks.example.com/T0KEN-in-the-path"

@@ -20,7 +20,7 @@ from custom_components.pai.config_flow import PaiConfigFlow
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.container import PaiReader
 
-from .test_runtime import agent_entry, rule
+from .helpers import agent_entry, rule
 
 WEIGHTS = b"GGUF" + bytes(range(256)) * 64
 WEIGHTS_SHA = hashlib.sha256(WEIGHTS).hexdigest()

@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai import minimal_sections
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.approvals import action_id
-from tests.test_runtime import agent_entry, rule, start, statuses
+from tests.helpers import agent_entry, rule, start, statuses
 
 
 async def test_setup_creates_service_device_and_unloads(hass: HomeAssistant) -> None:

@@ -19,10 +19,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
+from tests.helpers import rule, start
 from tests.test_llm_routing import FakeBrain, brains, escalating, porch_agent, says
-from tests.test_runtime import house, rule, start
 
-__all__ = ["brains", "house"]  # fixtures
+__all__ = ["brains"]  # fixtures
 
 
 async def switch(hass: HomeAssistant, state: str) -> None:

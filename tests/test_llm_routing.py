@@ -38,16 +38,8 @@ from custom_components.pai.engine.brain import (
     Usage,
 )
 from custom_components.pai.engine.models import AutonomyLevel, Intent
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 from tests.scripted_brain import ScriptedBrain
-from tests.test_runtime import (  # noqa: F401  # `house` is a fixture
-    LIGHT_ON,
-    agent_entry,
-    house,
-    motion,
-    rule,
-    start,
-    statuses,
-)
 
 MOTION = "input_boolean.motion"
 LABEL = "pai_local_only"

@@ -24,17 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine import records as records_module
-from tests.test_runtime import (
-    LIGHT_ON,
-    agent_entry,
-    house,
-    motion,
-    rule,
-    start,
-    statuses,
-)
-
-__all__ = ["house"]  # fixtures
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 PHONE = "mobile_app_pixel"
 

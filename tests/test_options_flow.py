@@ -24,7 +24,7 @@ from custom_components.pai.options_flow import (
     parse_action_levels,
 )
 
-from .test_runtime import PHONE, agent_entry, rule
+from .helpers import PHONE, agent_entry, rule
 
 
 def form(**changes: Any) -> dict[str, Any]:

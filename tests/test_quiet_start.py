@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
-from tests.test_runtime import LIGHT_ON, agent_entry, motion, rule, start
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start
 
 TEMPLATE_TRIGGER = {
     "trigger": "template",

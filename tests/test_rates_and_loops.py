@@ -14,9 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.engine.rate import RecordRate
-from tests.test_runtime import agent_entry, house, motion, rule, start
-
-__all__ = ["house"]  # fixtures
+from tests.helpers import agent_entry, motion, rule, start
 
 TOGGLE = [
     {

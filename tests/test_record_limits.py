@@ -20,9 +20,7 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.record_history import async_get_records
-from tests.test_runtime import LIGHT_ON, agent_entry, house, rule, start
-
-__all__ = ["house"]  # fixtures
+from tests.helpers import LIGHT_ON, agent_entry, rule, start
 
 
 @pytest.fixture

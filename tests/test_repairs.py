@@ -8,7 +8,7 @@ from homeassistant.helpers import issue_registry as ir
 
 from custom_components.pai.const import DOMAIN
 
-from .test_runtime import agent_entry, rule, start
+from .helpers import agent_entry, rule, start
 
 
 async def test_unbound_metric_and_missing_folder_watcher_raise_one_issue(

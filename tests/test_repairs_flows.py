@@ -25,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic
+from .helpers import LIGHT_ON, PHONE, agent_entry, motion, rule, statuses
 from .test_config_flow_brain import (
     ModelServer,
     anthropic_api,
@@ -32,9 +33,8 @@ from .test_config_flow_brain import (
     openai_server,
     with_brain,
 )
-from .test_runtime import LIGHT_ON, PHONE, agent_entry, house, motion, rule, statuses
 
-__all__ = ["anthropic_api", "closed_port", "house", "openai_server"]  # fixtures
+__all__ = ["anthropic_api", "closed_port", "openai_server"]  # fixtures
 
 
 async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:

@@ -41,6 +41,7 @@ from custom_components.pai.engine.signing import fingerprint, signature_section
 from custom_components.pai.review import make_consent, previous_ticks
 
 from . import test_config_flow
+from .helpers import agent_entry, rule, start
 from .test_config_flow import (
     CLEANUP_RULE,
     Uploads,
@@ -55,7 +56,6 @@ from .test_config_flow_brain import (
     pack_llm,
     suggested as brain_suggested,
 )
-from .test_runtime import agent_entry, rule, start
 
 uploads = test_config_flow.uploads  # fixtures
 house = test_config_flow.house

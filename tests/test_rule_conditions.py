@@ -19,8 +19,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from tests.helpers import agent_entry, motion, rule, start
 from tests.test_config_flow import Uploads, _engine_file, _sections, upload, uploads
-from tests.test_runtime import agent_entry, motion, rule, start
 
 __all__ = ["uploads"]  # fixtures
 

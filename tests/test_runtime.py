@@ -8,15 +8,12 @@ is replaced by a recording mock (no phone exists here).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     MockUser,
     async_capture_events,
     async_fire_time_changed,
@@ -25,123 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.approvals import action_id
-
-PHONE = "notify.mobile_app_pixel"
-
-
-def rule(
-    name: str,
-    action: str,
-    level: int,
-    *,
-    confidence: float = 0.95,
-    urgency: float = 0.8,
-    kind: str = "ha.state",
-    payload: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "when": {
-            "kind": kind,
-            "payload": payload
-            if payload is not None
-            else [{"field": "to_state", "op": "==", "value": "on"}],
-        },
-        "intent": {
-            "action": action,
-            "params": {},
-            "confidence": confidence,
-            "urgency": urgency,
-            "rationale": f"{name} fired",
-            "level": level,
-        },
-    }
-
-
-def agent_entry(
-    rules: list[dict[str, Any]],
-    *,
-    bindings: dict[str, Any] | None = None,
-    options: dict[str, Any] | None = None,
-    ha_triggers: list[dict[str, Any]] | None = None,
-    policy: dict[str, Any] | None = None,
-    actions: dict[str, Any] | None = None,
-) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Porch watch",
-        unique_id="porch_watch",
-        data={
-            "name": "Porch watch",
-            "agent": {
-                "manifest.json": {
-                    "name": "Porch watch",
-                    "version": "1.0.0",
-                    "author": "tests",
-                    "description": "watches the porch",
-                    "pai_format": 1,
-                    "kind": "proactive-agent",
-                },
-                "policy.json": policy
-                or {"default_max_level": 3, "max_interruptions_per_hour": 100},
-                "triggers.json": [],
-                "rules.json": rules,
-                "actions.json": actions
-                or {r["intent"]["action"]: {"type": "console"} for r in rules},
-            },
-            "bindings": bindings or {"actions": {}},
-            "ha_triggers": ha_triggers
-            if ha_triggers is not None
-            else [
-                {
-                    "trigger": "state",
-                    "entity_id": "input_boolean.motion",
-                    "id": "motion",
-                }
-            ],
-        },
-        options={"notify_targets": [PHONE], **(options or {})},
-    )
-
-
-@pytest.fixture
-async def house(hass: HomeAssistant) -> None:
-    """A porch light and a motion sensor that tests can switch, and a phone."""
-    assert await async_setup_component(
-        hass,
-        "input_boolean",
-        {"input_boolean": {"motion": {}, "porch_light": {}, "front_door_open": {}}},
-    )
-    await hass.async_block_till_done()
-
-
-async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-async def motion(hass: HomeAssistant, state: str = "on") -> None:
-    await hass.services.async_call(
-        "input_boolean",
-        "turn_on" if state == "on" else "turn_off",
-        {"entity_id": "input_boolean.motion"},
-        blocking=True,
-    )
-    await hass.async_block_till_done()
-
-
-LIGHT_ON = [
-    {
-        "action": "input_boolean.turn_on",
-        "target": {"entity_id": "input_boolean.porch_light"},
-    }
-]
-
-
-def statuses(events: list[Any]) -> list[str]:
-    return [e.data["record"]["4_execution"]["status"] for e in events]
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 
 @pytest.mark.usefixtures("house")

@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.sensitivity import BindingSensitivity
-from tests.test_runtime import agent_entry, motion, rule, start, statuses
+from tests.helpers import agent_entry, motion, rule, start, statuses
 
 DOOR = "lock.front_door"
 GARAGE = "cover.garage"

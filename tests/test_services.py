@@ -31,7 +31,7 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.runtime import RECENT_RECORDS
-from tests.test_runtime import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 
 @pytest.fixture

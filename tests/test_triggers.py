@@ -30,7 +30,7 @@ from custom_components.pai.engine.agent import (
     UnknownTrigger,
 )
 from custom_components.pai.triggers import trigger_specs
-from tests.test_runtime import agent_entry, rule, start
+from tests.helpers import agent_entry, rule, start
 
 
 def agent_with(

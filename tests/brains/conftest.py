@@ -21,9 +21,8 @@ from custom_components.pai.engine.models import AutonomyLevel, Event
 
 from .fake_anthropic import FakeAnthropic
 
-if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None:
-    from ..test_runtime import house  # noqa: F401  # the input_boolean porch, for agents
-else:  # pragma: no cover - only in the second environment
+if importlib.util.find_spec("pytest_homeassistant_custom_component") is None:
+    # Only in the second environment: no pytest-homeassistant-custom-component.
 
     @pytest.fixture
     async def hass(tmp_path: Path) -> AsyncIterator[HomeAssistant]:

@@ -38,7 +38,7 @@ from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.models import AutonomyLevel
 
-from ..test_runtime import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from ..helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 from .conftest import brain_request
 
 LLM_DOMAIN = "test_llm"

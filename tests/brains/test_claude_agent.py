@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 
-from ..test_runtime import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from ..helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 from .fake_anthropic import API_KEY, MODEL, FakeAnthropic, error, intent, text, tool
 
 FAST_RETRY = {"retry-after-ms": "20"}

@@ -31,7 +31,7 @@ from custom_components.pai.engine.container import (
     write_pai,
 )
 
-from ..test_runtime import LIGHT_ON, PHONE, rule
+from ..helpers import LIGHT_ON, PHONE, rule
 
 ESCALATE_RULE = {**rule("motion-at-night", "porch_light_on", 3), "escalate": True}
 SECTIONS: dict[str, Any] = {

@@ -19,12 +19,10 @@ from custom_components.pai.agent_files import AgentFile, read_agent_file, weight
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.llama_runtime import LoadedModel, model_pool
 
-from ..test_runtime import house, start
+from ..helpers import start
 from .conftest import local_entry
 from .gguf_lora import read_model, write_lora
 from .test_local_brain import local_brain
-
-__all__ = ["house"]
 
 PROMPT = "The porch light is"
 

@@ -41,10 +41,8 @@ from custom_components.pai.llama_runtime import (
     model_pool,
 )
 
-from ..test_runtime import house, motion, start
+from ..helpers import motion, start
 from .conftest import local_entry
-
-__all__ = ["house"]
 
 
 def local_brain(entry: MockConfigEntry) -> LocalBrain:

@@ -32,11 +32,9 @@ from custom_components.pai.const import DOMAIN
 from custom_components.pai.llama_runtime import LLAMA_REQUIREMENT, LlamaUnavailableError
 from custom_components.pai.local_build import INDEX_TIMEOUT, async_build_problem
 
-from ..test_runtime import house, start
+from ..helpers import start
 from .conftest import local_entry
 from .test_local_brain import local_brain, rules_decide
-
-__all__ = ["house"]
 
 VERSION = LLAMA_REQUIREMENT.partition("==")[2]
 TAG = next(iter(sys_tags()))

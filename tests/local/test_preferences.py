@@ -33,9 +33,7 @@ from custom_components.pai.engine.preferences import (
     request_of,
 )
 
-from ..test_runtime import LIGHT_ON, agent_entry, house, motion, rule, start
-
-__all__ = ["house"]
+from ..helpers import LIGHT_ON, agent_entry, motion, rule, start
 
 
 @pytest.fixture

@@ -1,0 +1,119 @@
+"""Builders the tests share: an agent entry with rules, starting it, driving it, reading it.
+
+Fixtures live in conftest.py; nothing here is a test, and no test module imports another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.pai.const import DOMAIN
+
+PHONE = "notify.mobile_app_pixel"
+
+
+def rule(
+    name: str,
+    action: str,
+    level: int,
+    *,
+    confidence: float = 0.95,
+    urgency: float = 0.8,
+    kind: str = "ha.state",
+    payload: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "when": {
+            "kind": kind,
+            "payload": payload
+            if payload is not None
+            else [{"field": "to_state", "op": "==", "value": "on"}],
+        },
+        "intent": {
+            "action": action,
+            "params": {},
+            "confidence": confidence,
+            "urgency": urgency,
+            "rationale": f"{name} fired",
+            "level": level,
+        },
+    }
+
+
+def agent_entry(
+    rules: list[dict[str, Any]],
+    *,
+    bindings: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    ha_triggers: list[dict[str, Any]] | None = None,
+    policy: dict[str, Any] | None = None,
+    actions: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Porch watch",
+        unique_id="porch_watch",
+        data={
+            "name": "Porch watch",
+            "agent": {
+                "manifest.json": {
+                    "name": "Porch watch",
+                    "version": "1.0.0",
+                    "author": "tests",
+                    "description": "watches the porch",
+                    "pai_format": 1,
+                    "kind": "proactive-agent",
+                },
+                "policy.json": policy
+                or {"default_max_level": 3, "max_interruptions_per_hour": 100},
+                "triggers.json": [],
+                "rules.json": rules,
+                "actions.json": actions
+                or {r["intent"]["action"]: {"type": "console"} for r in rules},
+            },
+            "bindings": bindings or {"actions": {}},
+            "ha_triggers": ha_triggers
+            if ha_triggers is not None
+            else [
+                {
+                    "trigger": "state",
+                    "entity_id": "input_boolean.motion",
+                    "id": "motion",
+                }
+            ],
+        },
+        options={"notify_targets": [PHONE], **(options or {})},
+    )
+
+
+async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def motion(hass: HomeAssistant, state: str = "on") -> None:
+    await hass.services.async_call(
+        "input_boolean",
+        "turn_on" if state == "on" else "turn_off",
+        {"entity_id": "input_boolean.motion"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+
+
+LIGHT_ON = [
+    {
+        "action": "input_boolean.turn_on",
+        "target": {"entity_id": "input_boolean.porch_light"},
+    }
+]
+
+
+def statuses(events: list[Any]) -> list[str]:
+    return [e.data["record"]["4_execution"]["status"] for e in events]
