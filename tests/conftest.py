@@ -9,6 +9,8 @@ from __future__ import annotations
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 import custom_components  # noqa: F401  # bind the package to this repository first
 
@@ -32,3 +34,9 @@ async def house(hass: HomeAssistant) -> None:
         {"input_boolean": {"motion": {}, "porch_light": {}, "front_door_open": {}}},
     )
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots as Home Assistant core takes them (registry ids and times left out)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
