@@ -6,13 +6,17 @@ to the empty one that pytest-homeassistant-custom-component puts on `sys.path`.
 
 from __future__ import annotations
 
+import importlib.util
+
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
-from syrupy.assertion import SnapshotAssertion
 
 import custom_components  # noqa: F401  # bind the package to this repository first
+
+if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None:
+    # Not in the second environment (scripts/test), which runs without that plugin.
+    from tests.ha_fixtures import home, snapshot  # noqa: F401  # fixtures
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +38,3 @@ async def house(hass: HomeAssistant) -> None:
         {"input_boolean": {"motion": {}, "porch_light": {}, "front_door_open": {}}},
     )
     await hass.async_block_till_done()
-
-
-@pytest.fixture
-def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Snapshots as Home Assistant core takes them (registry ids and times left out)."""
-    return snapshot.use_extension(HomeAssistantSnapshotExtension)

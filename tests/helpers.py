@@ -117,3 +117,9 @@ LIGHT_ON = [
 
 def statuses(events: list[Any]) -> list[str]:
     return [e.data["record"]["4_execution"]["status"] for e in events]
+
+
+DOOR = "lock.front_door"
+
+
+GARAGE = "cover.garage"

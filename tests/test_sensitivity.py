@@ -18,124 +18,15 @@ from homeassistant.helpers import (
     floor_registry as fr,
     label_registry as lr,
 )
-from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_mock_service,
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.sensitivity import BindingSensitivity
-from tests.helpers import agent_entry, motion, rule, start, statuses
-
-DOOR = "lock.front_door"
-GARAGE = "cover.garage"
-
-
-@pytest.fixture
-async def home(hass: HomeAssistant) -> None:
-    """A locked front door, a closed garage, a motion sensor, scenes, scripts, a phone."""
-    assert await async_setup_component(
-        hass,
-        "input_boolean",
-        {
-            "input_boolean": {
-                "motion": {},
-                "porch_light": {},
-                "door_locked": {"initial": True},
-                "garage_open": {"initial": False},
-            }
-        },
-    )
-
-    def switch(entity: str, on: bool) -> list[dict[str, Any]]:
-        return [
-            {
-                "action": f"input_boolean.turn_{'on' if on else 'off'}",
-                "target": {"entity_id": f"input_boolean.{entity}"},
-            }
-        ]
-
-    assert await async_setup_component(
-        hass,
-        "template",
-        {
-            "template": [
-                {
-                    "lock": [
-                        {
-                            "name": "Front door",
-                            "state": "{{ is_state('input_boolean.door_locked', 'on') }}",
-                            "lock": switch("door_locked", True),
-                            "unlock": switch("door_locked", False),
-                        }
-                    ],
-                    "cover": [
-                        {
-                            "name": "Garage",
-                            "state": "{{ is_state('input_boolean.garage_open', 'on') }}",
-                            "open_cover": switch("garage_open", True),
-                            "close_cover": switch("garage_open", False),
-                        }
-                    ],
-                }
-            ]
-        },
-    )
-    assert await async_setup_component(
-        hass,
-        "scene",
-        {
-            "scene": [
-                {"name": "Welcome", "entities": {DOOR: "unlocked"}},
-                {"name": "Good night", "entities": {DOOR: "locked"}},
-            ]
-        },
-    )
-    assert await async_setup_component(
-        hass,
-        "script",
-        {
-            "script": {
-                "let_in": {
-                    "sequence": [
-                        {"action": "lock.unlock", "target": {"entity_id": DOOR}}
-                    ]
-                },
-                "via_other": {"sequence": [{"action": "script.let_in"}]},
-                "porch": {"sequence": switch("porch_light", True)},
-                # scripts calling scripts: too deep to follow, and a loop
-                **{
-                    f"deep_{n}": {"sequence": [{"action": f"script.deep_{n + 1}"}]}
-                    for n in range(10)
-                },
-                "loop_a": {"sequence": [{"action": "script.loop_b"}]},
-                "loop_b": {"sequence": [{"action": "script.loop_a"}]},
-            }
-        },
-    )
-    assert await async_setup_component(
-        hass,
-        "automation",
-        {
-            "automation": [
-                {
-                    "id": "opener",
-                    "alias": "Opener",
-                    "triggers": [],
-                    "actions": [
-                        {"action": "cover.open_cover", "target": {"entity_id": GARAGE}}
-                    ],
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    async_mock_service(hass, "notify", "mobile_app_pixel")
-    assert hass.states.get(DOOR).state == "locked"
-    assert hass.states.get(GARAGE).state == "closed"
+from tests.helpers import DOOR, GARAGE, agent_entry, motion, rule, start, statuses
 
 
 def untouched(hass: HomeAssistant) -> None:

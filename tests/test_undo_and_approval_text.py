@@ -20,8 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.action_text import describe_sequence, with_quote
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import agent_entry, motion, rule, start, statuses
-from tests.test_sensitivity import DOOR, GARAGE, home  # noqa: F401  # the fixture
+from tests.helpers import DOOR, GARAGE, agent_entry, motion, rule, start, statuses
 
 LIGHT = "input_boolean.porch_light"
 

@@ -1,0 +1,128 @@
+"""Fixtures for the tests that run Home Assistant through pytest-homeassistant-custom-component.
+
+conftest.py offers them where that plugin is installed (not in scripts/test's second
+environment).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import async_mock_service
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from tests.helpers import DOOR, GARAGE
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots as Home Assistant core takes them (registry ids and times left out)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+async def home(hass: HomeAssistant) -> None:
+    """A locked front door, a closed garage, a motion sensor, scenes, scripts, a phone."""
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {
+            "input_boolean": {
+                "motion": {},
+                "porch_light": {},
+                "door_locked": {"initial": True},
+                "garage_open": {"initial": False},
+            }
+        },
+    )
+
+    def switch(entity: str, on: bool) -> list[dict[str, Any]]:
+        return [
+            {
+                "action": f"input_boolean.turn_{'on' if on else 'off'}",
+                "target": {"entity_id": f"input_boolean.{entity}"},
+            }
+        ]
+
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "lock": [
+                        {
+                            "name": "Front door",
+                            "state": "{{ is_state('input_boolean.door_locked', 'on') }}",
+                            "lock": switch("door_locked", True),
+                            "unlock": switch("door_locked", False),
+                        }
+                    ],
+                    "cover": [
+                        {
+                            "name": "Garage",
+                            "state": "{{ is_state('input_boolean.garage_open', 'on') }}",
+                            "open_cover": switch("garage_open", True),
+                            "close_cover": switch("garage_open", False),
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "scene",
+        {
+            "scene": [
+                {"name": "Welcome", "entities": {DOOR: "unlocked"}},
+                {"name": "Good night", "entities": {DOOR: "locked"}},
+            ]
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "script",
+        {
+            "script": {
+                "let_in": {
+                    "sequence": [
+                        {"action": "lock.unlock", "target": {"entity_id": DOOR}}
+                    ]
+                },
+                "via_other": {"sequence": [{"action": "script.let_in"}]},
+                "porch": {"sequence": switch("porch_light", True)},
+                # scripts calling scripts: too deep to follow, and a loop
+                **{
+                    f"deep_{n}": {"sequence": [{"action": f"script.deep_{n + 1}"}]}
+                    for n in range(10)
+                },
+                "loop_a": {"sequence": [{"action": "script.loop_b"}]},
+                "loop_b": {"sequence": [{"action": "script.loop_a"}]},
+            }
+        },
+    )
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": [
+                {
+                    "id": "opener",
+                    "alias": "Opener",
+                    "triggers": [],
+                    "actions": [
+                        {"action": "cover.open_cover", "target": {"entity_id": GARAGE}}
+                    ],
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    assert hass.states.get(DOOR).state == "locked"
+    assert hass.states.get(GARAGE).state == "closed"
