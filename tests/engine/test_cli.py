@@ -21,8 +21,9 @@ from custom_components.pai.engine.container import (
     SectionType,
     write_pai,
 )
+from tests.engine.helpers import _refusal
 
-from .test_agent import OPS_GUARDIAN, _sections
+from .helpers import OPS_GUARDIAN, _sections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTRA_FILES = {
@@ -69,17 +70,6 @@ def packed(agent_dir: Path, tmp_path: Path) -> Path:
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-
-
-def _refusal(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    """Run a command that must fail; return its one stderr line."""
-    assert main(argv) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_pack_then_info_shows_every_section(

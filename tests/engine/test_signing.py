@@ -26,8 +26,7 @@ from custom_components.pai.engine.signing import (
     verify,
 )
 
-from .test_agent import _sections
-from .test_cli import _refusal
+from .helpers import _refusal, _sections
 
 
 @pytest.fixture
