@@ -6,6 +6,7 @@ environment).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -15,7 +16,9 @@ from pytest_homeassistant_custom_component.common import async_mock_service
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from tests.helpers import DOOR, GARAGE
+from custom_components import pai
+from custom_components.pai.const import DOMAIN
+from tests.helpers import DOOR, GARAGE, FakeBrain
 
 
 @pytest.fixture
@@ -126,3 +129,28 @@ async def home(hass: HomeAssistant) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
     assert hass.states.get(DOOR).state == "locked"
     assert hass.states.get(GARAGE).state == "closed"
+
+
+@pytest.fixture
+def brains(monkeypatch: pytest.MonkeyPatch) -> list[FakeBrain]:
+    """The LLM chain every agent set up in the test gets (fill it before `start`)."""
+    chain: list[FakeBrain] = []
+    real = pai.AgentRuntime
+
+    def runtime(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "brains": list(chain)})
+
+    monkeypatch.setattr(pai, "AgentRuntime", runtime)
+    return chain
+
+
+@pytest.fixture
+async def shelf(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """PAI set up, a config directory of our own and an allowed `exports` directory."""
+    hass.config.config_dir = str(tmp_path / "config")
+    (tmp_path / "config").mkdir()
+    allowed = tmp_path / "exports"
+    allowed.mkdir()
+    hass.config.allowlist_external_dirs = {str(allowed)}
+    assert await async_setup_component(hass, DOMAIN, {})
+    return allowed

@@ -11,6 +11,9 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
+from custom_components.pai.engine.brain import BrainResult, Usage
+from custom_components.pai.engine.models import AutonomyLevel, Intent
+from tests.scripted_brain import ScriptedBrain
 
 PHONE = "notify.mobile_app_pixel"
 
@@ -123,3 +126,88 @@ DOOR = "lock.front_door"
 
 
 GARAGE = "cover.garage"
+
+
+SIREN = [
+    {
+        "action": "input_boolean.turn_on",
+        "target": {"entity_id": "input_boolean.front_door_open"},
+    }
+]
+
+
+class FakeBrain(ScriptedBrain):
+    """Answers "light_on" at level 3 when its script has run out."""
+
+    def default(self) -> BrainResult:
+        return says(self.name)
+
+
+def says(
+    brain: str, action: str = "light_on", level: int = 3, rationale: str = "dark porch"
+) -> BrainResult:
+    return BrainResult(
+        intents=(
+            Intent(
+                action,
+                params={"event_payload": {}},
+                confidence=0.95,
+                urgency=0.9,
+                rationale=rationale,
+                requested_level=AutonomyLevel(level),
+            ),
+        ),
+        usage=Usage(
+            brain=brain,
+            model="claude-haiku-4-5",
+            latency_ms=812.34,
+            input_tokens=1200,
+            output_tokens=60,
+            cached_tokens=1000,
+            cost=0.0016,
+        ),
+    )
+
+
+def escalating(name: str, action: str, level: int, **kwargs: Any) -> dict[str, Any]:
+    return {**rule(name, action, level, **kwargs), "escalate": True}
+
+
+def porch_agent(
+    rules: list[dict[str, Any]], options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    return agent_entry(
+        rules,
+        bindings={"actions": {"light_on": LIGHT_ON, "siren": SIREN}},
+        actions={"light_on": {"type": "console"}, "siren": {"type": "console"}},
+        options={"llm_min_interval_seconds": 0, **(options or {})},
+    )
+
+
+def porch(**data: Any) -> MockConfigEntry:
+    made = agent_entry(
+        [rule("hint", "light_on", 1)],
+        bindings={"actions": {"light_on": [{"action": "light.turn_on"}]}},
+        options={"min_confidence": 0.5},
+    )
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=made.title,
+        unique_id=made.unique_id,
+        data={**made.data, **data},
+        options=dict(made.options),
+    )
+
+
+async def export_to(
+    hass: HomeAssistant, entry: MockConfigEntry, path: str, **fields: Any
+) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN,
+        "export_agent",
+        {"agent": entry.entry_id, "path": path, **fields},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return dict(response)

@@ -10,7 +10,6 @@ from typing import Any
 from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.setup import async_setup_component
 import pai  # paigent, the reference implementation
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -19,52 +18,10 @@ from custom_components.pai import export
 from custom_components.pai.config_flow import PaiConfigFlow
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.container import PaiReader
-
-from .helpers import agent_entry, rule
+from tests.helpers import export_to, porch
 
 WEIGHTS = b"GGUF" + bytes(range(256)) * 64
 WEIGHTS_SHA = hashlib.sha256(WEIGHTS).hexdigest()
-
-
-@pytest.fixture
-async def shelf(hass: HomeAssistant, tmp_path: Path) -> Path:
-    """PAI set up, a config directory of our own and an allowed `exports` directory."""
-    hass.config.config_dir = str(tmp_path / "config")
-    (tmp_path / "config").mkdir()
-    allowed = tmp_path / "exports"
-    allowed.mkdir()
-    hass.config.allowlist_external_dirs = {str(allowed)}
-    assert await async_setup_component(hass, DOMAIN, {})
-    return allowed
-
-
-def porch(**data: Any) -> MockConfigEntry:
-    made = agent_entry(
-        [rule("hint", "light_on", 1)],
-        bindings={"actions": {"light_on": [{"action": "light.turn_on"}]}},
-        options={"min_confidence": 0.5},
-    )
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=made.title,
-        unique_id=made.unique_id,
-        data={**made.data, **data},
-        options=dict(made.options),
-    )
-
-
-async def export_to(
-    hass: HomeAssistant, entry: MockConfigEntry, path: str, **fields: Any
-) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN,
-        "export_agent",
-        {"agent": entry.entry_id, "path": path, **fields},
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    return dict(response)
 
 
 def keep_weights(hass: HomeAssistant, content: bytes = WEIGHTS) -> None:

@@ -23,9 +23,7 @@ from pytest_homeassistant_custom_component.typing import (
 
 from custom_components.pai.const import DOMAIN
 
-from .test_export import export_to, porch, shelf
-
-__all__ = ["shelf"]  # a fixture
+from .helpers import export_to, porch
 
 CLIENT_ID = "https://example.com/app"
 

@@ -19,10 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
-from tests.helpers import rule, start
-from tests.test_llm_routing import FakeBrain, brains, escalating, porch_agent, says
-
-__all__ = ["brains"]  # fixtures
+from tests.helpers import FakeBrain, escalating, porch_agent, rule, says, start
 
 
 async def switch(hass: HomeAssistant, state: str) -> None:

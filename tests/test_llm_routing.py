@@ -29,87 +29,22 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from custom_components import pai
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai.engine.brain import (
-    BrainError,
-    BrainResult,
-    FailureKind,
-    Usage,
+from custom_components.pai.engine.brain import BrainError, FailureKind
+from tests.helpers import (
+    FakeBrain,
+    agent_entry,
+    escalating,
+    motion,
+    porch_agent,
+    rule,
+    says,
+    start,
+    statuses,
 )
-from custom_components.pai.engine.models import AutonomyLevel, Intent
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
-from tests.scripted_brain import ScriptedBrain
 
 MOTION = "input_boolean.motion"
 LABEL = "pai_local_only"
-SIREN = [
-    {
-        "action": "input_boolean.turn_on",
-        "target": {"entity_id": "input_boolean.front_door_open"},
-    }
-]
-
-
-class FakeBrain(ScriptedBrain):
-    """Answers "light_on" at level 3 when its script has run out."""
-
-    def default(self) -> BrainResult:
-        return says(self.name)
-
-
-def says(
-    brain: str, action: str = "light_on", level: int = 3, rationale: str = "dark porch"
-) -> BrainResult:
-    return BrainResult(
-        intents=(
-            Intent(
-                action,
-                params={"event_payload": {}},
-                confidence=0.95,
-                urgency=0.9,
-                rationale=rationale,
-                requested_level=AutonomyLevel(level),
-            ),
-        ),
-        usage=Usage(
-            brain=brain,
-            model="claude-haiku-4-5",
-            latency_ms=812.34,
-            input_tokens=1200,
-            output_tokens=60,
-            cached_tokens=1000,
-            cost=0.0016,
-        ),
-    )
-
-
-@pytest.fixture
-def brains(monkeypatch: pytest.MonkeyPatch) -> list[FakeBrain]:
-    """The LLM chain every agent set up in the test gets (fill it before `start`)."""
-    chain: list[FakeBrain] = []
-    real = pai.AgentRuntime
-
-    def runtime(*args: Any, **kwargs: Any) -> Any:
-        return real(*args, **{**kwargs, "brains": list(chain)})
-
-    monkeypatch.setattr(pai, "AgentRuntime", runtime)
-    return chain
-
-
-def escalating(name: str, action: str, level: int, **kwargs: Any) -> dict[str, Any]:
-    return {**rule(name, action, level, **kwargs), "escalate": True}
-
-
-def porch_agent(
-    rules: list[dict[str, Any]], options: dict[str, Any] | None = None
-) -> MockConfigEntry:
-    return agent_entry(
-        rules,
-        bindings={"actions": {"light_on": LIGHT_ON, "siren": SIREN}},
-        actions={"light_on": {"type": "console"}, "siren": {"type": "console"}},
-        options={"llm_min_interval_seconds": 0, **(options or {})},
-    )
 
 
 def brain_block(event: Any) -> Any:
