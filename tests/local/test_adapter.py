@@ -22,7 +22,7 @@ from custom_components.pai.llama_runtime import LoadedModel, model_pool
 from ..helpers import start
 from .conftest import local_entry
 from .gguf_lora import read_model, write_lora
-from .test_local_brain import local_brain
+from .helpers import local_brain
 
 PROMPT = "The porch light is"
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 import sys
 import time
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CoreState, HomeAssistant
@@ -19,13 +18,12 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_capture_events,
     async_mock_service,
 )
 
 from custom_components.pai.agent_files import AgentFile
-from custom_components.pai.brains.local_gguf import LocalBrain, async_validate, decode
+from custom_components.pai.brains.local_gguf import async_validate, decode
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import (
     ActionChoice,
@@ -40,17 +38,10 @@ from custom_components.pai.llama_runtime import (
     LoadedModel,
     model_pool,
 )
+from tests.local.helpers import local_brain, rules_decide
 
 from ..helpers import motion, start
 from .conftest import local_entry
-
-
-def local_brain(entry: MockConfigEntry) -> LocalBrain:
-    brains = entry.runtime_data.runtime.router.brains
-    assert [brain.name for brain in brains] == ["local"]
-    brain = brains[0]
-    assert isinstance(brain, LocalBrain)
-    return brain
 
 
 def light(hass: HomeAssistant) -> str:
@@ -131,20 +122,6 @@ async def test_two_agents_share_one_model_released_with_the_last(
     assert await hass.config_entries.async_setup(one.entry_id)
     await local_brain(one).async_ready()
     assert pool.loads == 2
-
-
-async def rules_decide(hass: HomeAssistant) -> dict[str, Any]:
-    """Motion: the rule's own intent (capped at ASK) asks the owner; return x_pai.brain."""
-    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await motion(hass)
-    assert [r.data["record"]["4_execution"]["status"] for r in records] == [
-        "pending_approval"
-    ]
-    assert len(phone) == 1
-    brain_info: dict[str, Any] = records[-1].data["record"]["x_pai"]["brain"]
-    assert brain_info["name"] == "rules"
-    return brain_info
 
 
 CRASHES = {

@@ -34,7 +34,7 @@ from custom_components.pai.local_build import INDEX_TIMEOUT, async_build_problem
 
 from ..helpers import start
 from .conftest import local_entry
-from .test_local_brain import local_brain, rules_decide
+from .helpers import local_brain, rules_decide
 
 VERSION = LLAMA_REQUIREMENT.partition("==")[2]
 TAG = next(iter(sys_tags()))
