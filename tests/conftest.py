@@ -16,7 +16,15 @@ import custom_components  # noqa: F401  # bind the package to this repository fi
 
 if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None:
     # Not in the second environment (scripts/test), which runs without that plugin.
-    from tests.ha_fixtures import brains, home, shelf, snapshot  # noqa: F401  # fixtures
+    from tests.ha_fixtures import (  # noqa: F401  # fixtures
+        anthropic_api,
+        brains,
+        closed_port,
+        home,
+        openai_server,
+        shelf,
+        snapshot,
+    )
 
 
 @pytest.fixture(autouse=True)

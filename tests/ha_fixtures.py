@@ -6,9 +6,12 @@ environment).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+import socket
 from typing import Any
 
+from aiohttp import web
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
@@ -18,7 +21,9 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
 from custom_components.pai.const import DOMAIN
-from tests.helpers import DOOR, GARAGE, FakeBrain
+from tests.helpers import DOOR, GARAGE, FakeBrain, ModelServer
+
+from .brains.fake_anthropic import FakeAnthropic
 
 
 @pytest.fixture
@@ -154,3 +159,68 @@ async def shelf(hass: HomeAssistant, tmp_path: Path) -> Path:
     hass.config.allowlist_external_dirs = {str(allowed)}
     assert await async_setup_component(hass, DOMAIN, {})
     return allowed
+
+
+@pytest.fixture
+async def anthropic_api(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FakeAnthropic]:
+    """Anthropic's API on 127.0.0.1; the SDK finds it through ANTHROPIC_BASE_URL."""
+    server = FakeAnthropic()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", await server.start())
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def openai_server(socket_enabled: None) -> AsyncIterator[ModelServer]:
+    server = ModelServer()
+
+    def refusal(request: web.Request) -> web.Response | None:
+        server.asked += 1
+        if server.status != 200:
+            return web.json_response(
+                {"error": {"message": "down"}}, status=server.status
+            )
+        if (
+            server.key
+            and request.headers.get("Authorization") != f"Bearer {server.key}"
+        ):
+            return web.json_response({"error": {"message": "bad key"}}, status=401)
+        return None
+
+    async def models(request: web.Request) -> web.Response:
+        if (refused := refusal(request)) is not None:
+            return refused
+        return web.json_response({"object": "list", "data": [{"id": "gemma"}]})
+
+    async def chat(request: web.Request) -> web.Response:
+        if (refused := refusal(request)) is not None:
+            return refused
+        return web.json_response(
+            {
+                "model": "gemma",
+                "choices": [{"message": {"content": '{"intents": []}'}}],
+                "usage": {"prompt_tokens": 100, "completion_tokens": 5},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_post("/v1/chat/completions", chat)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+    yield server
+    await runner.cleanup()
+
+
+@pytest.fixture
+def closed_port(socket_enabled: None) -> str:
+    """A loopback URL nothing listens on: a server that is down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

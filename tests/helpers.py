@@ -5,15 +5,19 @@ Fixtures live in conftest.py; nothing here is a test, and no test module imports
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResult
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.brain import BrainResult, Usage
 from custom_components.pai.engine.models import AutonomyLevel, Intent
 from tests.scripted_brain import ScriptedBrain
+
+from .test_config_flow import configure
 
 PHONE = "notify.mobile_app_pixel"
 
@@ -211,3 +215,40 @@ async def export_to(
     )
     assert response is not None
     return dict(response)
+
+
+OPENAI_KEY = "sk-local-test"
+
+
+@dataclass
+class ModelServer:
+    """An OpenAI-compatible server that checks its bearer key; `status` makes it fail.
+
+    GET /v1/models is the brain's check; POST /v1/chat/completions proposes nothing.
+    """
+
+    url: str = ""
+    key: str | None = OPENAI_KEY
+    status: int = 200
+    asked: int = 0
+
+
+async def bind(hass: HomeAssistant, result: FlowResult) -> FlowResult:
+    """Bind the CPU agent's metric and action; return the step after the targets."""
+    assert result["step_id"] == "bind_metrics"
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    result = await configure(hass, result, {})
+    assert result["step_id"] == "targets"
+    return await configure(hass, result, {"notify_targets": []})
+
+
+def with_brain(brain: dict[str, Any]) -> MockConfigEntry:
+    """A rules agent (test_runtime's) given an LLM brain."""
+    entry = agent_entry([rule("hint", "light_on", 1)])
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        unique_id=entry.unique_id,
+        data={**entry.data, "brain": brain},
+        options=dict(entry.options),
+    )

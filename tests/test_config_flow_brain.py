@@ -9,13 +9,10 @@ bearer key, and a closed port for a server that is down. Nothing leaves 127.0.0.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 import logging
 from pathlib import Path
-import socket
 from typing import Any
 
-from aiohttp import web
 from homeassistant.components.ai_task import (
     AITaskEntity,
     AITaskEntityFeature,
@@ -48,93 +45,13 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import DOMAIN
+from tests.helpers import OPENAI_KEY, ModelServer, bind, with_brain
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
-from .helpers import agent_entry, rule
 from .test_config_flow import Uploads, configure, upload, uploads
 from .test_import_paigent_files import LLM_BRAIN, pack as pack_with_brain
 
 __all__ = ["uploads"]  # fixtures
-
-OPENAI_KEY = "sk-local-test"
-
-
-@pytest.fixture
-async def anthropic_api(
-    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[FakeAnthropic]:
-    """Anthropic's API on 127.0.0.1; the SDK finds it through ANTHROPIC_BASE_URL."""
-    server = FakeAnthropic()
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", await server.start())
-    yield server
-    await server.stop()
-
-
-@dataclass
-class ModelServer:
-    """An OpenAI-compatible server that checks its bearer key; `status` makes it fail.
-
-    GET /v1/models is the brain's check; POST /v1/chat/completions proposes nothing.
-    """
-
-    url: str = ""
-    key: str | None = OPENAI_KEY
-    status: int = 200
-    asked: int = 0
-
-
-@pytest.fixture
-async def openai_server(socket_enabled: None) -> AsyncIterator[ModelServer]:
-    server = ModelServer()
-
-    def refusal(request: web.Request) -> web.Response | None:
-        server.asked += 1
-        if server.status != 200:
-            return web.json_response(
-                {"error": {"message": "down"}}, status=server.status
-            )
-        if (
-            server.key
-            and request.headers.get("Authorization") != f"Bearer {server.key}"
-        ):
-            return web.json_response({"error": {"message": "bad key"}}, status=401)
-        return None
-
-    async def models(request: web.Request) -> web.Response:
-        if (refused := refusal(request)) is not None:
-            return refused
-        return web.json_response({"object": "list", "data": [{"id": "gemma"}]})
-
-    async def chat(request: web.Request) -> web.Response:
-        if (refused := refusal(request)) is not None:
-            return refused
-        return web.json_response(
-            {
-                "model": "gemma",
-                "choices": [{"message": {"content": '{"intents": []}'}}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 5},
-            }
-        )
-
-    app = web.Application()
-    app.router.add_get("/v1/models", models)
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    yield server
-    await runner.cleanup()
-
-
-@pytest.fixture
-def closed_port(socket_enabled: None) -> str:
-    """A loopback URL nothing listens on: a server that is down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
@@ -332,28 +249,7 @@ def pack_llm(
     )
 
 
-async def bind(hass: HomeAssistant, result: FlowResult) -> FlowResult:
-    """Bind the CPU agent's metric and action; return the step after the targets."""
-    assert result["step_id"] == "bind_metrics"
-    result = await configure(hass, result, {"cpu": "sensor.cpu"})
-    result = await configure(hass, result, {})
-    assert result["step_id"] == "targets"
-    return await configure(hass, result, {"notify_targets": []})
-
-
 # --- a refused key ----------------------------------------------------------------------------
-
-
-def with_brain(brain: dict[str, Any]) -> MockConfigEntry:
-    """A rules agent (test_runtime's) given an LLM brain."""
-    entry = agent_entry([rule("hint", "light_on", 1)])
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        unique_id=entry.unique_id,
-        data={**entry.data, "brain": brain},
-        options=dict(entry.options),
-    )
 
 
 async def test_a_key_refused_at_setup_starts_reauth_and_a_new_key_fixes_it(

@@ -35,9 +35,6 @@ from custom_components.pai.engine.models import AutonomyLevel
 from custom_components.pai.runtime import AgentRuntime
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic
-from .test_config_flow_brain import anthropic_api
-
-__all__ = ["anthropic_api"]  # a fixture
 
 ENTITIES = {
     # unique id key: (platform, name)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
@@ -101,15 +99,6 @@ async def load(hass: HomeAssistant, hass_storage: dict[str, Any], stored: Any) -
         assert await async_setup_component(
             hass, name, {name: {"motion": None, "porch_light": None}}
         )
-
-
-@pytest.fixture
-def closed_port(socket_enabled: None) -> str:
-    """A loopback URL nothing listens on: a server that is down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
 
 
 async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(

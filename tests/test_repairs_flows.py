@@ -25,16 +25,16 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic
-from .helpers import LIGHT_ON, PHONE, agent_entry, motion, rule, statuses
-from .test_config_flow_brain import (
+from .helpers import (
+    LIGHT_ON,
+    PHONE,
     ModelServer,
-    anthropic_api,
-    closed_port,
-    openai_server,
+    agent_entry,
+    motion,
+    rule,
+    statuses,
     with_brain,
 )
-
-__all__ = ["anthropic_api", "closed_port", "openai_server"]  # fixtures
 
 
 async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
