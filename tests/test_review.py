@@ -40,25 +40,21 @@ from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.engine.signing import fingerprint, signature_section
 from custom_components.pai.review import make_consent, previous_ticks
 
-from . import test_config_flow
-from .helpers import agent_entry, rule, start
-from .test_config_flow import (
+from .helpers import (
     CLEANUP_RULE,
+    LLM_BRAIN,
     Uploads,
     _agent_sections,
+    agent_entry,
+    bind,
+    brain_suggested,
     configure,
+    pack_llm,
+    rule,
+    start,
     start_reconfigure,
     start_upload,
 )
-from .test_config_flow_brain import (
-    LLM_BRAIN,
-    bind,
-    pack_llm,
-    suggested as brain_suggested,
-)
-
-uploads = test_config_flow.uploads  # fixtures
-house = test_config_flow.house
 
 MOTION_TRIGGER = {"trigger": "state", "entity_id": "input_boolean.motion", "id": "m"}
 
@@ -159,7 +155,7 @@ def write_hostile(folder: Path, url: str, version: str = "1.0.0") -> Path:
     return path
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_nothing_reaches_out_before_consent(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, hostile_file: Path
 ) -> None:
@@ -194,7 +190,7 @@ async def test_nothing_reaches_out_before_consent(
     assert listener.received == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_ticked_webhook_asks_first_and_gets_only_the_minimal_payload(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, hostile_file: Path
 ) -> None:
@@ -231,7 +227,7 @@ async def test_a_ticked_webhook_asks_first_and_gets_only_the_minimal_payload(
     assert diagnostics["consent"]["webhooks_act"] is False
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_never_for_an_entity_labelled_private(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, hostile_file: Path
 ) -> None:
@@ -255,7 +251,7 @@ async def test_never_for_an_entity_labelled_private(
     assert listener.received == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_webhooks_act_only_when_lifted_and_never_follow_a_redirect(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
 ) -> None:
@@ -277,7 +273,7 @@ async def test_webhooks_act_only_when_lifted_and_never_follow_a_redirect(
     assert listener.received == []
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_new_version_that_changes_a_webhook_is_reviewed_again(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
 ) -> None:
@@ -326,7 +322,7 @@ async def test_a_new_version_that_changes_a_webhook_is_reviewed_again(
     )
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_pai_import_agent_goes_through_the_review(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, hostile_file: Path
 ) -> None:
@@ -343,7 +339,7 @@ async def test_pai_import_agent_goes_through_the_review(
     assert response["step_id"] == "review"
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_the_files_brain_server_is_suggested_only_when_ticked(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -407,7 +403,7 @@ def _signed(folder: Path, url: str) -> tuple[Path, str]:
     return signed, fingerprint(public)
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_the_review_says_who_signed_the_file_or_that_nobody_did(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
 ) -> None:
@@ -425,7 +421,7 @@ async def test_the_review_says_who_signed_the_file_or_that_nobody_did(
     )
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_tampered_signed_file_is_refused_at_upload(
     hass: HomeAssistant, uploads: Uploads, listener: Listener, tmp_path: Path
 ) -> None:
@@ -473,7 +469,7 @@ def test_an_earlier_consent_is_kept_only_for_what_did_not_change() -> None:
     assert previous_ticks(first, None) == ([], False)
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_webhook_that_cannot_be_used_cannot_be_ticked(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:
@@ -489,7 +485,7 @@ async def test_a_webhook_that_cannot_be_used_cannot_be_ticked(
     assert entry.data["consent"]["webhooks"] == {}
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_a_files_words_cannot_become_markup_in_the_review(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:

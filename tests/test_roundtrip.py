@@ -11,8 +11,7 @@ import pytest
 
 from custom_components.pai.const import DOMAIN
 
-from . import test_config_flow
-from .test_config_flow import (
+from .helpers import (
     FAN_ON,
     Uploads,
     configure,
@@ -23,11 +22,9 @@ from .test_config_flow import (
 )
 
 # Fixtures: a house with a CPU sensor and a fan, and a stand-in for the browser's upload.
-house = test_config_flow.house
-uploads = test_config_flow.uploads
 
 
-@pytest.mark.usefixtures("house")
+@pytest.mark.usefixtures("flow_house")
 async def test_export_then_import_gives_the_same_agent_back(
     hass: HomeAssistant, uploads: Uploads, tmp_path: Path
 ) -> None:

@@ -20,9 +20,8 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from tests.helpers import agent_entry, motion, rule, start
-from tests.test_config_flow import Uploads, _engine_file, _sections, upload, uploads
 
-__all__ = ["uploads"]  # fixtures
+from .helpers import Uploads, _engine_file, _sections, upload
 
 SOMEONE_HOME = {
     "condition": "state",
