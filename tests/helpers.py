@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-import json
 from pathlib import Path
 import shutil
 from typing import Any
@@ -430,16 +429,6 @@ class HookServer:
     url: str
     status: int = 200
     received: list[dict[str, Any]] = field(default_factory=list)
-
-
-REPO = Path(__file__).parent.parent
-
-
-INTEGRATION = REPO / "custom_components" / "pai"
-
-
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 LLM_BRAIN: dict[str, Any] = {

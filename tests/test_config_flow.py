@@ -53,7 +53,8 @@ from tests.helpers import (
     upload,
 )
 
-from .helpers import INTEGRATION, HookServer, _json
+from .helpers import HookServer
+from .repo import INTEGRATION, _json
 
 # --- importing ---------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import probatio as vol
 import pytest
 import yaml
 
-from tests.helpers import INTEGRATION, REPO, _json
+from tests.repo import INTEGRATION, REPO, _json
 
 HA_COMPONENTS = Path(importlib.import_module("homeassistant.components").__path__[0])
 
