@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import ctypes
+from dataclasses import dataclass, field
+import functools
 import importlib
 import logging
 import os
@@ -31,6 +33,7 @@ from homeassistant.requirements import async_process_requirements
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .llama_prefix import PrefixStates
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -169,6 +172,8 @@ class LoadedModel:
     llama: Any
     system_in_user: bool
     """The chat format has no system role (Gemma): the system prompt opens the user turn."""
+    prefixes: PrefixStates = field(default_factory=PrefixStates)
+    """The KV state of each agent's fixed prompt part, evaluated once (`llama_prefix`)."""
 
 
 @dataclass(slots=True)
@@ -234,7 +239,7 @@ class ModelPool:
     async def async_run[T](self, key: ModelKey, job: Callable[[LoadedModel], T]) -> T:
         """Run `job(model)` in the model's own thread, after the jobs queued before it."""
         model = await self.async_model(key)
-        return await self._async_in(self._slots[key], job, model)
+        return await self._async_in(self._slots[key], _then_release, job, model)
 
     async def async_release(self, key: ModelKey) -> None:
         """Drop a reference; the last one frees the model once its work is done."""
@@ -268,6 +273,13 @@ class ModelPool:
         slot.executor.shutdown(wait=False)
 
 
+def _then_release[T](job: Callable[[LoadedModel], T], model: LoadedModel) -> T:
+    try:
+        return job(model)
+    finally:
+        release_scratch()
+
+
 def model_pool(hass: HomeAssistant) -> ModelPool:
     """Return this run's pool of loaded models."""
     if (pool := hass.data.get(DATA_POOL)) is None:
@@ -275,21 +287,44 @@ def model_pool(hass: HomeAssistant) -> ModelPool:
     return pool
 
 
+LEAN_CONTEXT: Mapping[str, Any] = {"flash_attn": True, "type_k": 8, "type_v": 8}
+"""A KV cache quantised to 8 bits (GGML_TYPE_Q8_0; the V half needs flash attention):
+half the memory of the default 16 bits. Models that cannot run it get the default."""
+
+
 def load_model(
-    weights: Path, adapter: Path | None, n_ctx: int, threads: int | None
+    weights: Path,
+    adapter: Path | None,
+    n_ctx: int,
+    threads: int | None,
+    *,
+    lean: bool = True,
 ) -> LoadedModel:
-    """Load a GGUF model (and LoRA adapter). Blocks for seconds: run it in an executor."""
+    """Load a GGUF model (and LoRA adapter). Blocks for seconds: run it in an executor.
+
+    The weights are memory-mapped (llama.cpp's default; not with an adapter, which llama.cpp
+    applies to a copy). `lean=False` keeps llama.cpp's default 16-bit KV cache (the
+    benchmark's baseline).
+    """
     from llama_cpp import Llama  # noqa: PLC0415  # only after the child's import check
 
+    settings: dict[str, Any] = {
+        "model_path": str(weights),
+        "lora_path": str(adapter) if adapter is not None else None,
+        "n_ctx": n_ctx,
+        "n_threads": threads,
+        "n_gpu_layers": 0,
+        "use_mmap": True,
+        "verbose": False,
+    }
     try:
-        llama = Llama(
-            model_path=str(weights),
-            lora_path=str(adapter) if adapter is not None else None,
-            n_ctx=n_ctx,
-            n_threads=threads,
-            n_gpu_layers=0,
-            verbose=False,
-        )
+        try:
+            llama = Llama(**settings, **(LEAN_CONTEXT if lean else {}))
+        except (ValueError, RuntimeError) as err:
+            if not lean:
+                raise
+            _LOGGER.debug("%s: no quantised KV cache (%s)", weights.name, err)
+            llama = Llama(**settings)
     except (ValueError, RuntimeError, OSError) as err:
         raise LlamaUnavailableError(f"could not load {weights.name}: {err}") from err
     metadata: Mapping[str, str] = getattr(llama, "metadata", None) or {}
@@ -302,6 +337,26 @@ def load_model(
         llama.chat_handler = None
         system_in_user = True
     return LoadedModel(llama, system_in_user)
+
+
+def release_scratch() -> None:
+    """Give the heap's free pages back to the system (glibc; elsewhere nothing to do).
+
+    While it answers under a grammar, llama.cpp allocates and frees large buffers (the
+    grammar checks every token of the vocabulary, 262k of them for Gemma); glibc keeps the
+    freed memory in the model thread's arena, where it would count as Home Assistant's.
+    """
+    if (trim := _malloc_trim()) is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except AttributeError, OSError:  # musl (Alpine) and others: nothing to trim
+        return None
+    return trim
 
 
 def close_model(model: LoadedModel) -> None:

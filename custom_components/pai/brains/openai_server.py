@@ -25,6 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from ..engine.brain import (
+    MAX_INTENTS,
     BrainError,
     BrainRequest,
     BrainResult,
@@ -35,6 +36,7 @@ from ..engine.brain import (
     system_prompt,
     user_message,
 )
+from ..engine.compact import compact_schema, compact_system_prompt, expand
 
 MAX_TOKENS = 512
 JSON_SCHEMA = "json_schema"
@@ -70,6 +72,8 @@ class OpenAIServerBrain:
         self._api_key = api_key
         self._format: str | None = None
         """The `response_format` spelling the server took (None: not known yet)."""
+        self.compact = True
+        """Ask for the compact answer (`engine.compact`); False: today's JSON objects."""
 
     @property
     def is_local(self) -> bool:
@@ -98,13 +102,17 @@ class OpenAIServerBrain:
 
     async def async_think(self, request: BrainRequest) -> BrainResult:
         """Ask the server; fall back to llama.cpp's schema spelling when refused."""
-        schema = intent_schema(request)
+        compact = self.compact
+        if compact:
+            schema = compact_schema(request, MAX_INTENTS, wrapped=True)
+        else:
+            schema = intent_schema(request)
         formats = [self._format] if self._format else [JSON_SCHEMA, JSON_OBJECT]
         started = time.perf_counter()
         body: Mapping[str, Any] = {}
         for index, kind in enumerate(formats):
             status, body = await self._async_post(
-                request, _response_format(kind, schema)
+                request, _response_format(kind, schema), compact=compact
             )
             if index + 1 < len(formats) and _refused_format(status, body):
                 continue
@@ -112,7 +120,10 @@ class OpenAIServerBrain:
             self._format = kind
             break
         latency_ms = (time.perf_counter() - started) * 1000
-        intents, dropped = parse_answer(_content(body), request)
+        answer = _content(body)
+        intents, dropped = parse_answer(
+            expand(answer, request) if compact else answer, request
+        )
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         details = usage.get("prompt_tokens_details")
@@ -133,18 +144,31 @@ class OpenAIServerBrain:
         )
 
     async def _async_post(
-        self, request: BrainRequest, response_format: dict[str, Any]
+        self,
+        request: BrainRequest,
+        response_format: dict[str, Any],
+        *,
+        compact: bool = False,
     ) -> tuple[int, Mapping[str, Any]]:
         """POST one chat completion; return the status and the decoded body."""
+        system = (
+            compact_system_prompt(request, wrapped=True)
+            if compact
+            else system_prompt(request)
+        )
         payload: dict[str, Any] = {
             "messages": [
-                {"role": "system", "content": system_prompt(request)},
+                {"role": "system", "content": system},
                 {"role": "user", "content": user_message(request)},
             ],
             "response_format": response_format,
             "max_tokens": MAX_TOKENS,
             "temperature": 0,
         }
+        if compact and self.is_local:
+            # llama.cpp's server keeps the fixed part's KV state between requests; a cloud
+            # API may refuse a field it does not know, so only servers in the home get it.
+            payload["cache_prompt"] = True
         if self.model:
             payload["model"] = self.model
         session = async_get_clientsession(self.hass)
