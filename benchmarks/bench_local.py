@@ -13,8 +13,8 @@ The real Gemma 3 270M model (Q4_K_M, from PyPI), loaded by PAI's model pool for 
 2. Event-loop lag while the model thinks: a probe sleeping 5 ms over and over, during three
    more of (b)'s inferences, against the same probe with the loop idle. Goal: p99 < 20 ms.
 3. Memory: the process's RSS with one agent on the model (goal: <= 1.5x the weights file),
-   then with a second agent on the same model (goal: < 10 MB more), and today's settings
-   (16-bit KV cache, no heap trimming) as a second copy loaded outside the pool.
+   then with a second agent on the same model (goal: < 10 MB more), and, for contrast, a
+   second copy of the model loaded outside the pool.
 4. The OpenAI-compatible brain against a real `python -m llama_cpp.server` with the same
    model: (a) today's request against (b) the compact answer with `cache_prompt`, in
    alternating blocks of events (the server keeps one prompt's cache: a block's first call
@@ -265,7 +265,9 @@ class Decision:
 
 def chosen(result: BrainResult) -> tuple[tuple[str, int], ...]:
     return tuple(
-        sorted((intent.action, int(intent.requested_level)) for intent in result.intents)
+        sorted(
+            (intent.action, int(intent.requested_level)) for intent in result.intents
+        )
     )
 
 
@@ -341,10 +343,10 @@ async def measure_memory(
         await decide(second, request(n, "Porch twin"), new=True)
     gc.collect()
     two = rss_mib()
-    # Today's settings, for contrast: a copy loaded outside the pool, asked today's way.
+    # For contrast: a second copy of the same model, loaded outside the pool.
     assert first.weights is not None
     today = await hass.async_add_executor_job(
-        lambda: load_model(first.weights, None, N_CTX, None, lean=False)  # type: ignore[arg-type]
+        load_model, first.weights, None, N_CTX, None
     )
     req = request(0)
     await hass.async_add_executor_job(
@@ -389,11 +391,14 @@ async def measure_decisions(
     for n in range(0, len(EVENTS), 2):
         req = request(n)
         whole, reused, cached = await pool.async_run(
-            brain.key, lambda loaded, req=req: reuse_only(loaded, req, system_prompt(req))
+            brain.key,
+            lambda loaded, req=req: reuse_only(loaded, req, system_prompt(req)),
         )
         identical.append((n, whole == reused, cached))
         if whole != reused:
-            print(f"  event {n}: KV reuse changed the answer:\n    {whole!r}\n    {reused!r}")
+            print(
+                f"  event {n}: KV reuse changed the answer:\n    {whole!r}\n    {reused!r}"
+            )
     return pairs, identical
 
 
@@ -477,7 +482,8 @@ async def measure_server(
         timed: dict[bool, list[Decision]] = {False: [], True: []}
         for block in range(2 * SERVER_BLOCKS):
             new = block % 2 == 1
-            await decide(brain, request(50 + block), new=new)  # the server's cache turns
+            # The server's cache holds the other approach's prompt: a warm-up, not timed.
+            await decide(brain, request(50 + block), new=new)
             for n in range(SERVER_BLOCK):
                 done = await decide(brain, request(n), new=new)
                 timed[new].append(done)
@@ -567,7 +573,7 @@ async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
         f"  RSS: weights file {memory['weights']:.0f} MiB; first agent +"
         f"{memory['first']:.1f} MiB ({rss_ratio:.2f}x), second agent "
         f"+{memory['second']:.1f} MiB ({memory['loads']:.0f} load; saved prefix states "
-        f"{memory['prefix_states']:.1f} MiB); today's settings, a copy outside the pool: "
+        f"{memory['prefix_states']:.1f} MiB); an unshared second copy would add "
         f"+{memory['today_copy']:.1f} MiB"
     )
     print(
