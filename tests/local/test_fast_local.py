@@ -193,3 +193,16 @@ async def test_the_agent_answers_compactly_and_reuses_its_prompt(
     assert brain.key is not None
     model = await model_pool(hass).async_model(brain.key)
     assert model.prefixes.saved_bytes > 0
+
+
+async def test_an_agent_with_an_adapter_keeps_todays_format(
+    hass: HomeAssistant,
+) -> None:
+    """Its adapter learned the exported preference pairs, which are in today's format."""
+    plain = LocalBrain(hass, entry_id="a", agent="a", weights=None, key=None)
+    tuned = LocalBrain(
+        hass, entry_id="b", agent="b", weights=None, key=None, adapter=Path("x.gguf")
+    )
+    assert plain.compact
+    assert not tuned.compact
+    assert tuned.reuse_prefix

@@ -3,7 +3,10 @@
 Nothing leaves the house, so events marked private may still reach it. The model is loaded
 in the background when the agent is set up (never awaited by setup: a big model takes
 minutes); the first event that needs it waits for it. Its answer is constrained by a
-grammar made from the answer's JSON schema, so even a 270M model answers in intents.
+grammar, so even a 270M model answers in intents: the compact format of `engine.compact`
+(a few tokens per intent; today's JSON objects for an agent with a LoRA adapter). Only the
+event part of the prompt is evaluated: the fixed part's KV state is kept per model
+(`llama_prefix`).
 
 When llama-cpp-python cannot be installed or imported, or the weights are missing or will
 not load, a repair issue says so and the agent runs on its rules meanwhile.
@@ -228,8 +231,12 @@ class LocalBrain:
         self.error: str | None = None
         self._ready: asyncio.Task[None] | None = None
         self._acquired = False
-        self.compact = True
-        """Ask for the compact answer (`engine.compact`); False: today's JSON objects."""
+        self.compact = adapter is None
+        """Ask for the compact answer (`engine.compact`); False: today's JSON objects.
+
+        An agent with a LoRA adapter keeps today's format: its adapter was trained on the
+        exported preference dataset (`engine.preferences`), whose answers are in it.
+        """
         self.reuse_prefix = True
         """Restore the fixed part's KV state; False: evaluate the whole prompt each time."""
         self.temperature = TEMPERATURE
