@@ -103,8 +103,9 @@ class OpenAIServerBrain:
     async def async_think(self, request: BrainRequest) -> BrainResult:
         """Ask the server; fall back to llama.cpp's schema spelling when refused."""
         compact = self.compact
-        if compact:
-            schema = compact_schema(request, MAX_INTENTS, wrapped=True)
+        if compact:  # no params: one intent per action says all an answer can say
+            most = max(1, min(MAX_INTENTS, len(request.action_names)))
+            schema = compact_schema(request, most, wrapped=True)
         else:
             schema = intent_schema(request)
         formats = [self._format] if self._format else [JSON_SCHEMA, JSON_OBJECT]

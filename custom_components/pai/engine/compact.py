@@ -8,8 +8,7 @@ action by its number in the prompt's list and the scores in fifths:
 
     [[2,3,4,2,"someone at the door"]]
 
-(action number, level, confidence 0-5, urgency 0-5, a short reason; for the OpenAI-compatible
-brain optionally the action's params last), 15 to 30 tokens. Action
+(action number, level, confidence 0-5, urgency 0-5, a short reason), 15 to 30 tokens. Action
 0 is "nothing": the answer always holds a tuple (small models otherwise stop at `[]` or
 ramble), and `[[0,...]]` says what `[]` said. `expand` turns the answer back into today's
 answer object, which `parse_answer` then checks exactly as before: an unknown number becomes
@@ -52,9 +51,8 @@ ANSWER_LIST = (
     "action 0 alone when nothing is worth doing."
 )
 ANSWER_OBJECT = (
-    '{"intents": [[action, level, confidence, urgency, "why", {params}], ...]}, one list '
-    "per action to take, {params} only for an action that takes some; action 0 alone "
-    "when nothing is worth doing."
+    '{"intents": [[action, level, confidence, urgency, "why"], ...]}, one list per '
+    "action to take; action 0 alone when nothing is worth doing."
 )
 
 
@@ -67,9 +65,7 @@ def compact_system_prompt(request: BrainRequest, *, wrapped: bool = False) -> st
     """Return the stable prefix for compact answers: rules, agent, numbered actions.
 
     `wrapped` asks for the list inside `{"intents": ...}` (servers that want an object at the
-    top of a JSON schema), each tuple optionally ending with the action's params, as today's
-    answer may give them; otherwise the answer is the bare list of five-item tuples (the
-    local model's answer never had params: a small model rambles in a free-form object).
+    top of a JSON schema); otherwise the answer is the bare list.
     """
     lines = [COMPACT_RULES + (ANSWER_OBJECT if wrapped else ANSWER_LIST), ""]
     lines.append(f"Agent: {request.agent}")
@@ -92,29 +88,21 @@ def compact_system_prompt(request: BrainRequest, *, wrapped: bool = False) -> st
     return "\n".join(lines)
 
 
-def intent_tuple_schema(
-    request: BrainRequest, *, params: bool = False
-) -> dict[str, Any]:
-    """Return the schema of one compact intent: [action, level, confidence, urgency, why].
-
-    With `params`, a sixth item may hold the action's params (an object).
-    """
+def intent_tuple_schema(request: BrainRequest) -> dict[str, Any]:
+    """Return the schema of one compact intent: [action, level, confidence, urgency, why]."""
     steps = list(range(SCORE_STEPS + 1))
-    items: list[dict[str, Any]] = [
-        {"enum": list(range(len(request.action_names) + 1))},
-        {"enum": [0, 1, 2, 3]},
-        {"enum": steps},
-        {"enum": steps},
-        {"type": "string", "maxLength": COMPACT_RATIONALE},
-    ]
-    if params:
-        items.append({"type": "object"})
     return {
         "type": "array",
-        "prefixItems": items,
+        "prefixItems": [
+            {"enum": list(range(len(request.action_names) + 1))},
+            {"enum": [0, 1, 2, 3]},
+            {"enum": steps},
+            {"enum": steps},
+            {"type": "string", "maxLength": COMPACT_RATIONALE},
+        ],
         "items": False,
         "minItems": 5,
-        "maxItems": len(items),
+        "maxItems": 5,
     }
 
 
@@ -124,7 +112,7 @@ def compact_schema(
     """Return the answer's schema: a list of compact intents (in `intents` if `wrapped`)."""
     answer = {
         "type": "array",
-        "items": intent_tuple_schema(request, params=wrapped),
+        "items": intent_tuple_schema(request),
         "minItems": 1,
         "maxItems": max_intents,
     }
@@ -192,15 +180,14 @@ def _is_tuple(item: object) -> bool:
 
 
 def _expand_one(item: Sequence[Any], names: list[str]) -> dict[str, Any]:
-    fields = [*item[:6], *([None] * (6 - len(item)))]
-    action, level, confidence, urgency, why, params = fields
+    fields = [*item[:5], *([None] * (5 - len(item)))]
+    action, level, confidence, urgency, why = fields
     return {
         "action": _action(action, names),
         "level": level,
         "confidence": _fifths(confidence),
         "urgency": _fifths(urgency),
         "rationale": why if isinstance(why, str) else "",
-        "params": params if isinstance(params, Mapping) else {},
     }
 
 
