@@ -103,7 +103,10 @@ class OpenAIServerBrain:
     async def async_think(self, request: BrainRequest) -> BrainResult:
         """Ask the server; fall back to llama.cpp's schema spelling when refused."""
         compact = self.compact
-        if compact:  # no params: one intent per action says all an answer can say
+        if compact:
+            # A free-form `params` object lets a small model ramble until `max_tokens`, so
+            # the compact answer has none (as the local model's never had); with no params
+            # to tell them apart, one intent per action says all an answer can say.
             most = max(1, min(MAX_INTENTS, len(request.action_names)))
             schema = compact_schema(request, most, wrapped=True)
         else:
