@@ -132,7 +132,8 @@ def test_restoring_the_fixed_part_changes_no_token(model: LoadedModel) -> None:
     assert min(reused[4::2]) >= porch
     assert min(reused[5::2]) >= door
     assert model.prefixes.restored - restored_before >= 4
-    assert 0 < model.prefixes.saved_bytes < 10 * 1024 * 1024
+    # Two agents' fixed parts, each a few MB of 16-bit keys and values.
+    assert 0 < model.prefixes.saved_bytes < 2 * 8 * 1024 * 1024
 
 
 def test_todays_format_too_is_unchanged_by_the_reuse(model: LoadedModel) -> None:
