@@ -13,6 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from homeassistant.core import HomeAssistant
 import pytest
 
@@ -20,6 +21,7 @@ from custom_components.pai.engine.brain import ActionChoice, BrainRequest
 from custom_components.pai.engine.models import AutonomyLevel, Event
 
 from .fake_anthropic import FakeAnthropic
+from .helpers import FakeServer
 
 if importlib.util.find_spec("pytest_homeassistant_custom_component") is None:
     # Only in the second environment: no pytest-homeassistant-custom-component.
@@ -65,3 +67,19 @@ def brain_request(**changes: Any) -> BrainRequest:
         "description": "watches the porch",
     }
     return BrainRequest(**{**fields, **changes})
+
+
+@pytest.fixture
+async def fake_server(socket_enabled: None) -> AsyncIterator[FakeServer]:
+    fake = FakeServer()
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", fake.handle)
+    app.router.add_get("/v1/models", fake.models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.url = f"http://127.0.0.1:{port}/v1"
+    yield fake
+    await runner.cleanup()
