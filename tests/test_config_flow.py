@@ -25,10 +25,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.agent_files import weights_dir
-from custom_components.pai.config_flow import FILE_ERRORS, PaiConfigFlow
+from custom_components.pai.config_flow import PaiConfigFlow
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.container import SectionSource, SectionType
 from custom_components.pai.engine.outreach import ha_trigger_id
+from custom_components.pai.flow_forms import FILE_ERRORS
 from custom_components.pai.options_flow import PaiOptionsFlow
 from tests.helpers import (
     ACTIONS,

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from homeassistant.components.file_upload import process_uploaded_file
 from homeassistant.config_entries import (
@@ -44,15 +43,6 @@ from homeassistant.helpers.selector import (
     ActionSelector,
     EntitySelector,
     EntitySelectorConfig,
-    FileSelector,
-    FileSelectorConfig,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-    TextSelector,
 )
 from homeassistant.util import slugify
 import probatio as vol  # Home Assistant 2026.9+ validates with probatio
@@ -60,8 +50,6 @@ import probatio as vol  # Home Assistant 2026.9+ validates with probatio
 from . import selectors
 from .agent_draft import (
     CONF_ACTION,
-    CONF_CONFIDENCE,
-    CONF_LEVEL,
     CONF_SOURCE,
     CONSOLE_BINDING,
     AgentDraft,
@@ -79,7 +67,6 @@ from .agent_draft import (
 from .agent_files import (
     CONF_WEIGHTS,
     AgentFile,
-    NotEnoughSpaceError,
     async_cleanup_weights,
     check_free_space,
     hold_weights,
@@ -111,31 +98,24 @@ from .const import (
     ENGINE_LOCAL,
     ENGINE_OPENAI,
     ENGINE_RULES,
-    LEVEL_NAMES,
 )
-from .engine.agent import (
-    AgentDefinition,
-    AgentDefinitionError,
-    ConsoleAction,
-    MissingAgentSectionError,
+from .engine.agent import AgentDefinition, AgentDefinitionError, ConsoleAction
+from .engine.container import PaiFormatError
+from .flow_forms import (
+    CLOUD_ENGINES,
+    CONF_ENTITIES,
+    CONF_FILE,
+    CONF_MINUTES,
+    CREATE_ACTION_SCHEMA,
+    CREATE_SCHEMA,
+    REAUTH_SCHEMA,
+    RECONFIGURE_SCHEMA,
+    UPLOAD_SCHEMA,
+    WEIGHTS_SECTION,
+    engine_selector,
+    error_key,
+    valid_url,
 )
-from .engine.container import (
-    BadMagicError,
-    ChecksumError,
-    DecompressionError,
-    InvalidJsonError,
-    MissingSectionError,
-    PaiFormatError,
-    SectionBoundsError,
-    SectionTableError,
-    SectionTooLargeError,
-    TooManySectionsError,
-    TruncatedError,
-    UnsafeSectionNameError,
-    UnsupportedFlagsError,
-    UnsupportedVersionError,
-)
-from .engine.signing import SignatureError
 from .migration import MINOR_VERSION, VERSION
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
 from .review import (
@@ -150,93 +130,6 @@ from .review import (
 )
 from .storable import storable_problem
 from .triggers import trigger_specs
-
-CONF_FILE = "pai_file"
-CONF_ENTITIES = "entities"
-CONF_MINUTES = "minutes"
-# Checked in order: the first class the error is an instance of names its form error.
-FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
-    (BadMagicError, "bad_magic"),
-    (UnsupportedVersionError, "unsupported_version"),
-    (UnsupportedFlagsError, "unsupported_version"),
-    (TruncatedError, "truncated"),
-    (UnsafeSectionNameError, "unsafe_name"),
-    (TooManySectionsError, "too_large"),
-    (SectionTooLargeError, "too_large"),
-    (SectionTableError, "invalid_table"),
-    (SectionBoundsError, "invalid_table"),
-    (ChecksumError, "checksum"),
-    (SignatureError, "checksum"),
-    (DecompressionError, "checksum"),
-    (MissingSectionError, "missing_section"),
-    (MissingAgentSectionError, "missing_section"),
-    (InvalidJsonError, "invalid_section"),
-    (AgentDefinitionError, "invalid_agent"),
-    (NotEnoughSpaceError, "no_space"),
-    (PaiFormatError, "invalid_file"),
-)
-
-UPLOAD_SCHEMA = vol.Schema(
-    {vol.Required(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
-)
-RECONFIGURE_SCHEMA = vol.Schema(
-    {vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
-)
-"""Reconfigure: a new file, or none to change only the brain."""
-
-CLOUD_ENGINES = (ENGINE_RULES, ENGINE_ANTHROPIC, ENGINE_OPENAI, ENGINE_AI_TASK)
-"""The brains any agent can use; the local model needs weights in the agent file."""
-
-WEIGHTS_SECTION = "weights.gguf"
-
-
-def _engine_selector(engines: Iterable[str]) -> SelectSelector:
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=list(engines),
-            translation_key="brain_engine",
-            mode=SelectSelectorMode.LIST,
-        )
-    )
-
-
-REAUTH_SCHEMA = vol.Schema({vol.Required(CONF_API_KEY): selectors.secret()})
-
-
-def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
-def error_key(err: Exception) -> str:
-    """Return the form error that names what is wrong with a refused file."""
-    return next(key for kind, key in FILE_ERRORS if isinstance(err, kind))
-
-
-ACTION_FIELDS: dict[vol.Marker, Any] = {
-    vol.Optional(CONF_ACTION): ActionSelector(),
-    vol.Required(CONF_LEVEL, default=LEVEL_NAMES[1]): selectors.level(),
-    vol.Required(CONF_CONFIDENCE, default=0.9): NumberSelector(
-        NumberSelectorConfig(min=0, max=1, step=0.05, mode=NumberSelectorMode.SLIDER)
-    ),
-}
-"""One action an agent made here may propose: what it does, its cap and its confidence."""
-
-CREATE_ACTION_SCHEMA = vol.Schema(ACTION_FIELDS)
-
-CREATE_SCHEMA = vol.Schema(
-    {
-        vol.Required(CONF_AGENT_NAME): TextSelector(),
-        vol.Optional(CONF_ENTITIES): EntitySelector(
-            EntitySelectorConfig(multiple=True)
-        ),
-        vol.Optional(CONF_MINUTES): selectors.count(59, "min", minimum=1),
-        **ACTION_FIELDS,
-        vol.Required(CONF_ENGINE, default=ENGINE_RULES): _engine_selector(
-            CLOUD_ENGINES
-        ),
-    }
-)
 
 
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -735,7 +628,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             {
                 vol.Required(
                     CONF_ENGINE, default=self._default_engine()
-                ): _engine_selector(self._engines())
+                ): engine_selector(self._engines())
             }
         )
         return self.async_show_form(
@@ -787,7 +680,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                 if key != CONF_BRAIN_MODEL and value
             )
             model = str(user_input.get(CONF_BRAIN_MODEL) or "").strip() or None
-            if engine == ENGINE_OPENAI and not _valid_url(config[CONF_BASE_URL]):
+            if engine == ENGINE_OPENAI and not valid_url(config[CONF_BASE_URL]):
                 errors[CONF_BASE_URL] = "invalid_url"
             elif problem := await async_brain_problem(self.hass, config, model):
                 errors["base"], placeholders["detail"] = problem
