@@ -4,8 +4,8 @@
 1.2: the LLM brain's model lives in the options alone (`brain_model`); 1.1 entries could carry
      it in the data's `brain` section too, where the runtime read it as a fallback.
 
-Minor versions stay readable by older releases of the same major version; an entry from a newer
-major version is refused (Home Assistant shows the migration error), never guessed at.
+Minor versions stay readable by older releases of the same major version; Home Assistant
+refuses an entry from a newer major version (a migration error), never guessed at.
 """
 
 from __future__ import annotations
@@ -45,17 +45,10 @@ def model_to_options(
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Bring an entry stored by an older release up to this one's version."""
-    if entry.version > VERSION:
-        _LOGGER.error(
-            "%s was saved by a newer PAI (version %s.%s); this one reads up to %s.%s",
-            entry.title,
-            entry.version,
-            entry.minor_version,
-            VERSION,
-            MINOR_VERSION,
-        )
-        return False
+    """Bring an entry stored by an older release up to this one's version.
+
+    Home Assistant refuses an entry of a newer major version itself, before this runs.
+    """
     if entry.minor_version < 2:
         data, options = model_to_options(entry.data, entry.options)
         hass.config_entries.async_update_entry(
