@@ -14,7 +14,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Mapping
 import contextlib
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 import logging
 import math
@@ -140,6 +140,17 @@ _STATUS_FOR_LEVEL = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An escalated event waiting for the next allowed LLM call, as it was perceived."""
+
+    event: Event
+    context: Mapping[str, Any]
+    private: bool
+    escalated: list[Intent]
+    coalesced: int = 0
+
+
 class ResolveError(Exception):
     """An approval, decline or undo that cannot be carried out; the message says why."""
 
@@ -252,7 +263,7 @@ class AgentRuntime:
             hass, options.get(CONF_PRIVACY_LABEL, DEFAULT_PRIVACY_LABEL)
         )
         self.last_brain: dict[str, Any] | None = None
-        self._held: tuple[Event, list[Intent], int] | None = None
+        self._held: _Held | None = None
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
         self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
@@ -579,7 +590,7 @@ class AgentRuntime:
                 )
             wait = self.router.wait(dt_util.utcnow())
             if wait or self._thinking:
-                self._hold(event, escalated, wait)
+                self._hold(_Held(event, context, private, escalated), wait)
                 return await self._async_decide(event, context, private, settled)
             records = await self._async_decide(event, context, private, settled)
             self._thinking = True  # from here on, other escalations wait their turn
@@ -685,13 +696,16 @@ class AgentRuntime:
 
     # --- the LLM tier -----------------------------------------------------------------------
 
-    def _hold(self, event: Event, escalated: list[Intent], wait: float) -> None:
+    def _hold(self, held: _Held, wait: float) -> None:
         """Keep the newest escalated event for the next allowed call (a burst costs one).
 
-        While a call is out, the timer is set when it ends (`_async_think`).
+        Its context is the one it came with: the LLM hears what happened before it, not
+        the event itself as history. While a call is out, the timer is set when it ends
+        (`_async_think`).
         """
-        coalesced = self._held[2] + 1 if self._held is not None else 0
-        self._held = (event, escalated, coalesced)
+        if self._held is not None:
+            held = replace(held, coalesced=self._held.coalesced + 1)
+        self._held = held
         if self._held_timer is None and not self._thinking:
             self._held_timer = async_call_later(self.hass, wait, self._release_held)
 
@@ -710,12 +724,14 @@ class AgentRuntime:
             if self._held is None:
                 self._thinking = False
                 return
-            event, escalated, coalesced = self._held
-            self._held = None
-            context = self._context(event)
-            private = self.privacy.is_private(event)
+            held, self._held = self._held, None
+        # The event is in the short memory already (remembered when it was held).
         await self._async_think(
-            event, context, private, escalated, coalesced=coalesced, remember=True
+            held.event,
+            held.context,
+            held.private,
+            held.escalated,
+            coalesced=held.coalesced,
         )
 
     async def _async_think(
@@ -726,7 +742,6 @@ class AgentRuntime:
         escalated: list[Intent],
         *,
         coalesced: int = 0,
-        remember: bool = False,
     ) -> list[dict[str, Any]]:
         """Ask the LLM chain without the agent's lock, then gate and deliver its answer.
 
@@ -739,7 +754,7 @@ class AgentRuntime:
             )
             async with self._locked():
                 return await self._async_decide(
-                    event, context, private, [], outcome, remember=remember
+                    event, context, private, [], outcome, remember=False
                 )
         finally:
             self._thinking = False
