@@ -99,6 +99,8 @@ from .engine.records import (
     ExecutionStatus,
     Feedback,
     build_record,
+    new_record_id,
+    perception,
     with_execution,
     with_feedback,
 )
@@ -520,7 +522,10 @@ class AgentRuntime:
     def _perceive(self, perceived: PerceivedEvent, context: Context | None) -> None:
         if not self.active or self.own.is_own(perceived.event, context):
             return
-        self.queue.put(perceived.event, perceived.collapse_key)
+        event = perceived.event
+        if context is not None:
+            event = replace(event, cause=context.id)
+        self.queue.put(event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
             self._worker = self.hass.async_create_task(
                 self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=False
@@ -910,17 +915,18 @@ class AgentRuntime:
         )
 
         def record_with(
-            status: ExecutionStatus, taken: list[ActionTaken] | None = None
+            status: ExecutionStatus,
+            taken: list[ActionTaken] | None = None,
+            **ids: Any,
         ) -> dict[str, Any]:
-            return self._fit(
-                build_record(
-                    event,
-                    decision,
-                    context,
-                    status=status,
-                    actions_taken=taken or (),
-                    extensions=extensions,
-                )
+            return build_record(
+                event,
+                decision,
+                context,
+                status=status,
+                actions_taken=taken or (),
+                extensions=extensions,
+                **ids,
             )
 
         if level in _STATUS_FOR_LEVEL:
@@ -933,7 +939,7 @@ class AgentRuntime:
             return self._publish(record_with(ExecutionStatus.NO_ACTION_REGISTERED))
 
         if level == AutonomyLevel.ASK:
-            record = record_with(ExecutionStatus.PENDING_APPROVAL)
+            record = self._fit(record_with(ExecutionStatus.PENDING_APPROVAL))
             # Say what will really run, from the binding; the model's words only quoted.
             title = self.what_runs(record)
             message = with_quote(title, self.name, intent.rationale)
@@ -944,7 +950,7 @@ class AgentRuntime:
                     self.options.get(
                         CONF_APPROVAL_EXPIRY, DEFAULT_APPROVAL_EXPIRY_MINUTES
                     ),
-                    {"record": record, "event": event.to_dict()},
+                    {"record": record, "event": event.to_dict(), "cause": event.cause},
                 )
             except ApprovalError as err:  # never replace what waits under this id
                 _LOGGER.warning("%s: %s", self.name, err)
@@ -958,8 +964,26 @@ class AgentRuntime:
             await self.notifier.async_ask(record["record_id"], nonce, title, message)
             return self._publish(record)
 
-        record = record_with(ExecutionStatus.EXECUTED)
-        return self._publish(await self._execute(record, self.own.context()))
+        # Run first, then make the record once, with what the run did.
+        now = dt_util.utcnow()
+        record_id = new_record_id(now)
+        result = await self._async_run(
+            intent.action,
+            intent.params,
+            perception(event),
+            record_id,
+            self.own.context(parent_id=event.cause),
+        )
+        record = self._fit(
+            record_with(
+                ExecutionStatus(result.status),
+                [ActionTaken(intent.action, result.status, result.result)],
+                record_id=record_id,
+                now=now,
+            )
+        )
+        await self._async_offer_undo(record, result)
+        return self._publish(record, fitted=True)
 
     def what_runs(self, record: Mapping[str, Any]) -> str:
         """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
@@ -982,51 +1006,72 @@ class AgentRuntime:
             },
         )
 
-    async def _async_post_webhook(
-        self, record: dict[str, Any], action: str, params: dict[str, Any]
+    async def _async_run(
+        self,
+        action: str,
+        params: Mapping[str, Any],
+        perceived: Mapping[str, Any],
+        record_id: str,
+        context: Context,
     ) -> ExecutionResult:
-        """POST the documented minimal payload; never for an event about private things."""
-        perception = record["1_perception"]
-        if self.privacy.payload_is_private(perception.get("raw_data_summary")):
+        """Run an action's binding (or post its web hook) now, under `context`."""
+        params = {
+            key: value for key, value in params.items() if key != EVENT_PAYLOAD_PARAM
+        }
+        sequence = self.action_bindings.get(action)
+        if sequence is not None or action not in self.webhooks:
+            return await self.executor.async_execute(
+                sequence,
+                params=params,
+                event=perceived,
+                record_id=record_id,
+                context=context,
+            )
+        # The documented minimal payload; never for an event about private things.
+        if self.privacy.payload_is_private(perceived.get("raw_data_summary")):
             return ExecutionResult(
                 ExecutionStatus.NOT_EXECUTED,
                 "not posted: the event is about an entity labelled private",
             )
         return await self.executor.async_post_webhook(
             self.webhooks[action],
-            webhook_payload(self.name, record, action, params),
-            record["record_id"],
+            webhook_payload(
+                self.name,
+                {"record_id": record_id, "1_perception": perceived},
+                action,
+                params,
+            ),
+            record_id,
         )
 
     async def _execute(
         self, record: dict[str, Any], context: Context
     ) -> dict[str, Any]:
-        """Run the record's action now; offer an undo on the phones when it ran."""
-        anticipation = record["3_anticipation"]
-        action = anticipation["action"]
-        params = {
-            key: value
-            for key, value in anticipation["params"].items()
-            if key != EVENT_PAYLOAD_PARAM
-        }
-        sequence = self.action_bindings.get(action)
-        if sequence is None and action in self.webhooks:
-            result = await self._async_post_webhook(record, action, params)
-        else:
-            result = await self.executor.async_execute(
-                sequence,
-                params=params,
-                event=record["1_perception"],
-                record_id=record["record_id"],
-                context=context,
-            )
-        status = ExecutionStatus(result.status)
-        record = with_execution(
-            record, status, [ActionTaken(action, result.status, result.result)]
+        """Run an approved record's action now; offer an undo on the phones when it ran."""
+        action = record["3_anticipation"]["action"]
+        result = await self._async_run(
+            action,
+            record["3_anticipation"]["params"],
+            record["1_perception"],
+            record["record_id"],
+            context,
         )
-        # An undo is offered only for what it may do alone (never opening anything),
-        # and says what it will put back.
-        if status == ExecutionStatus.EXECUTED and result.snapshot:
+        record = with_execution(
+            record,
+            ExecutionStatus(result.status),
+            [ActionTaken(action, result.status, result.result)],
+        )
+        await self._async_offer_undo(record, result)
+        return record
+
+    async def _async_offer_undo(
+        self, record: dict[str, Any], result: ExecutionResult
+    ) -> None:
+        """Offer an undo of what ran, on the phones, saying what it will put back.
+
+        Only for what an undo may do alone (never opening anything).
+        """
+        if result.status == ExecutionStatus.EXECUTED and result.snapshot:
             undo = undo_plan(self.hass, result.snapshot)
             if undo.restore:
                 nonce = await self._async_wait_for_answer(
@@ -1041,7 +1086,6 @@ class AgentRuntime:
                     f"{self.name} did: {self.what_runs(record)}",
                     describe_undo(self.hass, undo),
                 )
-        return record
 
     async def _async_wait_for_answer(
         self,
@@ -1123,7 +1167,7 @@ class AgentRuntime:
         """Run what a won claim asks (approve, decline or undo) and publish it."""
         action = record["3_anticipation"]["action"]
         now = dt_util.now()
-        context = self.own.context(user_id)
+        context = self.own.context(user_id, parent_id=item.payload.get("cause"))
         await self.notifier.async_dismiss(record_id)
         if verdict == "approve":
             record = await self._execute(record, context)
@@ -1255,14 +1299,15 @@ class AgentRuntime:
     # --- bookkeeping ----------------------------------------------------------------------
 
     def _publish(
-        self, record: dict[str, Any], *, announce: bool = False
+        self, record: dict[str, Any], *, announce: bool = False, fitted: bool = False
     ) -> dict[str, Any]:
         """Remember the record's latest state and fire `pai_record`.
 
         The entities are told once per event (`announce`, or `_changed` by the caller), not
         once per record: each update rewrites every entity of the agent.
         """
-        record = self._fit(record)
+        if not fitted:
+            record = self._fit(record)
         record_id = record["record_id"]
         self._records[record_id] = record
         self._records.move_to_end(record_id)

@@ -14,7 +14,6 @@ lives under one top-level key, `x_pai`, that readers are free to ignore.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import Enum, StrEnum
@@ -162,11 +161,7 @@ def build_record(
         "protocol": PROTOCOL_NAME,
         "record_id": record_id or new_record_id(moment),
         "timestamp": moment.isoformat(),
-        "1_perception": {
-            "trigger_source": event.source,
-            "event_type": event.kind,
-            "raw_data_summary": event.payload,
-        },
+        "1_perception": perception(event),
         "2_context": {
             "user_current_state": ctx.get("user_state", "unknown"),
             "relevant_memory": list(recent)[:RELEVANT_MEMORY_LIMIT],
@@ -196,6 +191,15 @@ def build_record(
     return validate_record(to_jsonable(record))
 
 
+def perception(event: Event) -> dict[str, Any]:
+    """Return the record's first layer: what was perceived, in JSON types."""
+    return {
+        "trigger_source": event.source,
+        "event_type": event.kind,
+        "raw_data_summary": to_jsonable(event.payload),
+    }
+
+
 def to_jsonable(value: Any) -> Any:
     """`value` made of JSON types only (NaN and infinities become None)."""
     match value:
@@ -223,12 +227,17 @@ def with_execution(
     status: ExecutionStatus,
     actions_taken: Iterable[ActionTaken] | None = None,
 ) -> dict[str, Any]:
-    """Return a copy of `record` with a new execution status (and actions, when given)."""
-    updated = copy.deepcopy(dict(record))
-    execution = updated["4_execution"]
+    """Return a copy of `record` with a new execution status (and actions, when given).
+
+    Only the layer that changes is new; the others are shared with `record` (records
+    are never changed in place).
+    """
+    updated = dict(record)
+    execution = dict(updated["4_execution"])
     execution["status"] = str(status)
     if actions_taken is not None:
         execution["actions_taken"] = [taken.to_dict() for taken in actions_taken]
+    updated["4_execution"] = execution
     return validate_record(updated)
 
 
@@ -236,7 +245,7 @@ def with_feedback(
     record: Mapping[str, Any], feedback: Feedback, learning_adjustment: Any = None
 ) -> dict[str, Any]:
     """Return a copy of `record` with the user's feedback (and what was learnt from it)."""
-    updated = copy.deepcopy(dict(record))
+    updated = dict(record)
     updated["6_adaptation"] = {
         "user_feedback": str(feedback),
         "learning_adjustment": to_jsonable(learning_adjustment),
