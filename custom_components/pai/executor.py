@@ -28,7 +28,7 @@ from homeassistant.util.json import json_loads
 import probatio as vol
 
 from .engine.records import ExecutionStatus
-from .engine.rules import EVENT_PAYLOAD_PARAM
+from .engine.rules import action_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class ActionExecutor:
         )
         snapshot = self._snapshot(script.referenced_entities)
         variables = {
-            "params": {k: v for k, v in params.items() if k != EVENT_PAYLOAD_PARAM},
+            "params": action_params(params),
             "event": dict(event),
             "record_id": record_id,
         }

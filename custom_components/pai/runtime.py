@@ -81,8 +81,9 @@ from .engine.approvals import (
 from .engine.bounds import fit_record
 from .engine.brain import ActionChoice, Brain, BrainRequest
 from .engine.event_queue import CollapsingQueue
-from .engine.gate import decide
+from .engine.gate import highest_level
 from .engine.ledger import GovernanceLedger
+from .engine.loop import Delivery, Step, steps
 from .engine.models import (
     SECURITY_SENSITIVE_ACTIONS,
     AutonomyLevel,
@@ -105,7 +106,7 @@ from .engine.records import (
     with_feedback,
 )
 from .engine.router import BrainRouter, RouteOutcome, RouterLimits
-from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
+from .engine.rules import Rule, RuleBrain, action_params
 from .executor import ActionExecutor, ExecutionResult
 from .loops import OwnActivity
 from .memory import read_memory
@@ -135,11 +136,6 @@ RATE_LIMITED_ACTION = "pai.rate_limited"
 
 _LOCK_HOLDER: ContextVar[object | None] = ContextVar("pai_lock_holder", default=None)
 """Which hold of an agent's lock the running code descends from (see `_locked`)."""
-
-_STATUS_FOR_LEVEL = {
-    AutonomyLevel.OBSERVE: ExecutionStatus.OBSERVED,
-    AutonomyLevel.SUGGEST: ExecutionStatus.SUGGESTED,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +249,8 @@ class AgentRuntime:
         # Webhooks run without a Home Assistant binding (see _execute), and only those the
         # user ticked in the review, capped at ASK unless lifted (review.py).
         self.webhooks: Mapping[str, str] = consented_webhooks(definition, data)
+        self.runnable = frozenset(self.action_bindings) | frozenset(self.webhooks)
+        """The actions a step can run: bound in Home Assistant, or a consented web hook."""
         self.policy = cap_webhooks(
             policy_from_options(definition.policy, options), data, self.webhooks
         )
@@ -645,15 +643,25 @@ class AgentRuntime:
         sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
         if outcome is not None:
             sourced += [(intent, outcome) for intent in outcome.intents]
+        now = dt_util.now()
+        admitted = []
         for intent, source in sourced:
-            now = dt_util.now()
-            if not self.rate.admit(now):  # a flood: counted, told once (_rate_note)
+            if self.rate.admit(now):
+                admitted.append((intent, source))
+            else:  # a flood: counted, told once (_rate_note)
                 self._schedule_rate_note(now)
-                continue
+        if admitted:
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
-            decision = decide(intent, self.policy, inputs, self.survival)
-            self.ledger.record(decision, now)
-            records.append(await self._deliver(event, decision, context, source))
+            planned = steps(
+                [intent for intent, _ in admitted],
+                self.policy,
+                inputs,
+                self.survival,
+                self.runnable,
+            )
+            for step, (_, source) in zip(planned, admitted, strict=True):
+                self.ledger.record(step.decision, now)
+                records.append(await self._deliver(event, step, context, source))
         if remember:
             self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
@@ -807,22 +815,20 @@ class AgentRuntime:
         return outcome
 
     def action_choices(self) -> tuple[ActionChoice, ...]:
-        """Return the actions an LLM may propose: runnable and allowed."""
+        """Return the actions an LLM may propose: runnable, allowed, capped by the gate.
+
+        Each comes with the highest level the gate can grant it (`gate.highest_level`).
+        """
         survival = self.survival
-        names = set(self.action_bindings) | set(self.webhooks)
+        names = self.runnable
         if survival.allowed_actions is not None:
             names &= survival.allowed_actions
-        caps = self.policy.action_max_levels
-        choices = []
-        for name in sorted(names):
-            cap = min(caps.get(name, self.policy.default_max_level), survival.ceiling)
-            if (
-                name in survival.sensitive_actions
-                and name not in survival.lifted_actions
-            ):
-                cap = min(cap, AutonomyLevel.ASK)
-            choices.append(ActionChoice(name, cap, self._describe(name)))
-        return tuple(choices)
+        return tuple(
+            ActionChoice(
+                name, highest_level(name, self.policy, survival), self._describe(name)
+            )
+            for name in sorted(names)
+        )
 
     def _describe(self, action: str) -> str:
         """Say what an action does in Home Assistant terms (services and entities)."""
@@ -897,12 +903,13 @@ class AgentRuntime:
     async def _deliver(
         self,
         event: Event,
-        decision: Decision,
+        step: Step,
         context: Mapping[str, Any],
         outcome: RouteOutcome | None = None,
     ) -> dict[str, Any]:
+        """Carry out one step of the loop and publish its record."""
+        decision = step.decision
         intent = decision.intent
-        level = decision.granted
         extensions: dict[str, Any] = {
             "ha": {"entry_id": self.entry_id, "agent": self.name}
         }
@@ -910,9 +917,6 @@ class AgentRuntime:
             extensions["brain"] = outcome.to_dict()
         title = f"{self.name}: {intent.action}"
         message = intent.rationale or intent.action
-        runnable = (
-            intent.action in self.action_bindings or intent.action in self.webhooks
-        )
 
         def record_with(
             status: ExecutionStatus,
@@ -929,17 +933,16 @@ class AgentRuntime:
                 **ids,
             )
 
-        if level in _STATUS_FOR_LEVEL:
-            record = record_with(_STATUS_FOR_LEVEL[level])
-            if level == AutonomyLevel.SUGGEST:
-                await self.notifier.async_suggest(record["record_id"], title, message)
-            return self._publish(record)
+        if step.delivery in (Delivery.RECORD, Delivery.UNBOUND):
+            return self._publish(record_with(step.status))
 
-        if not runnable:
-            return self._publish(record_with(ExecutionStatus.NO_ACTION_REGISTERED))
+        if step.delivery is Delivery.SUGGEST:
+            record = self._fit(record_with(step.status))
+            await self.notifier.async_suggest(record["record_id"], title, message)
+            return self._publish(record, fitted=True)
 
-        if level == AutonomyLevel.ASK:
-            record = self._fit(record_with(ExecutionStatus.PENDING_APPROVAL))
+        if step.delivery is Delivery.ASK:
+            record = self._fit(record_with(step.status))
             # Say what will really run, from the binding; the model's words only quoted.
             title = self.what_runs(record)
             message = with_quote(title, self.name, intent.rationale)
@@ -991,11 +994,7 @@ class AgentRuntime:
         action = anticipation["action"]
         if action not in self.action_bindings and action in self.webhooks:
             return f"Post to {self.webhooks[action]} (web hook {action})"
-        params = {
-            key: value
-            for key, value in anticipation["params"].items()
-            if key != EVENT_PAYLOAD_PARAM
-        }
+        params = action_params(anticipation["params"])
         return describe_sequence(
             self.hass,
             self.action_bindings.get(action, []),
@@ -1015,9 +1014,6 @@ class AgentRuntime:
         context: Context,
     ) -> ExecutionResult:
         """Run an action's binding (or post its web hook) now, under `context`."""
-        params = {
-            key: value for key, value in params.items() if key != EVENT_PAYLOAD_PARAM
-        }
         sequence = self.action_bindings.get(action)
         if sequence is not None or action not in self.webhooks:
             return await self.executor.async_execute(
@@ -1039,7 +1035,7 @@ class AgentRuntime:
                 self.name,
                 {"record_id": record_id, "1_perception": perceived},
                 action,
-                params,
+                action_params(params),
             ),
             record_id,
         )
@@ -1270,16 +1266,21 @@ class AgentRuntime:
         inputs = self.ledger.inputs(
             dt_util.now(), self.policy, self._interruption_cost()
         )
-        new = []
-        for intent in self.brain.think(event, self._context(event)):
-            decision = decide(intent, self.policy, inputs, self.survival)
-            new.append(
-                {
-                    "action": intent.action,
-                    "granted_level": int(decision.granted),
-                    "reasons": [reason.to_dict() for reason in decision.reasons],
-                }
-            )
+        planned = steps(
+            self.brain.think(event, self._context(event)),
+            self.policy,
+            inputs,
+            self.survival,
+            self.runnable,
+        )
+        new = [
+            {
+                "action": step.decision.intent.action,
+                "granted_level": int(step.decision.granted),
+                "reasons": [reason.to_dict() for reason in step.decision.reasons],
+            }
+            for step in planned
+        ]
         anticipation = record["3_anticipation"]
         return {
             "record_id": record["record_id"],

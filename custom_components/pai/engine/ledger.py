@@ -32,7 +32,6 @@ LEDGER_VERSION = 1
 MIN_KEPT = 1000
 """Each list keeps at least this many newest times (more if the hourly cap is larger)."""
 
-_INTERRUPTING = frozenset({AutonomyLevel.SUGGEST, AutonomyLevel.ASK})
 _SKIPPED_EXAMPLES = 3
 
 
@@ -59,7 +58,7 @@ class GovernanceLedger:
         if not isinstance(decision, Decision):
             raise LedgerError(f"the ledger records a Decision, got {decision!r}")
         moment = _utc(now, "now")
-        if decision.granted in _INTERRUPTING:
+        if decision.interrupts:
             self._add(self._interruptions, moment)
         elif decision.granted == AutonomyLevel.ACT:
             self._add(self._acts, moment)
