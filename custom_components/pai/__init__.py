@@ -145,7 +145,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_trigger",
             translation_placeholders={"error": str(err)},
         ) from err
-    entry.runtime_data = PaiRuntimeData(name=name, runtime=runtime)
+    entry.runtime_data = PaiRuntimeData(runtime=runtime)
     entry.async_on_unload(async_watch(hass, entry, runtime))  # the Repairs issues
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,

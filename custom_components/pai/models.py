@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 class PaiRuntimeData:
     """What a loaded agent keeps in `entry.runtime_data`."""
 
-    name: str
     runtime: AgentRuntime
 
 

@@ -104,11 +104,6 @@ class GovernanceLedger:
         """How often the user was interrupted in the hour before `now` (for a sensor)."""
         return len(self._recent_interruptions(_utc(now, "now")))
 
-    def silent_acts_last_hour(self, now: datetime) -> int:
-        """How many actions ran without asking in the hour before `now` (for a sensor)."""
-        moment = _utc(now, "now")
-        return len(self._acts) - _within_the_hour(self._acts, moment)
-
     def _recent_interruptions(self, moment: datetime) -> tuple[datetime, ...]:
         # Less than an hour old, as the gate counts them (`now - time < 1 h`).
         times = self._interruptions

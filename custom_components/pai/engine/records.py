@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import Enum, StrEnum
-import json
 import math
 import re
 import secrets
@@ -34,7 +33,6 @@ SUPPORTED_VERSIONS = frozenset({"1.1", "1.2"})
 EXTENSION_KEY = "x_pai"
 """The one top-level key for PAI's additions to the standard record."""
 
-RECORD_SUFFIX = ".pai.json"
 RELEVANT_MEMORY_LIMIT = 5
 
 LAYER_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -251,32 +249,6 @@ def with_feedback(
         "learning_adjustment": to_jsonable(learning_adjustment),
     }
     return validate_record(updated)
-
-
-def dumps(record: Mapping[str, Any]) -> str:
-    """Strict JSON text of a valid record (UTF-8 friendly, indented like the reference)."""
-    return json.dumps(
-        validate_record(record), ensure_ascii=False, indent=2, allow_nan=False
-    )
-
-
-def loads(text: str | bytes) -> dict[str, Any]:
-    """Parse and validate a record from JSON text."""
-    try:
-        obj = json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as err:
-        problem = str(err) or "nested too deeply"
-        raise InvalidRecordError(f"record is not valid JSON: {problem}") from None
-    return validate_record(obj)
-
-
-def record_filename(record: Mapping[str, Any]) -> str:
-    """`<record_id>.pai.json`, the name single records travel under."""
-    return f"{validate_record(record)['record_id']}{RECORD_SUFFIX}"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def validate_record(obj: Any) -> dict[str, Any]:
