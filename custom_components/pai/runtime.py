@@ -99,6 +99,7 @@ from .engine.records import (
     ActionTaken,
     ExecutionStatus,
     Feedback,
+    RecordView,
     build_record,
     new_record_id,
     perception,
@@ -256,7 +257,7 @@ class AgentRuntime:
         )
         # Rules' `condition`s are Home Assistant conditions, judged by Home Assistant.
         self.conditions = RuleConditions(name)
-        self.brain = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
+        self.rules = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], limits_from_options(options))
         self.privacy = PrivacyGuard(
@@ -375,7 +376,7 @@ class AgentRuntime:
             self._publish(record)
             await self.notifier.async_suggest(
                 record_id,
-                f"{self.name}: check {record['3_anticipation']['action']}",
+                f"{self.name}: check {RecordView.of(record).action}",
                 f"Home Assistant stopped while it ran ({flight['verdict']}); "
                 "it may or may not have happened. Check it.",
             )
@@ -578,7 +579,7 @@ class AgentRuntime:
         event does not wait for it (its records are then not returned).
         """
         async with self._locked():
-            settled, escalated = self.brain.assess(event)
+            settled, escalated = self.rules.assess(event)
             context = self._context(event)
             # Privacy only matters where an LLM may later see the event (its summary).
             private = self.router.has_llm and self.privacy.is_private(event)
@@ -990,18 +991,17 @@ class AgentRuntime:
 
     def what_runs(self, record: Mapping[str, Any]) -> str:
         """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
-        anticipation = record["3_anticipation"]
-        action = anticipation["action"]
+        view = RecordView.of(record)
+        action = view.action
         if action not in self.action_bindings and action in self.webhooks:
             return f"Post to {self.webhooks[action]} (web hook {action})"
-        params = action_params(anticipation["params"])
         return describe_sequence(
             self.hass,
             self.action_bindings.get(action, []),
             {
-                "params": params,
-                "event": record["1_perception"],
-                "record_id": record["record_id"],
+                "params": action_params(view.params),
+                "event": view.perception,
+                "record_id": view.record_id,
             },
         )
 
@@ -1032,10 +1032,7 @@ class AgentRuntime:
         return await self.executor.async_post_webhook(
             self.webhooks[action],
             webhook_payload(
-                self.name,
-                {"record_id": record_id, "1_perception": perceived},
-                action,
-                action_params(params),
+                self.name, record_id, perceived, action, action_params(params)
             ),
             record_id,
         )
@@ -1044,13 +1041,10 @@ class AgentRuntime:
         self, record: dict[str, Any], context: Context
     ) -> dict[str, Any]:
         """Run an approved record's action now; offer an undo on the phones when it ran."""
-        action = record["3_anticipation"]["action"]
+        view = RecordView.of(record)
+        action = view.action
         result = await self._async_run(
-            action,
-            record["3_anticipation"]["params"],
-            record["1_perception"],
-            record["record_id"],
-            context,
+            action, view.params, view.perception, view.record_id, context
         )
         record = with_execution(
             record,
@@ -1161,7 +1155,7 @@ class AgentRuntime:
         user_id: str | None,
     ) -> dict[str, Any]:
         """Run what a won claim asks (approve, decline or undo) and publish it."""
-        action = record["3_anticipation"]["action"]
+        action = RecordView.of(record).action
         now = dt_util.now()
         context = self.own.context(user_id, parent_id=item.payload.get("cause"))
         await self.notifier.async_dismiss(record_id)
@@ -1216,9 +1210,7 @@ class AgentRuntime:
             raise ResolveError("unknown_record", f"no recent record {record_id}")
         record = with_feedback(record, feedback)
         if feedback == Feedback.REJECTED:
-            self.ledger.record_decline(
-                record["3_anticipation"]["action"], dt_util.now()
-            )
+            self.ledger.record_decline(RecordView.of(record).action, dt_util.now())
         return self._publish(record, announce=True)
 
     async def _async_expire(self, now: datetime) -> None:
@@ -1254,20 +1246,19 @@ class AgentRuntime:
 
     def replay(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Run a recorded event through today's brain and policy; nothing is executed."""
-        perception = record["1_perception"]
-        x_event = record.get("x_pai", {}).get("event", {})
+        old = RecordView.of(record)
         event = Event(
-            source=str(perception.get("trigger_source", "replay")),
-            kind=str(perception.get("event_type", "replay")),
-            payload=dict(perception.get("raw_data_summary") or {}),
-            time=dt_util.parse_datetime(x_event.get("time", "")) or dt_util.utcnow(),
-            id=str(x_event.get("id", "replay")),
+            source=old.trigger_source or "replay",
+            kind=old.event_type or "replay",
+            payload=dict(old.payload),
+            time=dt_util.parse_datetime(old.event_time) or dt_util.utcnow(),
+            id=old.event_id or "replay",
         )
         inputs = self.ledger.inputs(
             dt_util.now(), self.policy, self._interruption_cost()
         )
         planned = steps(
-            self.brain.think(event, self._context(event)),
+            self.rules.think(event, self._context(event)),
             self.policy,
             inputs,
             self.survival,
@@ -1281,14 +1272,13 @@ class AgentRuntime:
             }
             for step in planned
         ]
-        anticipation = record["3_anticipation"]
         return {
-            "record_id": record["record_id"],
+            "record_id": old.record_id,
             "old": {
-                "action": anticipation["action"],
-                "granted_level": anticipation["granted_level"],
-                "status": record["4_execution"]["status"],
-                "reasons": record.get("x_pai", {}).get("reasons", []),
+                "action": old.action,
+                "granted_level": old.granted_level,
+                "status": old.status,
+                "reasons": list(old.reasons),
             },
             "new": new,
         }
@@ -1315,10 +1305,8 @@ class AgentRuntime:
         while len(self._records) > RECENT_RECORDS:
             self._records.popitem(last=False)
         self.last_record = record
-        action = record["3_anticipation"]["action"]
-        self._history.setdefault(action, Counter())[
-            record["4_execution"]["status"]
-        ] += 1
+        view = RecordView.of(record)
+        self._history.setdefault(view.action, Counter())[view.status] += 1
         self.hass.bus.async_fire(
             EVENT_PAI_RECORD,
             {"entry_id": self.entry_id, "agent": self.name, "record": record},

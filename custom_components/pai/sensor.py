@@ -28,7 +28,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LEVEL_NAMES
-from .engine.records import EXTENSION_KEY
+from .engine.records import RecordView
 from .entity import PaiEntity
 from .models import PaiConfigEntry
 
@@ -158,7 +158,8 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
         """Return the granted level, lowercase; unknown before the first decision."""
         if (record := self.runtime.last_record) is None:
             return None
-        return LEVEL_NAMES[record["3_anticipation"]["granted_level"]]
+        granted = RecordView.of(record).granted_level
+        return None if granted is None else LEVEL_NAMES[granted]
 
     @property
     @override
@@ -166,14 +167,13 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
         """Return the action, rationale, record id, execution status and reasons."""
         if (record := self.runtime.last_record) is None:
             return None
-        anticipation = record["3_anticipation"]
-        reasons = record.get(EXTENSION_KEY, {}).get("reasons", [])
+        view = RecordView.of(record)
         return {
-            "action": anticipation["action"],
-            "rationale": anticipation["predicted_intent"],
-            "record_id": record["record_id"],
-            "status": record["4_execution"]["status"],
-            "reasons": [reason["detail"] for reason in reasons],
+            "action": view.action,
+            "rationale": view.rationale,
+            "record_id": view.record_id,
+            "status": view.status,
+            "reasons": [reason.get("detail") for reason in view.reasons],
         }
 
 

@@ -26,6 +26,7 @@ from custom_components.pai.engine.records import (
     ExecutionStatus,
     Feedback,
     InvalidRecordError,
+    RecordView,
     build_record,
     new_record_id,
     validate_record,
@@ -406,3 +407,45 @@ def test_updating_an_invalid_record_is_refused() -> None:
         InvalidRecordError, match=r"4_execution\.status 'bogus' is not known"
     ):
         with_execution(_record(), "bogus")  # type: ignore[arg-type]
+
+
+def test_the_typed_view_reads_a_record_by_name() -> None:
+    record = with_execution(
+        build_record(
+            EVENT,
+            _decision(AutonomyLevel.ASK),
+            status=ExecutionStatus.PENDING_APPROVAL,
+            extensions={"brain": {"name": "cloud"}},
+        ),
+        ExecutionStatus.DECLINED,
+    )
+
+    view = RecordView.of(record)
+
+    assert view.record_id == record["record_id"]
+    assert view.action == record["3_anticipation"]["action"]
+    assert view.granted_level == AutonomyLevel.ASK
+    assert view.status == "declined"
+    assert view.feedback == "pending"
+    assert view.event_type == "metric.breach"
+    assert view.payload == {"value": 91, "threshold": 75}
+    assert view.event_id == EVENT.id
+    assert view.brain == {"name": "cloud"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {},
+        {"3_anticipation": "nope", "4_execution": [], "x_pai": {"reasons": "x"}},
+        {"3_anticipation": {"granted_level": True, "action": 7}},
+        {"3_anticipation": {"granted_level": 9, "confidence_score": "high"}},
+    ],
+)
+def test_the_typed_view_reads_a_malformed_record_as_empty(record: Any) -> None:
+    view = RecordView.of(record)
+
+    assert view.action == view.status == view.record_id == ""
+    assert view.granted_level is None
+    assert view.confidence is None
+    assert view.reasons == ()

@@ -118,6 +118,84 @@ RECORD_ID_RANDOM_BYTES = 8
 52 % of the time at 5,000 records a day), so an answer never reaches the wrong record."""
 
 
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """What readers use of a PAID record, by name: the layer keys are read only here.
+
+    Read leniently (a record from the bus or the recorder may be malformed): a missing or
+    mistyped field reads as empty (`""`, `{}`, `None`, `()`).
+    """
+
+    record_id: str
+    timestamp: str
+    trigger_source: str
+    event_type: str
+    event_id: str
+    event_time: str
+    perception: Mapping[str, Any]
+    """The first layer as it is: what an action's templates see as `event`."""
+    payload: Mapping[str, Any]
+    action: str
+    params: Mapping[str, Any]
+    rationale: str
+    confidence: float | None
+    requested_level: int | None
+    granted_level: int | None
+    status: str
+    feedback: str
+    reasons: tuple[Mapping[str, Any], ...]
+    brain: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> RecordView:
+        """Read `record` (any mapping; nothing is checked beyond each field's type)."""
+        perception = _layer(record, "1_perception")
+        anticipation = _layer(record, "3_anticipation")
+        x_pai = _layer(record, EXTENSION_KEY)
+        reasons = x_pai.get("reasons")
+        event = _map(x_pai.get("event"))
+        return cls(
+            record_id=_str(record.get("record_id")),
+            timestamp=_str(record.get("timestamp")),
+            trigger_source=_str(perception.get("trigger_source")),
+            event_type=_str(perception.get("event_type")),
+            event_id=_str(event.get("id")),
+            event_time=_str(event.get("time")),
+            perception=perception,
+            payload=_map(perception.get("raw_data_summary")),
+            action=_str(anticipation.get("action")),
+            params=_map(anticipation.get("params")),
+            rationale=_str(anticipation.get("predicted_intent")),
+            confidence=anticipation.get("confidence_score")
+            if _is_number(anticipation.get("confidence_score"))
+            else None,
+            requested_level=_level_or_none(anticipation.get("requested_level")),
+            granted_level=_level_or_none(anticipation.get("granted_level")),
+            status=_str(_layer(record, "4_execution").get("status")),
+            feedback=_str(_layer(record, "6_adaptation").get("user_feedback")),
+            reasons=tuple(r for r in reasons if isinstance(r, Mapping))
+            if isinstance(reasons, list)
+            else (),
+            brain=_map(x_pai.get("brain")),
+        )
+
+
+def _layer(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return _map(record.get(key))
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _level_or_none(value: Any) -> int | None:
+    return value if _is_int(value) and value in AutonomyLevel else None
+
+
 def new_record_id(now: datetime) -> str:
     """`paid_YYYYMMDD_<16 hex>`, dated in UTC (paigent writes 6 hex; both are read)."""
     return (
