@@ -76,6 +76,7 @@ from .engine.approvals import (
     ClaimOutcome,
     PendingItem,
     PendingKind,
+    Verb,
     new_nonce,
 )
 from .engine.bounds import fit_record
@@ -1123,7 +1124,7 @@ class AgentRuntime:
             raise ResolveError(
                 "not_an_approver", f"user {user_id} may not answer {record_id}"
             )
-        kind = "undo" if verdict == "undo" else "approval"
+        kind = Verb(verdict).kind
         # nonce None: an authenticated Home Assistant action, not a phone tap.
         claim = self.approvals.claim(record_id, kind, nonce, dt_util.utcnow())
         if claim.outcome is ClaimOutcome.EXPIRED and claim.item is not None:
