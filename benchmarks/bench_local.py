@@ -1,19 +1,24 @@
-"""The local GGUF brain inside a real Home Assistant, against raw llama-cpp-python.
+"""The local GGUF brain inside a real Home Assistant: today's approach against the new one.
 
 The real Gemma 3 270M model (Q4_K_M, from PyPI), loaded by PAI's model pool for an agent.
 
-1. Overhead. The same request, round after round: the agent's brain (`async_think`: the
-   executor hop, the per-model lock, parsing into intents) against a raw
-   `Llama.create_chat_completion` with the same messages, schema and settings on the same
-   loaded model, called directly. Both start from the same sampler seed and an empty
-   prompt cache (each evaluates the whole prompt), so they generate the same tokens; who
-   goes first alternates. Goal: latency and tokens/s within 10 % of raw.
-2. Event-loop lag while the model thinks: a probe sleeping 5 ms over and over, during
-   three more of the agent's inferences (not the timed ones: the probe costs CPU too),
-   against the same probe with the loop idle. Goal: p99 < 20 ms.
-3. Memory: the process's RSS with one agent on the model, then with a second agent on the
-   same model (goal: one copy, the second adds < 10 % of what the first cost), and, for
-   contrast, with a second copy loaded outside the pool.
+1. Decisions. The same fixed set of varied events (`EVENTS`), each decided by the agent's
+   brain twice in the same run, who goes first alternating: (a) today's approach (the whole
+   prompt evaluated, the answer as JSON objects with names: `compact=False,
+   reuse_prefix=False`) and (b) the new one (the fixed part's KV state restored, only the
+   event evaluated; the compact answer). Per decision: time, prompt tokens evaluated,
+   tokens generated. Both greedy, so the agreement of (a) and (b) on the chosen actions and
+   levels is a property of the format, not of chance. A third run (k) of today's format
+   with only the KV reuse must give (a)'s answer token for token.
+2. Event-loop lag while the model thinks: a probe sleeping 5 ms over and over, during three
+   more of (b)'s inferences, against the same probe with the loop idle. Goal: p99 < 20 ms.
+3. Memory: the process's RSS with one agent on the model (goal: <= 1.5x the weights file),
+   then with a second agent on the same model (goal: < 10 MB more), and, for contrast, a
+   second copy of the model loaded outside the pool.
+4. The OpenAI-compatible brain against a real `python -m llama_cpp.server` with the same
+   model: (a) today's request against (b) the compact answer with `cache_prompt`, in
+   alternating blocks of events (the server keeps one prompt's cache: a block's first call
+   is a warm-up and not counted).
 
 Run it with `scripts/run python -m benchmarks.bench_local` or `scripts/bench local`.
 """
@@ -21,10 +26,15 @@ Run it with `scripts/run python -m benchmarks.bench_local` or `scripts/bench loc
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime
 import gc
+import os
 from pathlib import Path
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from typing import Any
 
@@ -36,15 +46,22 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry  # type
 from benchmarks.ha_harness import LagProbe, running_hass
 from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.brains.local_gguf import (
-    TEMPERATURE,
     LocalBrain,
     answer_tokens,
+    complete,
     local_schema,
     messages_for,
 )
+from custom_components.pai.brains.openai_server import OpenAIServerBrain
 from custom_components.pai.const import DOMAIN
-from custom_components.pai.engine.brain import ActionChoice, BrainError, BrainRequest
-from custom_components.pai.engine.models import AutonomyLevel, Event
+from custom_components.pai.engine.brain import (
+    ActionChoice,
+    BrainError,
+    BrainRequest,
+    BrainResult,
+    system_prompt,
+)
+from custom_components.pai.engine.models import AutonomyLevel, Event, Intent
 from custom_components.pai.llama_runtime import (
     LoadedModel,
     async_ensure_llama,
@@ -53,21 +70,56 @@ from custom_components.pai.llama_runtime import (
     model_pool,
 )
 
-ROUNDS = 6
-WARMUP = 1
-LAG_CALLS = 3
-SEED = 1234
 N_CTX = 1024
-OVERHEAD_GOAL = 1.10
+LAG_CALLS = 3
+TIME_GOAL = 0.4
+SERVER_TIME_GOAL = 0.5
 LAG_GOAL_MS = 20.0
-MEMORY_GOAL = 0.10
+RSS_GOAL = 1.5
+SECOND_AGENT_GOAL_MIB = 10.0
 IDLE_PROBE_S = 3.0
+SERVER_BLOCK = 4
+SERVER_BLOCKS = 2
+"""Blocks per approach against the server, alternating: (a), (b), (a), (b)."""
+SERVER_START_TIMEOUT = 120
 MIB = 1024 * 1024
 
 ACTIONS = (
     ActionChoice("porch_light_on", AutonomyLevel.ACT, "turn the porch light on"),
     ActionChoice("notify_owner", AutonomyLevel.SUGGEST, "tell the owner"),
+    ActionChoice("lock_front_door", AutonomyLevel.ASK, "lock the front door"),
 )
+
+# (source, entity, from, to, hour, user_state, rule suggestion)
+EVENTS: tuple[tuple[str, str, str, str, int, str, str | None], ...] = (
+    ("motion", "binary_sensor.porch_motion", "off", "on", 22, "home", None),
+    ("motion", "binary_sensor.porch_motion", "on", "off", 22, "home", None),
+    ("door", "binary_sensor.front_door", "off", "on", 23, "away", None),
+    ("door", "binary_sensor.front_door", "on", "off", 7, "home", None),
+    ("motion", "binary_sensor.porch_motion", "off", "on", 14, "away", None),
+    ("smoke", "binary_sensor.kitchen_smoke", "off", "on", 3, "home", "notify_owner"),
+    ("doorbell", "event.doorbell", "idle", "pressed", 19, "home", None),
+    ("doorbell", "event.doorbell", "idle", "pressed", 2, "away", "notify_owner"),
+    ("lock", "lock.front_door", "locked", "unlocked", 1, "sleeping", None),
+    ("lock", "lock.front_door", "unlocked", "locked", 8, "home", None),
+    ("light", "light.porch", "on", "off", 21, "home", None),
+    ("sun", "sun.sun", "above_horizon", "below_horizon", 17, "home", None),
+    ("motion", "binary_sensor.garage_motion", "off", "on", 0, "sleeping", None),
+    ("window", "binary_sensor.bedroom_window", "off", "on", 4, "away", None),
+    ("leak", "binary_sensor.laundry_leak", "off", "on", 11, "away", "notify_owner"),
+    ("presence", "person.alex", "not_home", "home", 18, "home", "porch_light_on"),
+    ("presence", "person.alex", "home", "not_home", 9, "away", "lock_front_door"),
+    ("temperature", "sensor.porch_temperature", "4.5", "-2.0", 5, "home", None),
+    ("battery", "sensor.porch_sensor_battery", "12", "4", 13, "home", None),
+    ("motion", "binary_sensor.porch_motion", "off", "on", 23, "home", "porch_light_on"),
+    ("door", "binary_sensor.garage_door", "off", "on", 22, "sleeping", None),
+    ("camera", "image_processing.porch_person", "0", "1", 20, "away", "notify_owner"),
+)
+
+
+def weights_size() -> int:
+    """The GGUF file's size in bytes."""
+    return Path(gemma.assemble()).stat().st_size
 
 
 def rss_mib() -> float:
@@ -106,32 +158,41 @@ def row(
     }
 
 
-def request(n: int) -> BrainRequest:
-    """Event `n`: someone at the door, a different moment each time."""
+def request(n: int, agent: str = "Porch watch") -> BrainRequest:
+    """Event `n` of the fixed set (wrapping around), at its own moment."""
+    source, entity, old, new, hour, user_state, hint = EVENTS[n % len(EVENTS)]
+    event = Event(
+        source=source,
+        kind="ha.state",
+        payload={"entity_id": entity, "from_state": old, "to_state": new},
+        time=datetime(2026, 11, 21, hour, (7 * n) % 60, tzinfo=UTC),
+        id=f"bench-{n}",
+    )
+    hints = ()
+    if hint is not None:
+        hints = (
+            Intent(
+                action=hint,
+                requested_level=AutonomyLevel.SUGGEST,
+                rationale=f"{entity} is {new}",
+                event_id=event.id,
+            ),
+        )
     return BrainRequest(
-        agent="Porch watch",
-        event=Event(
-            source="motion",
-            kind="ha.state",
-            payload={
-                "entity_id": "binary_sensor.porch_motion",
-                "from_state": "off",
-                "to_state": "on",
-                "seen": n,
-            },
-            time=datetime(2026, 11, 21, 22, n % 60, tzinfo=UTC),
-            id=f"bench-{n}",
-        ),
+        agent=agent,
+        event=event,
         context={
-            "user_state": "home",
-            "recent_events": [f"ha.state from door: to_state=closed #{n}"],
+            "user_state": user_state,
+            "recent_events": [f"ha.state from {source}: to_state={old}"],
             "action_history": [],
             "declines": 0,
-            "time_of_day": f"22:{n % 60:02d}",
-            "quiet_hours": False,
+            "time_of_day": f"{hour:02d}:{(7 * n) % 60:02d}",
+            "quiet_hours": hour < 7,
         },
         actions=ACTIONS,
-        description="turns the porch light on when someone comes to the door at night",
+        user_profile="Comes home late; likes the porch lit when someone is at the door.",
+        description="watches the porch and the front door, day and night",
+        hints=hints,
     )
 
 
@@ -187,99 +248,167 @@ async def start_agent(hass: HomeAssistant, title: str) -> LocalBrain:
     brain = config.runtime_data.runtime.router.brains[0]
     assert isinstance(brain, LocalBrain)
     await brain.async_ready()
+    brain.temperature = 0.0  # greedy: (a) and (b) differ by their format, not by chance
     return brain
 
 
-def raw_call(model: LoadedModel, req: BrainRequest) -> tuple[float, int, str]:
-    """A plain llama-cpp-python call with what the brain sends: (ms, tokens, text)."""
-    model.llama.set_seed(SEED)
-    model.llama.reset()  # no prompt cache: both sides evaluate the whole prompt
-    started = time.perf_counter()
-    out = model.llama.create_chat_completion(
-        messages=messages_for(req, model),
-        response_format={"type": "json_object", "schema": local_schema(req)},
-        temperature=TEMPERATURE,
-        max_tokens=answer_tokens(req),
-    )
-    elapsed = (time.perf_counter() - started) * 1000
-    return (
-        elapsed,
-        int(out["usage"]["completion_tokens"]),
-        out["choices"][0]["message"]["content"],
+@dataclass(slots=True)
+class Decision:
+    ms: float
+    prompt: int
+    evaluated: int
+    generated: int
+    chosen: tuple[tuple[str, int], ...]
+    """(action, level) of each intent, sorted."""
+    text: str = ""
+
+
+def chosen(result: BrainResult) -> tuple[tuple[str, int], ...]:
+    return tuple(
+        sorted(
+            (intent.action, int(intent.requested_level)) for intent in result.intents
+        )
     )
 
 
-async def agent_call(
-    brain: LocalBrain, model: LoadedModel, req: BrainRequest
-) -> tuple[float, int, int]:
-    """The agent's brain on the same request: (ms, tokens, intents)."""
-    model.llama.set_seed(SEED)
-    model.llama.reset()
+def set_approach(brain: LocalBrain | OpenAIServerBrain, new: bool) -> None:
+    brain.compact = new
+    if isinstance(brain, LocalBrain):
+        brain.reuse_prefix = new
+
+
+async def decide(
+    brain: LocalBrain | OpenAIServerBrain, req: BrainRequest, *, new: bool
+) -> Decision:
+    set_approach(brain, new)
     started = time.perf_counter()
     try:
         result = await brain.async_think(req)
     except BrainError as err:  # the router would fall back to the rules
-        print(f"  (no usable answer: {err})")
-        return (time.perf_counter() - started) * 1000, -1, 0
-    elapsed = (time.perf_counter() - started) * 1000
-    return elapsed, result.usage.output_tokens, len(result.intents)
+        ms = (time.perf_counter() - started) * 1000
+        return Decision(ms, 0, 0, 0, (("(no usable answer)", -1),), str(err))
+    ms = (time.perf_counter() - started) * 1000
+    usage = result.usage
+    return Decision(
+        ms,
+        usage.input_tokens,
+        usage.input_tokens - usage.cached_tokens,
+        usage.output_tokens,
+        chosen(result),
+    )
 
 
-async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
+def reuse_only(
+    model: LoadedModel, req: BrainRequest, fixed: str
+) -> tuple[str, str, int]:
+    """Today's format twice: the whole prompt, then with the fixed part's KV state reused.
+
+    Returns both answers' text and the prompt tokens the second one did not evaluate.
+    """
+    messages = messages_for(req, model)
+    schema = local_schema(req)
+    whole = complete(
+        model, messages, schema, answer_tokens(req), fixed=None, temperature=0.0
+    )
+    model.llama.reset()  # the cache holds this very prompt now: start from the fixed part
+    reused = complete(
+        model, messages, schema, answer_tokens(req), fixed=fixed, temperature=0.0
+    )
+    return (
+        whole["choices"][0]["message"]["content"],
+        reused["choices"][0]["message"]["content"],
+        int(reused["usage"]["cached_tokens"]),
+    )
+
+
+async def measure_memory(
+    hass: HomeAssistant,
+) -> tuple[LocalBrain, dict[str, float]]:
     folder = weights_dir(hass)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{gemma.EXPECTED_SHA256}.gguf").symlink_to(Path(gemma.assemble()))
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"porch_light": {}}}
     )
-    version = await async_ensure_llama(hass)
+    await async_ensure_llama(hass)
     gc.collect()
-    rss_before = rss_mib()
-
+    before = rss_mib()
     first = await start_agent(hass, "Porch watch")
-    assert first.key is not None
-    pool = model_pool(hass)
-    model = await pool.async_model(first.key)
-    await agent_call(first, model, request(0))  # buffers allocated, as in use
+    for n in range(2):  # the fixed part learned, buffers allocated, as in use
+        await decide(first, request(n), new=True)
     gc.collect()
-    rss_one = rss_mib()
+    one = rss_mib()
     second = await start_agent(hass, "Porch twin")
-    await agent_call(second, model, request(0))
+    for n in range(2):  # another agent: a prompt of its own
+        await decide(second, request(n, "Porch twin"), new=True)
     gc.collect()
-    rss_two = rss_mib()
-    loads = pool.loads
+    two = rss_mib()
     # For contrast: a second copy of the same model, loaded outside the pool.
     assert first.weights is not None
-    unpooled = await hass.async_add_executor_job(
+    today = await hass.async_add_executor_job(
         load_model, first.weights, None, N_CTX, None
     )
-    await hass.async_add_executor_job(raw_call, unpooled, request(0))
-    rss_copy = rss_mib()
-    await hass.async_add_executor_job(close_model, unpooled)
+    req = request(0)
+    await hass.async_add_executor_job(
+        lambda: complete(
+            today, messages_for(req, today), local_schema(req), answer_tokens(req)
+        )
+    )
+    copy = rss_mib()
+    await hass.async_add_executor_job(close_model, today)
+    pool = model_pool(hass)
+    assert first.key is not None
+    model = await pool.async_model(first.key)
+    return first, {
+        "weights": weights_size() / MIB,
+        "first": one - before,
+        "second": two - one,
+        "today_copy": copy - two,
+        "loads": pool.loads,
+        "prefix_states": model.prefixes.saved_bytes / MIB,
+    }
 
-    raw: list[tuple[float, int]] = []
-    agent: list[tuple[float, int]] = []
+
+async def measure_decisions(
+    brain: LocalBrain, model: LoadedModel
+) -> tuple[list[tuple[Decision, Decision]], list[tuple[int, bool, int]]]:
+    pairs: list[tuple[Decision, Decision]] = []
+    for n in range(len(EVENTS)):
+        req = request(n)
+        done: dict[bool, Decision] = {}
+        for new in (n % 2 == 0, n % 2 != 0):
+            done[new] = await decide(brain, req, new=new)
+        pairs.append((done[False], done[True]))
+        print(
+            f"  event {n:2d}: (a) {done[False].ms:7.0f} ms {done[False].chosen} | "
+            f"(b) {done[True].ms:6.0f} ms {done[True].chosen}",
+            flush=True,
+        )
+    # KV reuse alone, today's format: must give the same tokens.
+    identical: list[tuple[int, bool, int]] = []
+    pool = model_pool(brain.hass)
+    assert brain.key is not None
+    for n in range(0, len(EVENTS), 2):
+        req = request(n)
+        whole, reused, cached = await pool.async_run(
+            brain.key,
+            lambda loaded, req=req: reuse_only(loaded, req, system_prompt(req)),
+        )
+        identical.append((n, whole == reused, cached))
+        if whole != reused:
+            print(
+                f"  event {n}: KV reuse changed the answer:\n    {whole!r}\n    {reused!r}"
+            )
+    return pairs, identical
+
+
+async def measure_lag(brain: LocalBrain) -> tuple[list[float], list[float]]:
     lag: list[float] = []
-    intents = 0
-    for n in range(WARMUP + ROUNDS):
-        req = request(n + 1)
-        order = ("raw", "agent") if n % 2 else ("agent", "raw")
-        for who in order:
-            if who == "raw":
-                ms, tokens, _ = raw_call(model, req)
-                if n >= WARMUP:
-                    raw.append((ms, tokens))
-                continue
-            ms, tokens, found = await agent_call(first, model, req)
-            if n >= WARMUP:
-                agent.append((ms, tokens))
-                intents += found
-    # The probe runs apart from the timed rounds: its own wake-ups compete for the CPU.
     for n in range(LAG_CALLS):
         probe = LagProbe()
         probe_task = asyncio.get_running_loop().create_task(probe.run())
         await asyncio.sleep(0)
-        await agent_call(first, model, request(100 + n))
+        await decide(brain, request(100 + n), new=True)
         probe.stop()
         await probe_task
         lag.extend(probe.lateness_ms)
@@ -288,41 +417,152 @@ async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
     await asyncio.sleep(IDLE_PROBE_S)
     idle.stop()
     await idle_task
+    return lag, idle.lateness_ms
 
-    # An unusable answer (-1 tokens) counts as the raw call's tokens in the same round.
-    agent = [(ms, t if t >= 0 else r[1]) for (ms, t), r in zip(agent, raw, strict=True)]
-    raw_ms = statistics.median(ms for ms, _ in raw)
-    agent_ms = statistics.median(ms for ms, _ in agent)
-    raw_tps = statistics.median(t / ms * 1000 for ms, t in raw)
-    agent_tps = statistics.median(t / ms * 1000 for ms, t in agent)
-    # Same tokens each round, so the round's time ratio is the overhead; the machine's
-    # load drifts between rounds, so the median of the rounds' ratios is the figure.
-    ratios = [a[0] / r[0] for a, r in zip(agent, raw, strict=True)]
-    overhead = statistics.median(ratios)
-    same_tokens = [a[1] for a in agent] == [r[1] for r in raw]
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    """`python -m llama_cpp.server` with the same model on a free port; returns its /v1 URL."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+            "print(s.getsockname()[1])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    port = int(out.stdout)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gemma.assemble()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_threads",
+            str(max(1, (os.cpu_count() or 2) // 2)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = threading.Event()
+    log: list[str] = []
+
+    def watch() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.append(line)
+            if "Uvicorn running on" in line:
+                ready.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("llama_cpp.server did not start:\n" + "".join(log[-30:]))
+    return process, f"http://127.0.0.1:{port}/v1"
+
+
+async def measure_server(
+    hass: HomeAssistant,
+) -> tuple[list[Decision], list[Decision]]:
+    process, url = await hass.async_add_executor_job(start_server)
+    try:
+        brain = OpenAIServerBrain(hass, base_url=url, model="", api_key=None)
+        timed: dict[bool, list[Decision]] = {False: [], True: []}
+        for block in range(2 * SERVER_BLOCKS):
+            new = block % 2 == 1
+            # The server's cache holds the other approach's prompt: a warm-up, not timed.
+            await decide(brain, request(50 + block), new=new)
+            for n in range(SERVER_BLOCK):
+                done = await decide(brain, request(n), new=new)
+                timed[new].append(done)
+            print(
+                f"  server block {block}: ({'b' if new else 'a'}) "
+                + ", ".join(f"{d.ms:.0f}" for d in timed[new][-SERVER_BLOCK:])
+                + " ms",
+                flush=True,
+            )
+        return timed[False], timed[True]
+    finally:
+        process.terminate()
+        await hass.async_add_executor_job(process.wait, 10)
+
+
+def describe(pairs: list[tuple[Decision, Decision]]) -> tuple[int, int]:
+    """Print where (a) and (b) chose differently; return (same choices, same actions)."""
+    same = same_actions = 0
+    for n, (a, b) in enumerate(pairs):
+        if a.chosen == b.chosen:
+            same += 1
+        actions_a = {action for action, _ in a.chosen}
+        actions_b = {action for action, _ in b.chosen}
+        if actions_a == actions_b:
+            same_actions += 1
+        if a.chosen != b.chosen:
+            print(f"    event {n:2d} differs: (a) {a.chosen} (b) {b.chosen}")
+    return same, same_actions
+
+
+async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
+    first, memory = await measure_memory(hass)
+    assert first.key is not None
+    model = await model_pool(hass).async_model(first.key)
+    pairs, identical = await measure_decisions(first, model)
+    lag, idle = await measure_lag(first)
+    server_a, server_b = await measure_server(hass)
+
+    ratios = [b.ms / a.ms for a, b in pairs]
+    time_ratio = statistics.median(ratios)
+    a_ms = statistics.median(a.ms for a, _ in pairs)
+    b_ms = statistics.median(b.ms for _, b in pairs)
+    server_a_ms = statistics.median(d.ms for d in server_a)
+    server_b_ms = statistics.median(d.ms for d in server_b)
     lag_p99 = percentile(lag, 0.99)
-    idle_p99 = percentile(idle.lateness_ms, 0.99)
-    one_model = rss_one - rss_before
-    second_agent = rss_two - rss_one
-    unshared = rss_copy - rss_two
+    idle_p99 = percentile(idle, 0.99)
+    rss_ratio = memory["first"] / memory["weights"]
+
+    def med(values: list[int]) -> float:
+        return statistics.median(values)
 
     print(
-        f"llama-cpp-python {version}, Gemma 3 270M Q4_K_M, n_ctx {N_CTX}, "
-        f"{ROUNDS} rounds after {WARMUP} to warm up, alternating who goes first"
+        f"Gemma 3 270M Q4_K_M, n_ctx {N_CTX}, {len(EVENTS)} events, greedy, "
+        "(a) and (b) alternating who goes first"
+    )
+    for name, side in (("(a) today", 0), ("(b) new  ", 1)):
+        picked = [pair[side] for pair in pairs]
+        print(
+            f"  {name}: median {statistics.median(d.ms for d in picked):7.0f} ms; "
+            f"prompt tokens {med([d.prompt for d in picked]):.0f}, evaluated "
+            f"{med([d.evaluated for d in picked]):.0f}, generated "
+            f"{med([d.generated for d in picked]):.0f} (median)"
+        )
+    print(
+        "  (b) / (a) time, event by event: "
+        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        + f"; median {time_ratio:.3f}"
+    )
+    same, same_actions = describe(pairs)
+    print(
+        f"  agreement: same actions and levels {same}/{len(pairs)}, "
+        f"same actions {same_actions}/{len(pairs)}"
     )
     print(
-        f"  raw call     median {raw_ms:8.1f} ms, {raw_tps:6.1f} tokens/s "
-        f"(tokens {[t for _, t in raw]})"
-    )
-    print(
-        f"  agent brain  median {agent_ms:8.1f} ms, {agent_tps:6.1f} tokens/s "
-        f"(tokens {[t for _, t in agent]}; {intents} intents parsed; "
-        f"same tokens as raw: {same_tokens})"
-    )
-    print(
-        "  agent / raw time, round by round: "
-        + ", ".join(f"{ratio:.3f}" for ratio in ratios)
-        + f"; median {overhead:.3f}"
+        "  KV reuse alone (today's format), token for token: "
+        + ", ".join(
+            f"event {n}: {'same' if ok else 'DIFFERENT'} ({cached} reused)"
+            for n, ok, cached in identical
+        )
     )
     print(
         f"  loop lag while the model thinks ({len(lag)} wake-ups): p50 "
@@ -330,26 +570,54 @@ async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
         f"idle p99 {idle_p99:.2f} ms"
     )
     print(
-        f"  RSS: before {rss_before:.0f} MiB, one agent {rss_one:.0f} (+{one_model:.1f}), "
-        f"two agents on one model {rss_two:.0f} (+{second_agent:.1f}, {loads} load), "
-        f"an unshared second copy would add +{unshared:.1f} MiB"
+        f"  RSS: weights file {memory['weights']:.0f} MiB; first agent +"
+        f"{memory['first']:.1f} MiB ({rss_ratio:.2f}x), second agent "
+        f"+{memory['second']:.1f} MiB ({memory['loads']:.0f} load; saved prefix states "
+        f"{memory['prefix_states']:.1f} MiB); an unshared second copy would add "
+        f"+{memory['today_copy']:.1f} MiB"
     )
+    print(
+        f"  llama_cpp.server: (a) median {server_a_ms:.0f} ms "
+        f"(generated {med([d.generated for d in server_a]):.0f}), (b) median "
+        f"{server_b_ms:.0f} ms (generated {med([d.generated for d in server_b]):.0f})"
+    )
+    all_same = all(ok for _, ok, _ in identical)
     return [
         row(
-            "local_latency_ms",
-            agent_ms,
-            raw_ms,
-            f"median round ratio <= {OVERHEAD_GOAL:g} (raw llama-cpp-python)",
-            overhead <= OVERHEAD_GOAL,
-            ratio=overhead,
+            "local_decision_ms",
+            b_ms,
+            a_ms,
+            f"median event ratio <= {TIME_GOAL:g} (today's approach)",
+            time_ratio <= TIME_GOAL,
+            ratio=time_ratio,
         ),
         row(
-            "local_tokens_per_s",
-            agent_tps,
-            raw_tps,
-            f"median round ratio >= 1/{OVERHEAD_GOAL:g}",
-            overhead <= OVERHEAD_GOAL,
-            ratio=1 / overhead,
+            "local_tokens_generated",
+            med([b.generated for _, b in pairs]),
+            med([a.generated for a, _ in pairs]),
+            "fewer (median)",
+            med([b.generated for _, b in pairs]) < med([a.generated for a, _ in pairs]),
+        ),
+        row(
+            "local_prompt_tokens_evaluated",
+            med([b.evaluated for _, b in pairs]),
+            med([a.evaluated for a, _ in pairs]),
+            "fewer (median)",
+            med([b.evaluated for _, b in pairs]) < med([a.evaluated for a, _ in pairs]),
+        ),
+        row(
+            "local_agreement_events",
+            same,
+            len(pairs),
+            "reported (a 270M base model is a weak judge)",
+            True,
+        ),
+        row(
+            "local_kv_reuse_identical",
+            sum(ok for _, ok, _ in identical),
+            len(identical),
+            "token for token identical",
+            all_same,
         ),
         row(
             "local_loop_lag_p99_ms",
@@ -359,11 +627,25 @@ async def measure(hass: HomeAssistant) -> list[dict[str, Any]]:
             lag_p99 < LAG_GOAL_MS,
         ),
         row(
+            "local_first_agent_mib",
+            memory["first"],
+            memory["weights"],
+            f"<= {RSS_GOAL:g}x the weights file",
+            rss_ratio <= RSS_GOAL,
+        ),
+        row(
             "local_second_agent_mib",
-            second_agent,
-            one_model,
-            f"second agent adds < {MEMORY_GOAL:.0%} of the first",
-            second_agent < MEMORY_GOAL * one_model and loads == 1,
+            memory["second"],
+            memory["first"],
+            f"< {SECOND_AGENT_GOAL_MIB:g} MiB, one load",
+            memory["second"] < SECOND_AGENT_GOAL_MIB and memory["loads"] == 1,
+        ),
+        row(
+            "openai_llama_server_ms",
+            server_b_ms,
+            server_a_ms,
+            f"median <= {SERVER_TIME_GOAL:g}x today's request",
+            server_b_ms <= SERVER_TIME_GOAL * server_a_ms,
         ),
     ]
 

@@ -30,3 +30,16 @@ else
   PYROOT="$PYROOT_DIR"
   VENV="/opt/pai-venv"   # inside the root
 fi
+
+# The second environment: the newest Home Assistant release (requirements_ha_next.txt), or the
+# version PAI_HA_VERSION names (a release or a beta). One virtualenv per version, beside the
+# main one; `PAI_ENV=next scripts/run ...` runs a command in it.
+HA_NEXT="${PAI_HA_VERSION:-$(sed -n 's/^homeassistant==\([^ ;]*\).*/\1/p' "$REPO/requirements_ha_next.txt")}"
+if [ -z "$PYROOT" ]; then
+  NEXT_VENV="$REPO/.venv-ha-$HA_NEXT"
+else
+  NEXT_VENV="/opt/pai-venv-$HA_NEXT"
+fi
+if [ "${PAI_ENV:-}" = next ]; then
+  VENV="$NEXT_VENV"
+fi

@@ -281,7 +281,7 @@ async def test_import_binds_what_the_file_needs_and_the_agent_works(
         "version": "1.0.0",
     }
     assert "weights" not in data
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)  # the cleanup job
     assert pai_files(hass) == []  # a rules-only agent leaves nothing on disk
     assert files_under(uploads.folder) == []
 
@@ -331,7 +331,7 @@ async def test_weights_that_cannot_be_installed_abort(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "weights_failed"
     assert "No space left" in result["description_placeholders"]["detail"]
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)  # the cleanup job
     assert pai_files(hass) == []  # the staged upload went with the flow
     assert hass.config_entries.async_entries(DOMAIN) == []
 
@@ -344,8 +344,7 @@ async def test_abandoned_import_leaves_nothing(
     assert result["step_id"] == "bind_metrics"
     assert len(pai_files(hass)) == 1  # staged until the flow ends
     hass.config_entries.flow.async_abort(result["flow_id"])
-    # The removal runs as a background executor job: wait for it as well.
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await hass.async_block_till_done(wait_background_tasks=True)  # the cleanup job
     assert pai_files(hass) == []
 
 
@@ -545,7 +544,7 @@ async def test_refused_files_name_the_problem_and_leave_nothing(
     assert result["step_id"] == "upload"
     assert result["errors"] == {"base": error}
     assert detail in result["description_placeholders"]["detail"]
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)  # the cleanup job
     assert pai_files(hass) == []
     assert files_under(uploads.folder) == []
 

@@ -49,7 +49,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN
 
-from .brains.fake_anthropic import API_KEY, FakeAnthropic, error
+from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
 from .test_config_flow import Uploads, configure, upload, uploads
 from .test_import_paigent_files import LLM_BRAIN, pack as pack_with_brain
 from .test_runtime import agent_entry, house, rule
@@ -214,7 +214,7 @@ async def test_create_with_claude_checks_the_key_and_lets_the_user_correct_it(
     assert entry.data["brain"] == {"engine": "anthropic", "api_key": API_KEY}
     assert entry.options["brain_model"] == "claude-sonnet-4-5"
     assert entry.state is ConfigEntryState.LOADED
-    keys = [seen.headers.get("x-api-key") for seen in anthropic_api.requests]
+    keys = [key_of(seen.headers) for seen in anthropic_api.requests]
     assert keys == ["sk-wrong", API_KEY, API_KEY]  # the flow twice, then setup's check
     assert llm_entities(hass, entry) == {
         "llm_calls_last_hour",

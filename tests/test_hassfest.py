@@ -1,62 +1,186 @@
-"""What hassfest and HACS would check on a published custom integration."""
+"""What hassfest, HACS and the Marketplace enforce on a custom integration, checked on PAI.
+
+hassfest (home-assistant/core `script/hassfest`) is not in the homeassistant wheel, so the
+rules it applies to custom integrations are restated here from its source, each next to the
+file it comes from: `manifest.py` (CUSTOM_INTEGRATION_MANIFEST_SCHEMA, sorted keys, domain,
+IoT class, version), `requirements.py` (validate_requirements_format: the only requirement
+check for custom integrations; core integrations must pin with `==`) and `quality_scale.py`
+(ALL_RULES and SCHEMA; hassfest grades only core integrations, PAI holds itself to it).
+Where Home Assistant's own code is in the wheel it is used instead of a copy: the manifest keys
+Home Assistant reads (`homeassistant.loader.Manifest`), the services.yaml schema
+(`homeassistant.helpers.service`), the anthropic SDK its own integration pins, and from 2026.11
+the Marketplace's validators of hacs.json and manifest.json
+(`homeassistant.components.marketplace.utils.validate`, the successor of HACS's).
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
-from homeassistant.loader import async_get_integration
+from homeassistant.helpers import service as ha_service
+from homeassistant.loader import Manifest, async_get_integration
+from packaging.requirements import Requirement
+import probatio as vol
 import pytest
 import yaml
 
 REPO = Path(__file__).parent.parent
 INTEGRATION = REPO / "custom_components" / "pai"
+HA_COMPONENTS = Path(importlib.import_module("homeassistant.components").__path__[0])
 
-MANIFEST_KEYS = {
-    "domain", "name", "after_dependencies", "bluetooth", "codeowners", "config_flow",
-    "dependencies", "dhcp", "documentation", "homekit", "import_executor",
-    "integration_type", "iot_class", "issue_tracker", "loggers", "mqtt", "requirements",
-    "single_config_entry", "ssdp", "usb", "version", "zeroconf",
-}  # fmt: skip
-REQUIRED_MANIFEST_KEYS = {
-    "domain", "name", "codeowners", "config_flow", "dependencies", "documentation",
-    "integration_type", "iot_class", "issue_tracker", "requirements", "version",
-}  # fmt: skip
-IOT_CLASSES = {
-    "assumed_state", "cloud_polling", "cloud_push", "local_polling", "local_push",
-    "calculated",
-}  # fmt: skip
-HACS_KEYS = {
-    "name", "content_in_root", "zip_release", "filename", "hide_default_branch",
-    "country", "homeassistant", "hacs", "persistent_directory", "render_readme",
-}  # fmt: skip
+# --- script/hassfest/manifest.py ------------------------------------------------------------
+
+SUPPORTED_IOT_CLASSES = [
+    "assumed_state", "calculated", "cloud_polling", "cloud_push", "local_polling",
+    "local_push",
+]  # fmt: skip
+INTEGRATION_TYPES = [
+    "device",
+    "entity",
+    "hardware",
+    "helper",
+    "hub",
+    "service",
+    "system",
+]
+VERSION_STRATEGIES = [
+    AwesomeVersionStrategy.CALVER,
+    AwesomeVersionStrategy.SEMVER,
+    AwesomeVersionStrategy.SIMPLEVER,
+    AwesomeVersionStrategy.BUILDVER,
+    AwesomeVersionStrategy.PEP440,
+]
+
+
+def custom_documentation_url(value: str) -> str:
+    if urlparse(value).scheme != "https":
+        raise vol.Invalid("Documentation url is not prefixed with https")
+    if value.startswith("https://www.home-assistant.io/integrations"):
+        raise vol.Invalid("Documentation URL should point to the custom integration")
+    return value
+
+
+def verify_version(value: str) -> str:
+    if not AwesomeVersion(value).strategy in VERSION_STRATEGIES:  # noqa: E713
+        raise vol.Invalid(f"'{value}' is not a valid version.")
+    return value
+
+
+# CUSTOM_INTEGRATION_MANIFEST_SCHEMA: the discovery keys' inner schemas are left out (PAI
+# has none); an unknown key is an error (no ALLOW_EXTRA).
+CUSTOM_INTEGRATION_MANIFEST_SCHEMA = vol.Schema(
+    {
+        vol.Required("domain"): str,
+        vol.Required("name"): str,
+        vol.Optional("integration_type", default="hub"): vol.In(INTEGRATION_TYPES),
+        vol.Optional("config_flow"): bool,
+        vol.Optional("mqtt"): [str],
+        vol.Optional("zeroconf"): list,
+        vol.Optional("ssdp"): list,
+        vol.Optional("bluetooth"): list,
+        vol.Optional("homekit"): dict,
+        vol.Optional("dhcp"): list,
+        vol.Optional("usb"): list,
+        vol.Required("documentation"): vol.All(vol.Url(), custom_documentation_url),
+        vol.Optional("quality_scale"): str,
+        vol.Optional("requirements"): [str],
+        vol.Optional("dependencies"): [str],
+        vol.Optional("after_dependencies"): [str],
+        vol.Required("codeowners"): [str],
+        vol.Optional("loggers"): [str],
+        vol.Optional("disabled"): str,
+        vol.Optional("iot_class"): vol.In(SUPPORTED_IOT_CLASSES),
+        vol.Optional("single_config_entry"): bool,
+        vol.Optional("preview_features"): dict,
+        vol.Optional("version"): vol.All(str, verify_version),
+        vol.Optional("issue_tracker"): vol.Url(),
+        vol.Optional("import_executor"): bool,
+    }
+)
+
+# --- script/hassfest/requirements.py (validate_requirements_format) --------------------------
+
+PACKAGE_REGEX = re.compile(
+    r"^(?:--.+\s)?([-_,\.\w\d\[\]]+)(==|>=|<=|~=|!=|<|>|===)*(.*)$"
+)
+
+# --- script/hassfest/quality_scale.py (ALL_RULES, SCHEMA) ------------------------------------
+
 QUALITY_RULES = {
-    # Bronze
-    "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow",
-    "config-flow-test-coverage", "dependency-transparency", "docs-actions",
-    "docs-high-level-description", "docs-installation-instructions",
-    "docs-removal-instructions", "entity-event-setup", "entity-unique-id",
-    "has-entity-name", "runtime-data", "test-before-configure", "test-before-setup",
-    "unique-config-entry",
-    # Silver
-    "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
-    "docs-installation-parameters", "entity-unavailable", "integration-owner",
-    "log-when-unavailable", "parallel-updates", "reauthentication-flow", "test-coverage",
-    # Gold
-    "devices", "diagnostics", "discovery", "discovery-update-info", "docs-data-update",
-    "docs-examples", "docs-known-limitations", "docs-supported-devices",
-    "docs-supported-functions", "docs-troubleshooting", "docs-use-cases",
-    "dynamic-devices", "entity-category", "entity-device-class",
-    "entity-disabled-by-default", "entity-translations", "exception-translations",
-    "icon-translations", "reconfiguration-flow", "repair-issues", "stale-devices",
-    # Platinum
-    "async-dependency", "inject-websession", "strict-typing",
+    "bronze": [
+        "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow",
+        "config-flow-test-coverage", "dependency-transparency", "docs-actions",
+        "docs-conditions", "docs-high-level-description",
+        "docs-installation-instructions", "docs-removal-instructions", "docs-triggers",
+        "entity-event-setup", "entity-unique-id", "has-entity-name", "runtime-data",
+        "test-before-configure", "test-before-setup", "unique-config-entry",
+    ],
+    "silver": [
+        "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
+        "docs-installation-parameters", "entity-unavailable", "integration-owner",
+        "log-when-unavailable", "parallel-updates", "reauthentication-flow",
+        "test-coverage",
+    ],
+    "gold": [
+        "devices", "diagnostics", "discovery", "discovery-update-info",
+        "docs-data-update", "docs-examples", "docs-known-limitations",
+        "docs-supported-devices", "docs-supported-functions", "docs-troubleshooting",
+        "docs-use-cases", "dynamic-devices", "entity-category", "entity-device-class",
+        "entity-disabled-by-default", "entity-translations", "exception-translations",
+        "icon-translations", "reconfiguration-flow", "repair-issues", "stale-devices",
+    ],
+    "platinum": ["async-dependency", "inject-websession", "strict-typing"],
 }  # fmt: skip
+ALL_RULES = [rule for rules in QUALITY_RULES.values() for rule in rules]
+QUALITY_SCALE_SCHEMA = vol.Schema(
+    {
+        vol.Required("rules"): vol.Schema(
+            {
+                vol.Optional(rule): vol.Any(
+                    vol.In(["todo", "done"]),
+                    vol.Schema(
+                        {
+                            vol.Required("status"): vol.In(["todo", "done"]),
+                            vol.Required("comment"): str,
+                        }
+                    ),
+                    vol.Schema(
+                        {vol.Required("status"): "exempt", vol.Required("comment"): str}
+                    ),
+                )
+                for rule in ALL_RULES
+            }
+        )
+    }
+)
+
+# --- HACS (hacs/integration custom_components/hacs/utils/validate.py) ------------------------
+
+HACS_JSON_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): str,
+        vol.Optional("content_in_root"): bool,
+        vol.Optional("zip_release"): bool,
+        vol.Optional("filename"): str,
+        vol.Optional("hide_default_branch"): bool,
+        vol.Optional("country"): vol.Any([str], str),
+        vol.Optional("homeassistant"): str,
+        vol.Optional("hacs"): str,
+        vol.Optional("persistent_directory"): str,
+        vol.Optional("render_readme"): bool,
+    }
+)
+
+SUPPORTED_ANTHROPIC_PINS = {"2026.10": "0.125.0", "2026.11": "2.3.0"}
+"""What the core anthropic integration of each supported release pins."""
 
 
 def _json(path: Path) -> Any:
@@ -75,30 +199,111 @@ def strings_fixture() -> dict[str, Any]:
     return strings
 
 
-def test_manifest_keys_sorted_known_and_complete(manifest: dict[str, Any]) -> None:
+def test_manifest_passes_hassfests_custom_integration_checks(
+    manifest: dict[str, Any],
+) -> None:
+    CUSTOM_INTEGRATION_MANIFEST_SCHEMA(manifest)
+    assert manifest["domain"] == INTEGRATION.name, "Domain does not match dir name"
+    assert not (HA_COMPONENTS / manifest["domain"]).exists(), "collides with core"
+    assert "iot_class" in manifest, "Domain is missing an IoT Class"
+    assert manifest.get("version"), "No 'version' key in the manifest file."
     keys = list(manifest)
-    assert keys[:2] == ["domain", "name"], "hassfest wants domain, name first"
-    assert keys[2:] == sorted(keys[2:]), "then the other keys in alphabetical order"
-    assert set(keys) <= MANIFEST_KEYS, f"unknown keys: {set(keys) - MANIFEST_KEYS}"
-    assert set(keys) >= REQUIRED_MANIFEST_KEYS, REQUIRED_MANIFEST_KEYS - set(keys)
+    assert keys == ["domain", "name", *sorted(keys[2:])], (
+        "Manifest keys are not sorted correctly: domain, name, then alphabetical order"
+    )
+    # Every key is one Home Assistant itself reads.
+    assert set(keys) <= set(Manifest.__annotations__), set(keys) - set(
+        Manifest.__annotations__
+    )
 
 
-def test_manifest_values(manifest: dict[str, Any]) -> None:
-    assert manifest["domain"] == "pai"
-    assert manifest["integration_type"] == "service"
-    assert manifest["iot_class"] in IOT_CLASSES
-    assert manifest["config_flow"] is True
-    for url_key in ("documentation", "issue_tracker"):
-        assert manifest[url_key].startswith("https://"), url_key
-        assert "home-assistant.io" not in manifest[url_key]
-    assert all(owner.startswith("@") for owner in manifest["codeowners"])
-    version = AwesomeVersion(manifest["version"])
-    assert version.strategy in {
-        AwesomeVersionStrategy.CALVER,
-        AwesomeVersionStrategy.SEMVER,
-        AwesomeVersionStrategy.SIMPLEVER,
-        AwesomeVersionStrategy.PEP440,
-    }, f"hassfest cannot parse version {manifest['version']!r}"
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"documentation": "https://www.home-assistant.io/integrations/pai"}, "custom"),
+        ({"version": "banana"}, "not a valid version"),
+        ({"iot_class": "psychic"}, "iot_class"),
+        ({"homepage": "https://example.com"}, "homepage"),
+    ],
+)
+def test_the_restated_schema_refuses_what_hassfest_refuses(
+    manifest: dict[str, Any], change: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(vol.Invalid, match=problem):
+        CUSTOM_INTEGRATION_MANIFEST_SCHEMA({**manifest, **change})
+
+
+def test_requirements_format_and_coexistence_with_core(
+    manifest: dict[str, Any],
+) -> None:
+    """hassfest's format rules, and a range that takes what core's integration pins."""
+    core = _json(HA_COMPONENTS / "anthropic" / "manifest.json")
+    core_pin = Requirement(next(r for r in core["requirements"] if "anthropic" in r))
+    for requirement in manifest["requirements"]:
+        assert " " not in requirement, f'Requirement "{requirement}" contains a space'
+        assert PACKAGE_REGEX.match(requirement), requirement
+        parsed = Requirement(requirement)
+        if parsed.name != "anthropic":
+            continue
+        # Never an exact pin: it would fight core's at every restart.
+        assert not any(spec.operator == "==" for spec in parsed.specifier)
+        for version in [*SUPPORTED_ANTHROPIC_PINS.values(), *core_pin.specifier]:
+            wanted = version if isinstance(version, str) else version.version
+            assert parsed.specifier.contains(wanted), (requirement, wanted)
+
+
+def test_quality_scale_follows_hassfests_schema_and_lists_every_rule() -> None:
+    scale = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text("utf-8"))
+    QUALITY_SCALE_SCHEMA(scale)
+    assert set(scale["rules"]) == set(ALL_RULES), set(scale["rules"]) ^ set(ALL_RULES)
+
+
+def test_quality_scale_claims_no_done_bronze_rule_it_marks_todo() -> None:
+    """The tiers PAI claims: every Bronze rule met (done or exempt) except those marked todo."""
+    rules = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text("utf-8"))[
+        "rules"
+    ]
+    todo = {
+        rule
+        for rule, value in rules.items()
+        if (value["status"] if isinstance(value, dict) else value) == "todo"
+    }
+    assert todo <= {"config-flow-test-coverage", "entity-disabled-by-default"}, todo
+
+
+def test_services_yaml_passes_home_assistants_own_schema() -> None:
+    services = yaml.safe_load((INTEGRATION / "services.yaml").read_text("utf-8"))
+    ha_service._SERVICES_SCHEMA(services)
+
+
+def test_hacs_json(manifest: dict[str, Any]) -> None:
+    hacs = _json(REPO / "hacs.json")
+    HACS_JSON_SCHEMA(hacs)
+    minimum = AwesomeVersion(hacs["homeassistant"])
+    assert minimum <= AwesomeVersion(ha_version), (
+        "hacs.json promises an older Home Assistant than the tests run against"
+    )
+    for needed in ("README.md", "LICENSE", "CHANGELOG.md"):
+        assert (REPO / needed).is_file(), f"a release needs {needed}"
+    assert f"## {manifest['version']} " in (REPO / "CHANGELOG.md").read_text(), (
+        "the manifest's version has no CHANGELOG entry"
+    )
+
+
+def test_the_marketplace_reads_hacs_json_and_the_manifest(
+    manifest: dict[str, Any],
+) -> None:
+    """From 2026.11: the values the Marketplace reads all pass its own validators."""
+    validate = pytest.importorskip(
+        "homeassistant.components.marketplace.utils.validate"
+    )
+    hacs = _json(REPO / "hacs.json")
+    for key, schema in validate.REPOSITORY_MANIFEST_VALUES.items():
+        if key in hacs:
+            schema(hacs[key])
+    for key, schema in validate.INTEGRATION_MANIFEST_VALUES.items():
+        schema(manifest[key])
+    assert validate.VALID_DOMAIN.match(manifest["domain"])
 
 
 def test_manifest_dependencies_cover_imports(manifest: dict[str, Any]) -> None:
@@ -118,18 +323,6 @@ def test_manifest_dependencies_cover_imports(manifest: dict[str, Any]) -> None:
         manifest.get("after_dependencies", [])
     )
     assert imported - platforms <= declared, imported - platforms - declared
-
-
-def test_hacs_json() -> None:
-    hacs = _json(REPO / "hacs.json")
-    assert set(hacs) <= HACS_KEYS, f"unknown hacs.json keys: {set(hacs) - HACS_KEYS}"
-    assert hacs["name"]
-    minimum = AwesomeVersion(hacs["homeassistant"])
-    assert minimum <= AwesomeVersion(ha_version), (
-        "hacs.json promises an older Home Assistant than the tests run against"
-    )
-    for needed in ("README.md", "LICENSE"):
-        assert (REPO / needed).is_file(), f"HACS needs {needed}"
 
 
 def test_services_have_strings(strings: dict[str, Any]) -> None:
@@ -191,18 +384,6 @@ def test_translation_strings_are_plain_text(strings: dict[str, Any]) -> None:
             assert "[%key:" not in node, f"{path} uses a reference"
 
     walk(strings, "en")
-
-
-def test_quality_scale_lists_every_rule() -> None:
-    scale = yaml.safe_load((INTEGRATION / "quality_scale.yaml").read_text("utf-8"))
-    rules: dict[str, Any] = scale["rules"]
-    assert set(rules) == QUALITY_RULES, set(rules) ^ QUALITY_RULES
-    for rule, status in rules.items():
-        if isinstance(status, dict):
-            assert status["status"] == "exempt", rule
-            assert status["comment"], rule
-        else:
-            assert status in {"done", "todo"}, rule
 
 
 async def test_home_assistant_loads_the_manifest(hass: HomeAssistant) -> None:

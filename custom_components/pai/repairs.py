@@ -66,6 +66,7 @@ from .const import (
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
+from .local_repair import UseRemoteServerFlow
 from .notifications import NOTIFY_DOMAIN, available_targets
 
 if TYPE_CHECKING:
@@ -374,6 +375,9 @@ async def async_create_fix_flow(
 ) -> RepairsFlow:
     """Return the flow that fixes one of PAI's issues."""
     entry_id = str((data or {}).get("entry_id", ""))
+    # The fixable kind of local-brain issue: nothing could be installed here.
+    if issue_id.startswith("local_brain_unavailable_"):
+        return UseRemoteServerFlow(dict(data or {}))
     for kind, flow in (
         (BUDGET_EXCEEDED, BudgetFlow),
         (BRAIN_UNREACHABLE, UnreachableFlow),

@@ -554,8 +554,9 @@ class AgentRuntime:
             # One of this agent's own actions asks it to evaluate: waiting for the
             # lock would wait for itself forever.
             raise HomeAssistantError(
-                f"{self.name} is running this action; it cannot evaluate "
-                "an event for itself until the action ends"
+                translation_domain=DOMAIN,
+                translation_key="evaluate_own_action",
+                translation_placeholders={"agent": self.name},
             )
         return await self.async_process(
             Event(

@@ -3,6 +3,8 @@
 It listens on 127.0.0.1 and answers `POST /v1/messages` (and `GET /v1/models`, the key check)
 with scripted steps, one per request, in order; when the script is empty the default step
 answers. Each request is kept (body and headers) so tests can see what the SDK really sent.
+Like the real API it takes the key as `x-api-key` or as `authorization: Bearer` (the 2.x SDK
+sends the latter) and any `anthropic-version`; `key_of` reads it whichever way it came.
 
 Prompt caching is modelled the way the API reports it: the cacheable prefix is the tools and
 the system blocks up to the last `cache_control` breakpoint; the first request with a given
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Mapping
 import contextlib
 from dataclasses import dataclass, field
 import json
@@ -166,21 +169,31 @@ class FakeAnthropic:
                 asyncio.get_running_loop().time(),
             )
         )
-        if request.headers.get("x-api-key") != API_KEY:
+        if key_of(request.headers) != API_KEY:
             return _error_response(error(401))
+        model = {
+            "type": "model",
+            "id": MODEL,
+            "display_name": "Claude Haiku 4.5",
+            "created_at": "2025-10-01T00:00:00Z",
+            "lifecycle": "active",
+            "deprecated_at": None,
+            "retires_at": None,
+        }
+        # `lifecycle` (or `lifecycle[]`) filters by stage, as the API does; the model is active.
+        stages = [
+            stage
+            for name, value in request.query.items()
+            if name.startswith("lifecycle")
+            for stage in value.split(",")
+        ]
+        data = [model] if not stages or "active" in stages else []
         return web.json_response(
             {
-                "data": [
-                    {
-                        "type": "model",
-                        "id": MODEL,
-                        "display_name": "Claude Haiku 4.5",
-                        "created_at": "2025-10-01T00:00:00Z",
-                    }
-                ],
+                "data": data,
                 "has_more": False,
-                "first_id": MODEL,
-                "last_id": MODEL,
+                "first_id": MODEL if data else None,
+                "last_id": MODEL if data else None,
             }
         )
 
@@ -203,7 +216,7 @@ class FakeAnthropic:
             )
         if step.kind == "error":
             return _error_response(step)
-        if request.headers.get("x-api-key") != API_KEY:
+        if key_of(request.headers) != API_KEY:
             return _error_response(error(401))
         content: list[dict[str, Any]]
         if step.kind == "text":
@@ -258,6 +271,15 @@ class FakeAnthropic:
             "cache_read_input_tokens": read,
             "cache_creation_input_tokens": written,
         }
+
+
+def key_of(headers: Mapping[str, str]) -> str | None:
+    """The API key a request carries, as `x-api-key` or as `authorization: Bearer KEY`."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if (key := lowered.get("x-api-key")) is not None:
+        return key
+    scheme, _, token = lowered.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _split_prefix(body: dict[str, Any]) -> tuple[list[Any], Any]:

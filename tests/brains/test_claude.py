@@ -1,29 +1,30 @@
-"""Claude as an agent's brain: the real `anthropic` SDK against a local Messages API.
+"""Claude as a brain: the real `anthropic` SDK against a local Messages API.
 
-Only the wire is fake (tests/brains/fake_anthropic.py, on 127.0.0.1): the SDK, its retries,
-Home Assistant's httpx client, the router, the gate and the records are the real ones.
+Only the wire is fake (tests/brains/fake_anthropic.py, on 127.0.0.1): the SDK, its retries and
+Home Assistant's httpx client are the real ones. These tests need nothing of
+pytest-homeassistant-custom-component, so scripts/test also runs them on the newest Home
+Assistant release with the SDK it pins (tests/brains/conftest.py gives them a real core there).
+The brain inside a whole agent: test_claude_agent.py.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from homeassistant.config_entries import SOURCE_REAUTH
+import aiohttp
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.httpx_client import get_async_client
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_mock_service,
-)
 
-from custom_components.pai.brains import create_brain
-from custom_components.pai.brains.claude import TOOL_NAME, ClaudeBrain
-from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from custom_components.pai.brains import claude as claude_module, create_brain
+from custom_components.pai.brains.claude import (
+    OWN_HTTP_CLIENT,
+    TOOL_NAME,
+    ClaudeBrain,
+    async_http_client,
+)
 from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.models import AutonomyLevel
 
-from ..test_runtime import LIGHT_ON, agent_entry, motion, rule, start, statuses
 from .conftest import brain_request
 from .fake_anthropic import (
     API_KEY,
@@ -32,6 +33,7 @@ from .fake_anthropic import (
     Step,
     error,
     intent,
+    key_of,
     raw,
     text,
     tool,
@@ -78,7 +80,7 @@ async def test_request_forces_the_tool_and_marks_the_prefix_for_caching(
 
     [sent] = fake_anthropic.messages
     body = sent.body
-    assert sent.headers["x-api-key"] == API_KEY
+    assert key_of(sent.headers) == API_KEY
     assert body["model"] == MODEL
     assert body["tool_choice"] == {"type": "tool", "name": TOOL_NAME}
     [tool_def] = body["tools"]
@@ -233,128 +235,63 @@ async def test_create_brain_builds_claude_with_the_options_model(
     assert not made.is_local
 
 
-# --- a whole agent ---------------------------------------------------------------------------
+async def test_the_sdk_gets_home_assistants_shared_client_when_it_takes_it(
+    hass: HomeAssistant,
+) -> None:
+    # On 2026.10 the 0.x SDK takes HA's httpx client; on 2026.11 the 2.x SDK takes HA's
+    # httpx2 client (HA aliases httpx to it): either way, the shared one.
+    assert await async_http_client(hass) is get_async_client(hass)
+    assert OWN_HTTP_CLIENT not in hass.data
 
 
-def claude_agent(
-    *, options: dict[str, Any] | None = None, api_key: str = API_KEY
-) -> MockConfigEntry:
-    """The porch agent whose rule suggests the light and asks Claude to look closer."""
-    entry = agent_entry(
-        [{**rule("motion", "light_on", 1), "escalate": True}],
-        bindings={"actions": {"light_on": LIGHT_ON}},
-        options=options,
+async def test_an_sdk_that_refuses_home_assistants_client_gets_one_of_its_own(
+    hass: HomeAssistant,
+    fake_anthropic: FakeAnthropic,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 2.x SDK (httpx2) on a Home Assistant that ships httpx: the SDK refuses HA's client.
+
+    That pairing cannot be installed here, so the SDK's class is swapped for one HA's client is
+    not; the client PAI makes instead is the SDK's real one, talking to the fake API.
+    """
+    monkeypatch.setattr(
+        claude_module, "sdk_http_client_class", lambda: type("Other", (), {})
     )
-    data = {**entry.data, "brain": {"engine": "anthropic", "api_key": api_key}}
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        unique_id=entry.unique_id,
-        data=data,
-        options=dict(entry.options),
-    )
+    fake_anthropic.then(tool([intent("light_on")]))
 
+    result = await brain(hass, fake_anthropic).async_think(brain_request())
+    second = await brain(hass, fake_anthropic).async_think(brain_request())
 
-@pytest.fixture
-def claude_url(monkeypatch: pytest.MonkeyPatch, fake_anthropic: FakeAnthropic) -> None:
-    """Point the SDK at the fake the way its users would: ANTHROPIC_BASE_URL."""
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_anthropic.url)
-
-
-@pytest.mark.usefixtures("house", "claude_url")
-async def test_escalated_event_is_decided_by_claude_and_recorded(
-    hass: HomeAssistant, fake_anthropic: FakeAnthropic
-) -> None:
-    async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    fake_anthropic.then(
-        tool([intent("light_on", level=3, rationale="someone is at the door")])
-    )
-    await start(hass, claude_agent())
-
-    await motion(hass)
-
-    assert statuses(records) == ["executed"]
-    assert hass.states.get("input_boolean.porch_light").state == "on"
-    record = records[0].data["record"]
-    assert record["x_pai"]["brain"]["name"] == "anthropic"
-    usage = record["x_pai"]["brain"]["usage"]
-    assert usage["model"] == MODEL
-    assert usage["input_tokens"] > 0
-    assert usage["cost"] > 0
-    [sent] = fake_anthropic.messages
-    assert "input_boolean.motion" in sent.body["messages"][0]["content"]
-    assert "input_boolean.motion" not in sent.body["system"][0]["text"]
-
-
-@pytest.mark.usefixtures("house", "claude_url")
-async def test_rate_limited_call_is_retried_inside_the_agent(
-    hass: HomeAssistant, fake_anthropic: FakeAnthropic
-) -> None:
-    async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    fake_anthropic.then(error(429, FAST_RETRY), tool([intent("light_on")]))
-    await start(hass, claude_agent())
-
-    await motion(hass)
-
-    assert len(fake_anthropic.messages) == 2
-    assert statuses(records) == ["executed"]
-    assert records[0].data["record"]["x_pai"]["brain"]["name"] == "anthropic"
-
-
-@pytest.mark.usefixtures("house", "claude_url")
-async def test_garbage_answer_falls_back_to_the_rule(
-    hass: HomeAssistant, fake_anthropic: FakeAnthropic
-) -> None:
-    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    fake_anthropic.then(text("Sure! Turning everything on now :)"))
-    await start(hass, claude_agent())
-
-    await motion(hass)
-
-    assert statuses(records) == ["suggested"]  # the rule's own suggestion
-    assert len(phone) == 1
-    assert hass.states.get("input_boolean.porch_light").state == "off"
-    brain_block = records[0].data["record"]["x_pai"]["brain"]
-    assert brain_block["name"] == "rules"
-    assert "invalid_output" in brain_block["fallback"][0]
-
-
-@pytest.mark.usefixtures("house", "claude_url")
-async def test_slow_answer_falls_back_to_the_rule_in_time(
-    hass: HomeAssistant, fake_anthropic: FakeAnthropic
-) -> None:
-    async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    fake_anthropic.then(tool([intent("light_on")], delay=2))
-    await start(hass, claude_agent(options={"llm_timeout_seconds": 0.5}))
-
-    await motion(hass)
-
-    assert statuses(records) == ["suggested"]
-    assert records[0].data["record"]["x_pai"]["brain"]["fallback"] == [
-        "anthropic: no answer in 0.5 s"
-    ]
-    assert hass.states.get("input_boolean.porch_light").state == "off"
-
-
-@pytest.mark.usefixtures("house", "claude_url")
-async def test_key_revoked_after_setup_starts_a_reauth_flow_and_keeps_the_rule(
-    hass: HomeAssistant, fake_anthropic: FakeAnthropic
-) -> None:
-    async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    entry = await start(hass, claude_agent())  # the key still works at setup
-    fake_anthropic.default = error(401)  # and is revoked afterwards
-
-    await motion(hass)
+    assert [i.action for i in result.intents] == ["light_on"]
+    assert second.intents == ()
+    own = hass.data[OWN_HTTP_CLIENT]
+    assert own is not get_async_client(hass)
+    assert await async_http_client(hass) is own  # one for all agents
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_CLOSE)
     await hass.async_block_till_done()
+    assert own.is_closed
+    assert OWN_HTTP_CLIENT not in hass.data
 
-    assert statuses(records) == ["suggested"]
-    assert "auth" in records[0].data["record"]["x_pai"]["brain"]["fallback"][0]
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [(f["context"]["source"], f["context"]["entry_id"]) for f in flows] == [
-        (SOURCE_REAUTH, entry.entry_id)
-    ]
+
+async def test_the_fake_api_takes_the_key_either_way_and_any_api_version(
+    fake_anthropic: FakeAnthropic,
+) -> None:
+    """As the real API: `x-api-key` (0.x SDK) or `authorization: Bearer` (2.x SDK)."""
+    async with aiohttp.ClientSession() as session:
+        await _check_keys(session, fake_anthropic)
+
+
+async def _check_keys(session: aiohttp.ClientSession, fake: FakeAnthropic) -> None:
+    for headers, status in [
+        ({"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}, 200),
+        (
+            {"Authorization": f"Bearer {API_KEY}", "anthropic-version": "2026-09-01"},
+            200,
+        ),
+        ({"Authorization": f"Bearer {API_KEY}"}, 200),
+        ({"Authorization": "Bearer sk-ant-revoked"}, 401),
+        ({"Authorization": f"Basic {API_KEY}"}, 401),
+        ({}, 401),
+    ]:
+        async with session.get(f"{fake.url}/v1/models", headers=headers) as got:
+            assert got.status == status, headers

@@ -157,12 +157,26 @@ class HassInstance:
 
 
 @contextmanager
-def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]:
-    """Run `hass` on a copy of the demo configuration until the block ends."""
+def run_hass(
+    tmp_dir: Path,
+    *,
+    timeout: float = 120.0,
+    env: dict[str, str] | None = None,
+    extra_config: str = "",
+) -> Iterator[HassInstance]:
+    """Run `hass` on a copy of the demo configuration until the block ends.
+
+    `env` adds environment variables (e.g. `ANTHROPIC_BASE_URL` for a local API; a
+    `PYTHONPATH` goes before the repository's); `extra_config` is appended to
+    configuration.yaml.
+    """
     config_dir = tmp_dir / "config"
     config_dir.mkdir()
     port = free_port()
     shutil.copy(REPO / "config" / "configuration.yaml", config_dir)
+    if extra_config:
+        with (config_dir / "configuration.yaml").open("a") as config:
+            config.write("\n" + extra_config)
     # As scripts/develop does: HTTP settings stored as stable, so no 5-minute trial.
     subprocess.run(
         [
@@ -174,7 +188,9 @@ def run_hass(tmp_dir: Path, *, timeout: float = 120.0) -> Iterator[HassInstance]
         ],
         check=True,
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    extra = env or {}
+    paths = [extra["PYTHONPATH"]] if "PYTHONPATH" in extra else []
+    env = {**os.environ, **extra, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
     hass_bin = shutil.which("hass") or str(Path(sys.executable).with_name("hass"))
     command = [
         hass_bin,

@@ -235,6 +235,9 @@ async def test_circuit_opens_rests_half_opens_and_closes(
     await route(router, half_open)
     assert len(brain.requests) == 4
     assert "cloud" in router.open_circuits(half_open + timedelta(seconds=1))
+    # The log says it once while the brain is gone, not once per rest.
+    resting = [r.levelname for r in caplog.records if "resting" in r.getMessage()]
+    assert resting.count("WARNING") == 1
 
     # A success after the next rest closes it: failures count from zero again.
     closed = half_open + timedelta(minutes=5)

@@ -1,5 +1,11 @@
 """Claude as a brain, through the official `anthropic` SDK on Home Assistant's httpx client.
 
+Works with both SDK majors Home Assistant pins (0.x on httpx for 2026.10, 2.x on httpx2 for
+2026.11, where Home Assistant aliases `httpx` to `httpx2`): the SDK gets Home Assistant's shared
+client when it takes it; only where it cannot (the 2.x SDK on a Home Assistant that still ships
+httpx) PAI makes one client of the SDK's own kind, shared by all agents, closed with Home
+Assistant.
+
 The answer is forced through one tool, `propose_intents`, whose input schema is the answer
 schema (actions enumerated), so the model fills in a form instead of writing prose. The
 system prompt and the tool are the stable prefix of every call and are marked for prompt
@@ -16,8 +22,11 @@ import time
 from typing import Any
 
 import anthropic
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_CLOSE
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers.httpx_client import get_async_client
+from homeassistant.util.hass_dict import HassKey
+from homeassistant.util.ssl import client_context
 
 from ..engine.brain import (
     BrainError,
@@ -37,6 +46,40 @@ MAX_TOKENS = 1024
 MAX_RETRIES = 2
 VALIDATE_TIMEOUT = 10.0
 """Seconds the key check may take: it runs while a flow or the agent's setup waits."""
+OWN_HTTP_CLIENT: HassKey[Any] = HassKey("pai_anthropic_http_client")
+"""PAI's own HTTP client for the SDK, where the SDK does not take Home Assistant's."""
+
+
+def sdk_http_client_class() -> type:
+    """Return the `AsyncClient` class the installed SDK accepts (httpx's or httpx2's)."""
+    for cls in anthropic.DefaultAsyncHttpxClient.__mro__:
+        if cls.__name__ == "AsyncClient" and cls.__module__.startswith("httpx"):
+            return cls
+    return anthropic.DefaultAsyncHttpxClient  # pragma: no cover - every SDK has one
+
+
+async def async_http_client(hass: HomeAssistant) -> Any:
+    """Home Assistant's shared httpx client if the SDK takes it, else PAI's shared own one."""
+    shared = get_async_client(hass)
+    if isinstance(shared, sdk_http_client_class()):
+        return shared
+    if (own := hass.data.get(OWN_HTTP_CLIENT)) is not None:
+        return own
+    # Loading the SSL context reads certificates: in the executor, as the SDK client is made.
+    made = await hass.async_add_executor_job(
+        partial(anthropic.DefaultAsyncHttpxClient, verify=client_context())
+    )
+    if (own := hass.data.setdefault(OWN_HTTP_CLIENT, made)) is not made:
+        await made.aclose()  # another agent made one meanwhile
+        return own
+
+    async def _close(_: Event) -> None:
+        client = hass.data.pop(OWN_HTTP_CLIENT, None)
+        if client is not None:
+            await client.aclose()
+
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _close)
+    return made
 
 
 class ClaudeBrain:
@@ -67,12 +110,13 @@ class ClaudeBrain:
         """Return the SDK client, made once in the executor (its setup loads SSL certificates)."""
         async with self._client_lock:
             if self._client is None:
+                http_client = await async_http_client(self.hass)
                 self._client = await self.hass.async_add_executor_job(
                     partial(
                         anthropic.AsyncAnthropic,
                         api_key=self._api_key,
                         base_url=self._base_url,
-                        http_client=get_async_client(self.hass),
+                        http_client=http_client,
                         max_retries=self._max_retries,
                     )
                 )

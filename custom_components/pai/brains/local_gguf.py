@@ -3,7 +3,10 @@
 Nothing leaves the house, so events marked private may still reach it. The model is loaded
 in the background when the agent is set up (never awaited by setup: a big model takes
 minutes); the first event that needs it waits for it. Its answer is constrained by a
-grammar made from the answer's JSON schema, so even a 270M model answers in intents.
+grammar, so even a 270M model answers in intents: the compact format of `engine.compact`
+(a few tokens per intent; today's JSON objects for an agent with a LoRA adapter). Only the
+event part of the prompt is evaluated: the fixed part's KV state is kept per model
+(`llama_prefix`).
 
 When llama-cpp-python cannot be installed or imported, or the weights are missing or will
 not load, a repair issue says so and the agent runs on its rules meanwhile.
@@ -42,13 +45,17 @@ from ..engine.brain import (
     system_prompt,
     user_message,
 )
+from ..engine.compact import compact_grammar, compact_system_prompt, expand
+from ..llama_prefix import common_prefix
 from ..llama_runtime import (
+    LlamaCannotBuildError,
     LlamaUnavailableError,
     LoadedModel,
     ModelKey,
     async_ensure_llama,
     model_pool,
 )
+from ..local_repair import async_raise_cannot_build
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +68,8 @@ RATIONALE_CHARS = 80
 TOKENS_PER_INTENT = 120
 """Room for the longest intent the schema allows: ~30 tokens of keys, the rationale."""
 ANSWER_TOKENS = 8
+COMPACT_TOKENS_PER_INTENT = 56
+"""The longest compact intent: ~12 tokens of digits and brackets, the reason's 40 chars."""
 TEMPERATURE = 0.2
 SCORES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -108,14 +117,18 @@ def max_intents(request: BrainRequest) -> int:
     return max(1, min(MAX_LOCAL_INTENTS, len(request.action_names)))
 
 
-def answer_tokens(request: BrainRequest) -> int:
+def answer_tokens(request: BrainRequest, *, compact: bool = False) -> int:
     """Return the token budget of an answer: the longest one the schema allows."""
-    return ANSWER_TOKENS + TOKENS_PER_INTENT * max_intents(request)
+    per_intent = COMPACT_TOKENS_PER_INTENT if compact else TOKENS_PER_INTENT
+    return ANSWER_TOKENS + per_intent * max_intents(request)
 
 
-def messages_for(request: BrainRequest, model: LoadedModel) -> list[dict[str, str]]:
-    """Return the chat: the system prompt, then the event as data."""
-    system, user = system_prompt(request), user_message(request)
+def messages_for(
+    request: BrainRequest, model: LoadedModel, *, compact: bool = False
+) -> list[dict[str, str]]:
+    """Return the chat: the system prompt (the fixed part), then the event as data."""
+    system = compact_system_prompt(request) if compact else system_prompt(request)
+    user = user_message(request)
     if model.system_in_user:
         return [{"role": "user", "content": f"{system}\n\n{user}"}]
     return [
@@ -150,16 +163,47 @@ def decode(text: str) -> Mapping[str, Any] | str:
 def complete(
     model: LoadedModel,
     messages: list[dict[str, str]],
-    schema: dict[str, Any],
+    schema: dict[str, Any] | None,
     max_tokens: int,
+    *,
+    grammar: str | None = None,
+    fixed: str | None = None,
+    temperature: float = TEMPERATURE,
 ) -> dict[str, Any]:
-    """Run one constrained chat completion. Blocks: runs in the pool's executor job."""
-    result: dict[str, Any] = model.llama.create_chat_completion(
+    """Run one constrained chat completion. Blocks: runs in the pool's executor job.
+
+    The answer is held to `grammar` (GBNF) if given, else to the JSON `schema`. `fixed` is the prompt's fixed part (the system prompt): its KV state is put back rather
+    than evaluated again (see `llama_prefix`). None evaluates the whole prompt, as PAI did
+    before (the benchmark's baseline). The usage gains `cached_tokens`: the prompt tokens
+    that were not evaluated.
+    """
+    llama = model.llama
+    if fixed is None:
+        llama.reset()
+    else:
+        model.prefixes.before(llama, fixed)
+    held = llama.input_ids[: llama.n_tokens].tolist()
+    constraint: dict[str, Any] = {}
+    if grammar is not None:
+        from llama_cpp.llama_grammar import LlamaGrammar  # noqa: PLC0415
+
+        constraint["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+    else:
+        constraint["response_format"] = {"type": "json_object", "schema": schema}
+    result: dict[str, Any] = llama.create_chat_completion(
         messages=messages,
-        response_format={"type": "json_object", "schema": schema},
-        temperature=TEMPERATURE,
+        temperature=temperature,
         max_tokens=max_tokens,
+        **constraint,
     )
+    usage = result.get("usage") or {}
+    prompt_tokens = int(usage.get("prompt_tokens", 0))
+    prompt = llama.input_ids[:prompt_tokens].tolist()
+    # llama-cpp-python evaluates at least the prompt's last token (for its logits).
+    reused = min(common_prefix(held, prompt), max(0, prompt_tokens - 1))
+    result["usage"] = {**usage, "cached_tokens": reused}
+    if fixed is not None and prompt_tokens:
+        model.prefixes.after(llama, fixed, prompt_tokens)
     return result
 
 
@@ -189,6 +233,15 @@ class LocalBrain:
         self.error: str | None = None
         self._ready: asyncio.Task[None] | None = None
         self._acquired = False
+        self.compact = adapter is None
+        """Ask for the compact answer (`engine.compact`); False: today's JSON objects.
+
+        An agent with a LoRA adapter keeps today's format: its adapter was trained on the
+        exported preference dataset (`engine.preferences`), whose answers are in it.
+        """
+        self.reuse_prefix = True
+        """Restore the fixed part's KV state; False: evaluate the whole prompt each time."""
+        self.temperature = TEMPERATURE
 
     @property
     def model(self) -> str:
@@ -223,6 +276,9 @@ class LocalBrain:
         """Get the model ready; a failure is kept in `error` (and Repairs), not raised."""
         try:
             await self._async_load()
+        except LlamaCannotBuildError as err:  # nothing was installed: offer a server
+            self._fail(str(err), cannot_build=True)
+            return
         except LlamaUnavailableError as err:
             self._fail(str(err))
             return
@@ -251,9 +307,19 @@ class LocalBrain:
                 return path.name
         return None
 
-    def _fail(self, error: str) -> None:
+    def _fail(self, error: str, *, cannot_build: bool = False) -> None:
         self.error = error
         _LOGGER.warning("%s: the local brain is unavailable: %s", self.agent, error)
+        if cannot_build:
+            async_raise_cannot_build(
+                self.hass,
+                self.issue_id,
+                entry_id=self.entry_id,
+                agent=self.agent,
+                error=error,
+                weights=self.weights,
+            )
+            return
         ir.async_create_issue(
             self.hass,
             DOMAIN,
@@ -274,8 +340,16 @@ class LocalBrain:
             return BrainResult((), Usage(brain=self.name, model=self.model))
         pool = model_pool(self.hass)
         model = await pool.async_model(key)
-        schema = local_schema(request)
-        messages = messages_for(request, model)
+        compact = self.compact
+        grammar = compact_grammar(request, max_intents(request)) if compact else None
+        schema = None if compact else local_schema(request)
+        messages = messages_for(request, model, compact=compact)
+        fixed = None
+        if self.reuse_prefix:  # the key of the fixed part: the system prompt itself
+            fixed = (
+                compact_system_prompt(request) if compact else system_prompt(request)
+            )
+        temperature = self.temperature
         started = time.perf_counter()
         try:
             completion = await pool.async_run(
@@ -284,7 +358,10 @@ class LocalBrain:
                     loaded,
                     messages,
                     schema,
-                    answer_tokens(request),
+                    answer_tokens(request, compact=compact),
+                    grammar=grammar,
+                    fixed=fixed,
+                    temperature=temperature,
                 ),
             )
         except (ValueError, RuntimeError) as err:  # e.g. the prompt outgrew n_ctx
@@ -296,7 +373,8 @@ class LocalBrain:
             raise BrainError(
                 FailureKind.INVALID_OUTPUT, "the model gave no answer"
             ) from err
-        intents, dropped = parse_answer(decode(text), request)
+        answer = expand(text, request) if compact else decode(text)
+        intents, dropped = parse_answer(answer, request)
         usage = completion.get("usage") or {}
         return BrainResult(
             intents=intents,
@@ -306,6 +384,7 @@ class LocalBrain:
                 latency_ms=latency_ms,
                 input_tokens=int(usage.get("prompt_tokens", 0)),
                 output_tokens=int(usage.get("completion_tokens", 0)),
+                cached_tokens=int(usage.get("cached_tokens", 0)),
                 cost=0.0,
             ),
             dropped=dropped,

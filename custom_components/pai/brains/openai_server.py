@@ -30,6 +30,7 @@ from ..bounded_io import (
     async_read_bounded,
 )
 from ..engine.brain import (
+    MAX_INTENTS,
     BrainError,
     BrainRequest,
     BrainResult,
@@ -41,6 +42,8 @@ from ..engine.brain import (
     system_prompt,
     user_message,
 )
+from ..engine.compact import compact_schema, compact_system_prompt, expand
+from ..engine.models import Intent
 
 MAX_TOKENS = 512
 JSON_SCHEMA = "json_schema"
@@ -76,6 +79,8 @@ class OpenAIServerBrain:
         self._api_key = api_key
         self._format: str | None = None
         """The `response_format` spelling the server took (None: not known yet)."""
+        self.compact = True
+        """Ask for the compact answer (`engine.compact`); False: today's JSON objects."""
 
     @property
     def is_local(self) -> bool:
@@ -104,13 +109,21 @@ class OpenAIServerBrain:
 
     async def async_think(self, request: BrainRequest) -> BrainResult:
         """Ask the server; fall back to llama.cpp's schema spelling when refused."""
-        schema = intent_schema(request)
+        compact = self.compact
+        if compact:
+            # A free-form `params` object lets a small model ramble until `max_tokens`, so
+            # the compact answer has none (as the local model's never had); with no params
+            # to tell them apart, one intent per action says all an answer can say.
+            most = max(1, min(MAX_INTENTS, len(request.action_names)))
+            schema = compact_schema(request, most, wrapped=True)
+        else:
+            schema = intent_schema(request)
         formats = [self._format] if self._format else [JSON_SCHEMA, JSON_OBJECT]
         started = time.perf_counter()
         body: Mapping[str, Any] = {}
         for index, kind in enumerate(formats):
             status, body = await self._async_post(
-                request, _response_format(kind, schema)
+                request, _response_format(kind, schema), compact=compact
             )
             if index + 1 < len(formats) and _refused_format(status, body):
                 continue
@@ -121,10 +134,10 @@ class OpenAIServerBrain:
         content = _content(body)
         if len(content) > PARSE_OFF_LOOP_CHARS:  # not on the event loop
             intents, dropped = await self.hass.async_add_executor_job(
-                parse_answer, content, request
+                _decode, content, request, compact
             )
         else:
-            intents, dropped = parse_answer(content, request)
+            intents, dropped = _decode(content, request, compact)
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         details = usage.get("prompt_tokens_details")
@@ -155,18 +168,31 @@ class OpenAIServerBrain:
         )
 
     async def _async_post(
-        self, request: BrainRequest, response_format: dict[str, Any]
+        self,
+        request: BrainRequest,
+        response_format: dict[str, Any],
+        *,
+        compact: bool = False,
     ) -> tuple[int, Mapping[str, Any]]:
         """POST one chat completion; return the status and the decoded body."""
+        system = (
+            compact_system_prompt(request, wrapped=True)
+            if compact
+            else system_prompt(request)
+        )
         payload: dict[str, Any] = {
             "messages": [
-                {"role": "system", "content": system_prompt(request)},
+                {"role": "system", "content": system},
                 {"role": "user", "content": user_message(request)},
             ],
             "response_format": response_format,
             "max_tokens": MAX_TOKENS,
             "temperature": 0,
         }
+        if compact and self.is_local:
+            # llama.cpp's server keeps the fixed part's KV state between requests; a cloud
+            # API may refuse a field it does not know, so only servers in the home get it.
+            payload["cache_prompt"] = True
         if self.model:
             payload["model"] = self.model
         session = async_get_clientsession(self.hass)
@@ -250,3 +276,10 @@ def _content(body: Mapping[str, Any]) -> str:
 
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _decode(
+    content: str, request: BrainRequest, compact: bool
+) -> tuple[tuple[Intent, ...], tuple[str, ...]]:
+    """Parse the answer (expanding the compact format first) into checked intents."""
+    return parse_answer(expand(content, request) if compact else content, request)

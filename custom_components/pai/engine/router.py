@@ -216,7 +216,10 @@ class BrainRouter:
         circuit.last_error = error
         if circuit.failures >= self.limits.failure_threshold:
             circuit.open_until = now + self.limits.open_for
-            _LOGGER.warning(
+            # One warning when the brain goes, one info line when it is back (above);
+            # the rests in between are only debug lines.
+            gone = circuit.failures == self.limits.failure_threshold
+            (_LOGGER.warning if gone else _LOGGER.debug)(
                 "LLM brain failed %s times (%s); resting until %s",
                 circuit.failures,
                 error,
