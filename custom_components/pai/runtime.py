@@ -318,7 +318,8 @@ class AgentRuntime:
         self.router.load(memory.router)
         self._history = memory.history
         self._in_flight = memory.in_flight
-        self._report_memory_problems(memory.problems)
+        # Which parts of the stored memory were dropped.
+        self._report("memory_problems", memory.problems, "%s: memory: %s", shown=20)
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers, self.metrics, self.ha_triggers
         )
@@ -329,9 +330,12 @@ class AgentRuntime:
                 "a filewatch trigger needs the Folder Watcher integration, "
                 "which is not set up"
             )
-        self._report_trigger_problems()
+        self._report("trigger_problems", self.trigger_problems)  # the rest still run
         await self.conditions.async_prepare(self.hass, self.definition.rules)
-        self._report_condition_problems()
+        # Rules whose condition is bad are refused.
+        self._report(
+            "rule_conditions", self.conditions.problems, "%s: %s; the rule is refused"
+        )
         # Checked now (a bad trigger fails the set-up), attached once Home Assistant runs.
         configs = await async_validate(self.hass, specs)
         self._stopped = False
@@ -346,24 +350,34 @@ class AgentRuntime:
         await self._async_expire(dt_util.utcnow())
         await self._async_interrupted()
 
-    def _report_memory_problems(self, problems: list[str]) -> None:
-        """Say which parts of the stored memory were dropped (Repairs, and the log)."""
-        issue_id = f"memory_problems_{self.entry_id}"
+    def _report(
+        self,
+        kind: str,
+        problems: list[str],
+        line: str = "%s: %s",
+        shown: int | None = None,
+    ) -> None:
+        """Keep the agent's Repairs issue `kind` in step with `problems`, and log them.
+
+        `kind` is the issue's translation key and its id's prefix; `shown`: at most so
+        many listed in the issue (all are logged).
+        """
+        issue_id = f"{kind}_{self.entry_id}"
         if not problems:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
             return
         for problem in problems:
-            _LOGGER.warning("%s: memory: %s", self.name, problem)
+            _LOGGER.warning(line, self.name, problem)
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             issue_id,
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="memory_problems",
+            translation_key=kind,
             translation_placeholders={
                 "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in problems[:20]),
+                "problems": "\n".join(f"- {p}" for p in problems[:shown]),
             },
         )
 
@@ -393,53 +407,10 @@ class AgentRuntime:
         elif unsub is not None:
             self._unsubs.append(unsub)
 
-    def _report_trigger_problems(self) -> None:
-        """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
-        issue_id = f"trigger_problems_{self.entry_id}"
-        if not self.trigger_problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
-        for problem in self.trigger_problems:
-            _LOGGER.warning("%s: %s", self.name, problem)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="trigger_problems",
-            translation_placeholders={
-                "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in self.trigger_problems),
-            },
-        )
-
-    def _report_condition_problems(self) -> None:
-        """Tell the user, in Repairs, which rules are refused: their condition is bad."""
-        issue_id = f"rule_conditions_{self.entry_id}"
-        if not self.conditions.problems:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-            return
-        for problem in self.conditions.problems:
-            _LOGGER.warning("%s: %s; the rule is refused", self.name, problem)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="rule_conditions",
-            translation_placeholders={
-                "agent": self.name,
-                "problems": "\n".join(f"- {p}" for p in self.conditions.problems),
-            },
-        )
-
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
-        ir.async_delete_issue(self.hass, DOMAIN, f"trigger_problems_{self.entry_id}")
-        ir.async_delete_issue(self.hass, DOMAIN, f"rule_conditions_{self.entry_id}")
-        ir.async_delete_issue(self.hass, DOMAIN, f"memory_problems_{self.entry_id}")
+        for kind in ("trigger_problems", "rule_conditions", "memory_problems"):
+            ir.async_delete_issue(self.hass, DOMAIN, f"{kind}_{self.entry_id}")
         self.conditions.async_unload()
         self._stopped = True
         while self._unsubs:
