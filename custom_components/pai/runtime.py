@@ -493,10 +493,7 @@ class AgentRuntime:
     def _perceive(self, perceived: PerceivedEvent, context: Context | None) -> None:
         if not self.active or self.own.is_own(perceived.event, context):
             return
-        event = perceived.event
-        if context is not None:
-            event = replace(event, cause=context.id)
-        self.queue.put(event, perceived.collapse_key)
+        self.queue.put(perceived.event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
             self._worker = self.hass.async_create_task(
                 self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=False
