@@ -1,10 +1,12 @@
-"""One agent at work: triggers -> brain -> governance gate -> delivery -> PAID records.
+"""One agent at work: triggers -> brains -> the decision loop -> delivery -> PAID records.
 
-The runtime is the stateful shell around the pure engine (pi-agent-core's stateful agent over a
-pure loop): it owns the agent's queue, its persisted memory (the gate's ledger, pending
-approvals and undo offers, action history) and the Home Assistant side effects. Events are
-processed one at a time, in order, by a background task, so a flood of state changes collapses
-in the queue instead of piling up tasks.
+The runtime is the stateful shell around the pure decision loop (`engine/loop.py`, as
+pi-agent-core's stateful agent over its pure `agent_loop`): it owns the agent's queue, its
+persisted memory (the gate's ledger, pending approvals and undo offers, action history), the
+LLM tier and the Home Assistant side effects; it asks the loop for the steps and carries them
+out (notify, ask, run under a child of the trigger's context), then publishes one record per
+step. Events are processed one at a time, in order, by a background task, so a flood of state
+changes collapses in the queue instead of piling up tasks.
 """
 
 from __future__ import annotations
