@@ -31,9 +31,10 @@ from .const import (
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
+from .memory import async_remove_memory
 from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
-from .runtime import AgentRuntime, ResolveError, async_remove_memory
+from .runtime import AgentRuntime, ResolveError
 from .services import async_setup_services
 from .triggers import InvalidTriggerError
 

@@ -28,7 +28,6 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.start import async_at_started
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
@@ -113,7 +112,7 @@ from .engine.router import BrainRouter, RouteOutcome, RouterLimits
 from .engine.rules import Rule, RuleBrain, action_params
 from .executor import ActionExecutor, ExecutionResult
 from .loops import OwnActivity
-from .memory import read_memory
+from .memory import async_load_memory, memory_store, stored_memory
 from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .review import cap_webhooks, consented_webhooks, webhook_payload
@@ -129,7 +128,6 @@ from .undo import changed_since, describe as describe_undo, plan as undo_plan
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
 RECENT_RECORDS = 200
 RECENT_EVENTS = 10
 EXPIRY_CHECK = timedelta(seconds=30)
@@ -160,16 +158,6 @@ class ResolveError(Exception):
         """Keep a stable reason code (for translations) and a sentence for logs."""
         super().__init__(message)
         self.reason = reason
-
-
-def _memory(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the agent's memory store: ledger, pending approvals, history, LLM budget."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
-
-
-async def async_remove_memory(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete a removed agent's memory file (`.storage/pai.<entry_id>`)."""
-    await _memory(hass, entry_id).async_remove()
 
 
 def limits_from_options(options: Mapping[str, Any]) -> RouterLimits:
@@ -289,7 +277,7 @@ class AgentRuntime:
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._recent_events: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._history: dict[str, Counter[str]] = {}
-        self._store = _memory(hass, entry_id)
+        self._store = memory_store(hass, entry_id)
         self._unsubs: list[CALLBACK_TYPE] = []
         self._stopped = False
         self._worker: asyncio.Task[None] | None = None
@@ -308,12 +296,7 @@ class AgentRuntime:
     async def async_start(self) -> None:
         """Load the persisted memory, attach the triggers and start the worker."""
         # Read field by field: a bad part is dropped (and reported), never fatal.
-        raw: object
-        try:
-            raw = await self._store.async_load()
-        except (HomeAssistantError, ValueError) as err:
-            raw = f"unreadable ({err})"
-        memory = read_memory(raw)
+        memory = await async_load_memory(self._store)
         self.ledger = memory.ledger
         self.approvals = memory.approvals
         self.active = memory.active
@@ -1318,16 +1301,14 @@ class AgentRuntime:
         async_dispatcher_send(self.hass, self.signal)
 
     def _stored(self) -> dict[str, Any]:
-        return {
-            "ledger": self.ledger.to_dict(),
-            "approvals": self.approvals.to_dict(),
-            "in_flight": dict(self._in_flight),
-            "active": self.active,
-            "router": self.router.to_dict(),
-            "history": {
-                action: dict(counts) for action, counts in self._history.items()
-            },
-        }
+        return stored_memory(
+            ledger=self.ledger,
+            approvals=self.approvals,
+            in_flight=self._in_flight,
+            active=self.active,
+            router=self.router.to_dict(),
+            history=self._history,
+        )
 
 
 def _summary(event: Event) -> str:
