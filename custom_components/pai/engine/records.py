@@ -118,70 +118,120 @@ RECORD_ID_RANDOM_BYTES = 8
 52 % of the time at 5,000 records a day), so an answer never reaches the wrong record."""
 
 
-@dataclass(frozen=True, slots=True)
 class RecordView:
     """What readers use of a PAID record, by name: the layer keys are read only here.
 
-    Read leniently (a record from the bus or the recorder may be malformed): a missing or
-    mistyped field reads as empty (`""`, `{}`, `None`, `()`).
+    Read leniently and only when asked (a record from the bus or the recorder may be
+    malformed): a missing or mistyped field reads as empty (`""`, `{}`, `None`, `()`).
     """
 
-    record_id: str
-    timestamp: str
-    trigger_source: str
-    event_type: str
-    event_id: str
-    event_time: str
-    perception: Mapping[str, Any]
-    """The first layer as it is: what an action's templates see as `event`."""
-    payload: Mapping[str, Any]
-    action: str
-    params: Mapping[str, Any]
-    rationale: str
-    confidence: float | None
-    requested_level: int | None
-    granted_level: int | None
-    status: str
-    feedback: str
-    reasons: tuple[Mapping[str, Any], ...]
-    brain: Mapping[str, Any]
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        """View `record` (any mapping; nothing is checked beyond each field's type)."""
+        self._record = record
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> RecordView:
-        """Read `record` (any mapping; nothing is checked beyond each field's type)."""
-        perception = _layer(record, "1_perception")
-        anticipation = _layer(record, "3_anticipation")
-        x_pai = _layer(record, EXTENSION_KEY)
-        reasons = x_pai.get("reasons")
-        event = _map(x_pai.get("event"))
-        return cls(
-            record_id=_str(record.get("record_id")),
-            timestamp=_str(record.get("timestamp")),
-            trigger_source=_str(perception.get("trigger_source")),
-            event_type=_str(perception.get("event_type")),
-            event_id=_str(event.get("id")),
-            event_time=_str(event.get("time")),
-            perception=perception,
-            payload=_map(perception.get("raw_data_summary")),
-            action=_str(anticipation.get("action")),
-            params=_map(anticipation.get("params")),
-            rationale=_str(anticipation.get("predicted_intent")),
-            confidence=anticipation.get("confidence_score")
-            if _is_number(anticipation.get("confidence_score"))
-            else None,
-            requested_level=_level_or_none(anticipation.get("requested_level")),
-            granted_level=_level_or_none(anticipation.get("granted_level")),
-            status=_str(_layer(record, "4_execution").get("status")),
-            feedback=_str(_layer(record, "6_adaptation").get("user_feedback")),
-            reasons=tuple(r for r in reasons if isinstance(r, Mapping))
-            if isinstance(reasons, list)
-            else (),
-            brain=_map(x_pai.get("brain")),
-        )
+        """Return the view of `record`."""
+        return cls(record)
 
+    def _layer(self, key: str) -> Mapping[str, Any]:
+        return _map(self._record.get(key))
 
-def _layer(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    return _map(record.get(key))
+    @property
+    def record_id(self) -> str:
+        """The record's id (`paid_YYYYMMDD_<hex>`)."""
+        return _str(self._record.get("record_id"))
+
+    @property
+    def timestamp(self) -> str:
+        """When the record was made (ISO 8601)."""
+        return _str(self._record.get("timestamp"))
+
+    @property
+    def perception(self) -> Mapping[str, Any]:
+        """The first layer as it is: what an action's templates see as `event`."""
+        return self._layer("1_perception")
+
+    @property
+    def trigger_source(self) -> str:
+        """Which trigger saw the event."""
+        return _str(self.perception.get("trigger_source"))
+
+    @property
+    def event_type(self) -> str:
+        """The event's kind."""
+        return _str(self.perception.get("event_type"))
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The event's payload (`raw_data_summary`)."""
+        return _map(self.perception.get("raw_data_summary"))
+
+    @property
+    def event_id(self) -> str:
+        """The event's id (PAI's addition)."""
+        return _str(_map(self._layer(EXTENSION_KEY).get("event")).get("id"))
+
+    @property
+    def event_time(self) -> str:
+        """When the event happened (ISO 8601; PAI's addition)."""
+        return _str(_map(self._layer(EXTENSION_KEY).get("event")).get("time"))
+
+    @property
+    def action(self) -> str:
+        """The intent's action."""
+        return _str(self._layer("3_anticipation").get("action"))
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The intent's params."""
+        return _map(self._layer("3_anticipation").get("params"))
+
+    @property
+    def rationale(self) -> str:
+        """Why the brain proposed it (`predicted_intent`)."""
+        return _str(self._layer("3_anticipation").get("predicted_intent"))
+
+    @property
+    def confidence(self) -> float | None:
+        """The intent's confidence, when it is a number."""
+        value = self._layer("3_anticipation").get("confidence_score")
+        return value if _is_number(value) else None
+
+    @property
+    def requested_level(self) -> int | None:
+        """The level the brain asked for, when it is one."""
+        return _level_or_none(self._layer("3_anticipation").get("requested_level"))
+
+    @property
+    def granted_level(self) -> int | None:
+        """The level the gate granted, when it is one."""
+        return _level_or_none(self._layer("3_anticipation").get("granted_level"))
+
+    @property
+    def status(self) -> str:
+        """What happened (`4_execution.status`)."""
+        return _str(self._layer("4_execution").get("status"))
+
+    @property
+    def feedback(self) -> str:
+        """What the user made of it (`6_adaptation.user_feedback`)."""
+        return _str(self._layer("6_adaptation").get("user_feedback"))
+
+    @property
+    def reasons(self) -> tuple[Mapping[str, Any], ...]:
+        """The gate's reasons (PAI's addition), each a mapping."""
+        reasons = self._layer(EXTENSION_KEY).get("reasons")
+        if not isinstance(reasons, list):
+            return ()
+        return tuple(reason for reason in reasons if isinstance(reason, Mapping))
+
+    @property
+    def brain(self) -> Mapping[str, Any]:
+        """Which LLM brain answered, and what it cost (PAI's addition)."""
+        return _map(self._layer(EXTENSION_KEY).get("brain"))
 
 
 def _map(value: Any) -> Mapping[str, Any]:
