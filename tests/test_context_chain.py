@@ -132,3 +132,31 @@ async def test_an_approval_runs_as_the_approver_in_the_triggers_chain(
     assert light.state == "on"
     assert light.context.user_id == hass_admin_user.id
     assert light.context.parent_id == trigger.id
+
+
+async def test_what_an_evaluate_call_runs_is_a_child_of_the_call(
+    recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
+) -> None:
+    await _house(hass)
+    entry = await start(
+        hass,
+        agent_entry(
+            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
+        ),
+    )
+    call = Context(user_id=hass_admin_user.id)
+
+    await hass.services.async_call(
+        DOMAIN,
+        "evaluate",
+        {"agent": entry.entry_id, "kind": "ha.state", "payload": {"to_state": "on"}},
+        blocking=True,
+        return_response=True,
+        context=call,
+    )
+    await hass.async_block_till_done()
+
+    light = hass.states.get(LIGHT)
+    assert light is not None
+    assert light.state == "on"
+    assert light.context.parent_id == call.id

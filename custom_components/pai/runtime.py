@@ -501,8 +501,12 @@ class AgentRuntime:
         source: str = "service",
         *,
         escalate: bool = False,
+        cause: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Run one event through the agent now (the `pai.evaluate` action)."""
+        """Run one event through the agent now (the `pai.evaluate` action).
+
+        `cause`: the context id of the call; what the agent runs is its child.
+        """
         if self._lock_hold is not None and _LOCK_HOLDER.get() is self._lock_hold:
             # One of this agent's own actions asks it to evaluate: waiting for the
             # lock would wait for itself forever.
@@ -513,7 +517,11 @@ class AgentRuntime:
             )
         return await self.async_process(
             Event(
-                source=source, kind=kind, payload=dict(payload), time=dt_util.utcnow()
+                source=source,
+                kind=kind,
+                payload=dict(payload),
+                time=dt_util.utcnow(),
+                cause=cause,
             ),
             escalate=escalate,
         )

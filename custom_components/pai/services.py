@@ -141,6 +141,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             call.data[ATTR_KIND],
             call.data[ATTR_PAYLOAD],
             escalate=call.data[ATTR_ESCALATE],
+            cause=call.context.id,
         )
         return {"records": cast(list[JsonValueType], records)}
 
