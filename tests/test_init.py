@@ -35,7 +35,7 @@ async def test_setup_creates_service_device_and_unloads(hass: HomeAssistant) -> 
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.name == "Night watch"
+    assert entry.runtime_data.runtime.name == "Night watch"
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, entry.entry_id), entry.entry_id
     )

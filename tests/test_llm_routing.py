@@ -268,6 +268,39 @@ async def test_a_burst_within_the_interval_costs_one_more_call(
     assert len(cloud.requests) == 2
 
 
+@pytest.mark.usefixtures("house")
+async def test_a_held_event_is_asked_about_not_told_as_history(
+    hass: HomeAssistant, brains: list[FakeBrain], freezer: FrozenDateTimeFactory
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    brains.append(cloud := FakeBrain("cloud"))
+    entry = await start(
+        hass,
+        porch_agent(
+            [escalating("look closer", "light_on", 1)],
+            options={"llm_min_interval_seconds": 30},
+        ),
+    )
+    for n in range(3):
+        await evaluate(hass, entry, {"to_state": "on", "n": n})
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(seconds=31))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    await evaluate(hass, entry, {"to_state": "on", "n": 3})
+    freezer.tick(timedelta(seconds=31))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+    # The held event (n=2) is the one asked about; its history is what came before it,
+    # and every event is in the short memory once.
+    assert [r.event.payload["n"] for r in cloud.requests] == [0, 2, 3]
+    held = cloud.requests[1].context["recent_events"]
+    assert [line.split("n=")[1] for line in held] == ["1", "0"]
+    after = cloud.requests[2].context["recent_events"]
+    assert [line.split("n=")[1] for line in after] == ["2", "1", "0"]
+
+
 # --- (d) privacy ---------------------------------------------------------------------------------------
 
 

@@ -32,10 +32,11 @@ from .const import (
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
+from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
-from .models import PaiConfigEntry, PaiRuntimeData
+from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
-from .runtime import AgentRuntime, ResolveError, async_remove_memory
+from .runtime import AgentRuntime, ResolveError
 from .services import async_setup_services
 from .settings import brain_kind
 from .triggers import InvalidTriggerError
@@ -65,27 +66,18 @@ async def async_handle_phone_action(
     parsed = parse_action_id(action) if isinstance(action, str) else None
     if parsed is None:
         return
-    runtimes = [
-        entry.runtime_data.runtime
-        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
-    ]
-    # The agent whose waiting item carries this nonce first: a record id alone could be
-    # another agent's (ids are random, not unique across agents).
-    runtimes.sort(
-        key=lambda runtime: (
-            not runtime.waits_for(parsed.record_id, parsed.kind, parsed.nonce)
-        )
+    runtime = owner_of_record(
+        hass, parsed.record_id, kind=parsed.kind, nonce=parsed.nonce
     )
-    for runtime in runtimes:
-        if runtime.has_record(parsed.record_id):
-            try:
-                await runtime.async_resolve(
-                    parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
-                )
-            except ResolveError as err:
-                _LOGGER.warning("Ignored phone answer %s: %s", action, err)
-            return
-    _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
+    if runtime is None:
+        _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
+        return
+    try:
+        await runtime.async_resolve(
+            parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
+        )
+    except ResolveError as err:
+        _LOGGER.warning("Ignored phone answer %s: %s", action, err)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
@@ -130,7 +122,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_trigger",
             translation_placeholders={"error": str(err)},
         ) from err
-    entry.runtime_data = PaiRuntimeData(name=name, runtime=runtime)
+    entry.runtime_data = PaiRuntimeData(runtime=runtime)
     entry.async_on_unload(async_watch(hass, entry, runtime))  # the Repairs issues
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,

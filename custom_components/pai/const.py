@@ -54,13 +54,6 @@ ENGINE_ANTHROPIC: Final = "anthropic"
 ENGINE_OPENAI: Final = "openai"
 ENGINE_AI_TASK: Final = "ai_task"
 ENGINE_LOCAL: Final = "local"
-ENGINES: Final = (
-    ENGINE_RULES,
-    ENGINE_ANTHROPIC,
-    ENGINE_OPENAI,
-    ENGINE_AI_TASK,
-    ENGINE_LOCAL,
-)
 
 # the LLM brain (options)
 CONF_BRAIN_MODEL: Final = "brain_model"

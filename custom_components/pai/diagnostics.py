@@ -21,6 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_AGENT, CONF_API_KEY, CONF_BASE_URL, LEVEL_NAMES
 from .engine.agent import AgentDefinition, AgentDefinitionError
+from .engine.records import RecordView
 from .models import PaiConfigEntry
 from .record_history import async_get_records
 from .review import CONF_CONSENT, consent_for_diagnostics
@@ -155,22 +156,17 @@ async def _last_records(
 
 def _record_summary(record: Mapping[str, Any]) -> dict[str, Any]:
     """Keep what explains a decision (ids, action, levels, status, reasons), not its data."""
-    anticipation = record.get("3_anticipation", {})
-    x_pai = record.get("x_pai", {})
+    view = RecordView.of(record)
     return {
-        "record_id": record.get("record_id"),
-        "timestamp": record.get("timestamp"),
-        "event_type": record.get("1_perception", {}).get("event_type"),
-        "action": anticipation.get("action"),
-        "confidence": anticipation.get("confidence_score"),
-        "requested_level": anticipation.get("requested_level"),
-        "granted_level": anticipation.get("granted_level"),
-        "status": record.get("4_execution", {}).get("status"),
-        "feedback": record.get("6_adaptation", {}).get("user_feedback"),
-        "reasons": [
-            reason.get("code")
-            for reason in x_pai.get("reasons", [])
-            if isinstance(reason, Mapping)
-        ],
-        "brain": (x_pai.get("brain") or {}).get("name"),
+        "record_id": view.record_id,
+        "timestamp": view.timestamp,
+        "event_type": view.event_type,
+        "action": view.action,
+        "confidence": view.confidence,
+        "requested_level": view.requested_level,
+        "granted_level": view.granted_level,
+        "status": view.status,
+        "feedback": view.feedback,
+        "reasons": [reason.get("code") for reason in view.reasons],
+        "brain": view.brain.get("name"),
     }

@@ -28,7 +28,7 @@ from homeassistant.util.json import json_loads
 import probatio as vol
 
 from .engine.records import ExecutionStatus
-from .engine.rules import EVENT_PAYLOAD_PARAM
+from .engine.rules import action_params
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ class ActionExecutor:
         """Run scripts in `hass`, owned by `domain_name` (their traces and logs say so)."""
         self._hass = hass
         self._domain = domain_name
+        self._validated: dict[
+            int, tuple[list[dict[str, Any]], list[dict[str, Any]]]
+        ] = {}
 
     async def async_execute(
         self,
@@ -76,15 +79,21 @@ class ActionExecutor:
             return ExecutionResult(
                 ExecutionStatus.NO_ACTION_REGISTERED, "no action is bound"
             )
-        try:
-            actions = await async_validate_actions_config(
-                self._hass, cv.SCRIPT_SCHEMA(sequence)
-            )
-        except (vol.Invalid, HomeAssistantError) as err:
-            return self._failed(record_id, f"invalid action: {_message(err)}")
-        except Exception as err:
-            _LOGGER.exception("Validating the actions of %s failed", record_id)
-            return ExecutionResult(ExecutionStatus.FAILED, _short(_message(err)))
+        cached = self._validated.get(id(sequence))
+        if cached is not None and cached[0] is sequence:
+            actions = cached[1]
+        else:
+            try:
+                actions = await async_validate_actions_config(
+                    self._hass, cv.SCRIPT_SCHEMA(sequence)
+                )
+            except (vol.Invalid, HomeAssistantError) as err:
+                return self._failed(record_id, f"invalid action: {_message(err)}")
+            except Exception as err:
+                _LOGGER.exception("Validating the actions of %s failed", record_id)
+                return ExecutionResult(ExecutionStatus.FAILED, _short(_message(err)))
+            # A binding is validated once (it does not change while the agent runs).
+            self._validated[id(sequence)] = (sequence, actions)
 
         script = Script(
             self._hass,
@@ -98,7 +107,7 @@ class ActionExecutor:
         )
         snapshot = self._snapshot(script.referenced_entities)
         variables = {
-            "params": {k: v for k, v in params.items() if k != EVENT_PAYLOAD_PARAM},
+            "params": action_params(params),
             "event": dict(event),
             "record_id": record_id,
         }

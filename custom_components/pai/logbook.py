@@ -21,6 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .const import DOMAIN, EVENT_PAI_RECORD
 from .engine.models import AutonomyLevel
+from .engine.records import RecordView
 
 UNNAMED_AGENT = "PAI agent"
 
@@ -56,19 +57,13 @@ def describe_record_event(data: Any) -> tuple[str, str, str | None]:
     event_data = _mapping(data)
     agent = event_data.get("agent")
     name = agent if isinstance(agent, str) and agent else UNNAMED_AGENT
-    record = _mapping(event_data.get("record"))
-    anticipation = _mapping(record.get("3_anticipation"))
-    action = _text(anticipation.get("action")) or "an unnamed action"
-    status = _text(_mapping(record.get("4_execution")).get("status")) or "unknown"
-    message = f"{action} → {status}"
-    granted = anticipation.get("granted_level")
-    if type(granted) is int and granted in AutonomyLevel:
-        message += f" (granted {AutonomyLevel(granted).name})"
-    if rationale := _text(anticipation.get("predicted_intent")):
-        message += f": {rationale}"
-    perceived = _mapping(_mapping(record.get("1_perception")).get("raw_data_summary"))
-    entity_id = _text(perceived.get("entity_id"))
-    return name, message, entity_id
+    record = RecordView.of(_mapping(event_data.get("record")))
+    message = f"{record.action or 'an unnamed action'} → {record.status or 'unknown'}"
+    if record.granted_level is not None:
+        message += f" (granted {AutonomyLevel(record.granted_level).name})"
+    if record.rationale:
+        message += f": {record.rationale}"
+    return name, message, _text(record.payload.get("entity_id"))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -28,9 +28,15 @@ class OwnActivity:
         self._entry_id = entry_id
         self._contexts: OrderedDict[str, None] = OrderedDict()
 
-    def context(self, user_id: str | None = None) -> Context:
-        """Return a new context for one of the agent's actions, and remember it."""
-        context = Context(user_id=user_id)
+    def context(
+        self, user_id: str | None = None, parent_id: str | None = None
+    ) -> Context:
+        """Return a new context for one of the agent's actions, and remember it.
+
+        `parent_id`: the context of the change that caused the action (the trigger's), so
+        that the logbook and traces show why it ran.
+        """
+        context = Context(user_id=user_id, parent_id=parent_id)
         self._contexts[context.id] = None
         while len(self._contexts) > MAX_CONTEXTS:
             self._contexts.popitem(last=False)

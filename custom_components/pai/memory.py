@@ -13,9 +13,56 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
 from .engine.approvals import ApprovalBook, PendingItem
 from .engine.ledger import GovernanceLedger
 from .engine.records import InvalidRecordError, validate_record
+
+STORAGE_VERSION = 1
+
+
+def memory_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the agent's memory store: ledger, pending approvals, history, LLM budget."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+
+
+async def async_remove_memory(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a removed agent's memory file (`.storage/pai.<entry_id>`)."""
+    await memory_store(hass, entry_id).async_remove()
+
+
+async def async_load_memory(store: Store[dict[str, Any]]) -> Memory:
+    """Load and read the stored memory; never raises (an unreadable file is a problem)."""
+    raw: object
+    try:
+        raw = await store.async_load()
+    except (HomeAssistantError, ValueError) as err:
+        raw = f"unreadable ({err})"
+    return read_memory(raw)
+
+
+def stored_memory(
+    *,
+    ledger: GovernanceLedger,
+    approvals: ApprovalBook,
+    in_flight: Mapping[str, dict[str, Any]],
+    active: bool,
+    router: Mapping[str, Any],
+    history: Mapping[str, Counter[str]],
+) -> dict[str, Any]:
+    """Return what the store keeps, as `read_memory` reads it back."""
+    return {
+        "ledger": ledger.to_dict(),
+        "approvals": approvals.to_dict(),
+        "in_flight": dict(in_flight),
+        "active": active,
+        "router": dict(router),
+        "history": {action: dict(counts) for action, counts in history.items()},
+    }
 
 
 @dataclass(slots=True)

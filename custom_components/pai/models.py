@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from .const import DOMAIN
+from .engine.approvals import PendingKind
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -15,8 +19,28 @@ if TYPE_CHECKING:
 class PaiRuntimeData:
     """What a loaded agent keeps in `entry.runtime_data`."""
 
-    name: str
     runtime: AgentRuntime
 
 
 type PaiConfigEntry = ConfigEntry[PaiRuntimeData]
+
+
+def owner_of_record(
+    hass: HomeAssistant,
+    record_id: str,
+    *,
+    kind: PendingKind | None = None,
+    nonce: str | None = None,
+) -> AgentRuntime | None:
+    """Return the loaded agent that made `record_id`, or None.
+
+    With a nonce (a phone's answer), the agent waiting for that nonce comes first: a record
+    id alone could be another agent's (ids are random, not unique across agents).
+    """
+    runtimes = [
+        entry.runtime_data.runtime
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+    ]
+    if kind is not None and nonce is not None:
+        runtimes.sort(key=lambda runtime: not runtime.waits_for(record_id, kind, nonce))
+    return next((r for r in runtimes if r.has_record(record_id)), None)

@@ -27,7 +27,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .const import DOMAIN, EVENT_PAI_RECORD
-from .engine.records import ExecutionStatus, InvalidRecordError, validate_record
+from .engine.records import (
+    ExecutionStatus,
+    InvalidRecordError,
+    RecordView,
+    validate_record,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -128,14 +133,15 @@ class _RecordQuery:
             yield shared_data
 
     def _wanted(self, data: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
-        if self.record_id is not None and record["record_id"] != self.record_id:
+        view = RecordView.of(record)
+        if self.record_id is not None and view.record_id != self.record_id:
             return False
         if self.entry_id is not None and data.get("entry_id") != self.entry_id:
             return False
-        if self.status is not None and record["4_execution"]["status"] != self.status:
+        if self.status is not None and view.status != self.status:
             return False
         return self.since is None or (
-            datetime.fromisoformat(record["timestamp"]) >= self.since
+            datetime.fromisoformat(view.timestamp) >= self.since
         )
 
 

@@ -237,7 +237,11 @@ def cap_webhooks(
 
 
 def webhook_payload(
-    agent: str, record: Mapping[str, Any], action: str, params: Mapping[str, Any]
+    agent: str,
+    record_id: str,
+    perceived: Mapping[str, Any],
+    action: str,
+    params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Return what a webhook receives: the decision, never the event's data.
 
@@ -245,15 +249,14 @@ def webhook_payload(
     action's own parameters (from the file's rule or the brain), what kind of event it
     answers and which trigger saw it; no entity states, attributes or payload.
     """
-    perception = record.get("1_perception") or {}
     return {
-        "record_id": record.get("record_id"),
+        "record_id": record_id,
         "agent": agent,
         "action": action,
         "params": dict(params),
         "event": {
-            "kind": perception.get("event_type"),
-            "source": perception.get("trigger_source"),
+            "kind": perceived.get("event_type"),
+            "source": perceived.get("trigger_source"),
         },
     }
 

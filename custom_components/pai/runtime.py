@@ -1,10 +1,12 @@
-"""One agent at work: triggers -> brain -> governance gate -> delivery -> PAID records.
+"""One agent at work: triggers -> brains -> the decision loop -> delivery -> PAID records.
 
-The runtime is the stateful shell around the pure engine (pi-agent-core's stateful agent over a
-pure loop): it owns the agent's queue, its persisted memory (the gate's ledger, pending
-approvals and undo offers, action history) and the Home Assistant side effects. Events are
-processed one at a time, in order, by a background task, so a flood of state changes collapses
-in the queue instead of piling up tasks.
+The runtime is the stateful shell around the pure decision loop (`engine/loop.py`, as
+pi-agent-core's stateful agent over its pure `agent_loop`): it owns the agent's queue, its
+persisted memory (the gate's ledger, pending approvals and undo offers, action history), the
+LLM tier and the Home Assistant side effects; it asks the loop for the steps and carries them
+out (notify, ask, run under a child of the trigger's context), then publishes one record per
+step. Events are processed one at a time, in order, by a background task, so a flood of state
+changes collapses in the queue instead of piling up tasks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Mapping
 import contextlib
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 import logging
 import math
@@ -25,7 +27,6 @@ from homeassistant.exceptions import HomeAssistantError, TemplateError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.start import async_at_started
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
@@ -39,13 +40,15 @@ from .engine.approvals import (
     ClaimOutcome,
     PendingItem,
     PendingKind,
+    Verb,
     new_nonce,
 )
 from .engine.bounds import fit_record
 from .engine.brain import ActionChoice, Brain, BrainRequest
 from .engine.event_queue import CollapsingQueue
-from .engine.gate import decide
+from .engine.gate import highest_level
 from .engine.ledger import GovernanceLedger
+from .engine.loop import Delivery, Step, steps
 from .engine.models import (
     SECURITY_SENSITIVE_ACTIONS,
     AutonomyLevel,
@@ -59,15 +62,18 @@ from .engine.records import (
     ActionTaken,
     ExecutionStatus,
     Feedback,
+    RecordView,
     build_record,
+    new_record_id,
+    perception,
     with_execution,
     with_feedback,
 )
 from .engine.router import BrainRouter, RouteOutcome
-from .engine.rules import EVENT_PAYLOAD_PARAM, Rule, RuleBrain
+from .engine.rules import Rule, RuleBrain, action_params
 from .executor import ActionExecutor, ExecutionResult
 from .loops import OwnActivity
-from .memory import read_memory
+from .memory import async_load_memory, memory_store, stored_memory
 from .notifications import Notifier
 from .privacy import PrivacyGuard
 from .repairs import (
@@ -92,7 +98,6 @@ from .undo import changed_since, describe as describe_undo, plan as undo_plan
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
 RECENT_RECORDS = 200
 RECENT_EVENTS = 10
 EXPIRY_CHECK = timedelta(seconds=30)
@@ -104,10 +109,16 @@ RATE_LIMITED_ACTION = "pai.rate_limited"
 _LOCK_HOLDER: ContextVar[object | None] = ContextVar("pai_lock_holder", default=None)
 """Which hold of an agent's lock the running code descends from (see `_locked`)."""
 
-_STATUS_FOR_LEVEL = {
-    AutonomyLevel.OBSERVE: ExecutionStatus.OBSERVED,
-    AutonomyLevel.SUGGEST: ExecutionStatus.SUGGESTED,
-}
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An escalated event waiting for the next allowed LLM call, as it was perceived."""
+
+    event: Event
+    context: Mapping[str, Any]
+    private: bool
+    escalated: list[Intent]
+    coalesced: int = 0
 
 
 class ResolveError(Exception):
@@ -117,16 +128,6 @@ class ResolveError(Exception):
         """Keep a stable reason code (for translations) and a sentence for logs."""
         super().__init__(message)
         self.reason = reason
-
-
-def _memory(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the agent's memory store: ledger, pending approvals, history, LLM budget."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
-
-
-async def async_remove_memory(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete a removed agent's memory file (`.storage/pai.<entry_id>`)."""
-    await _memory(hass, entry_id).async_remove()
 
 
 class AgentRuntime:
@@ -162,15 +163,17 @@ class AgentRuntime:
         # Webhooks run without a Home Assistant binding (see _execute), and only those the
         # user ticked in the review, capped at ASK unless lifted (review.py).
         self.webhooks: Mapping[str, str] = consented_webhooks(definition, data)
+        self.runnable = frozenset(self.action_bindings) | frozenset(self.webhooks)
+        """The actions a step can run: bound in Home Assistant, or a consented web hook."""
         self.policy = cap_webhooks(self.settings.policy, data, self.webhooks)
         # Rules' `condition`s are Home Assistant conditions, judged by Home Assistant.
         self.conditions = RuleConditions(name)
-        self.brain = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
+        self.rules = RuleBrain(definition.rules, extra_condition=self.conditions.judge)
         self._guidance = tuple(_rule_in_words(rule) for rule in definition.rules)
         self.router = BrainRouter(brains or [], self.settings.limits)
         self.privacy = PrivacyGuard(hass, self.settings.privacy_label)
         self.last_brain: dict[str, Any] | None = None
-        self._held: tuple[Event, list[Intent], int] | None = None
+        self._held: _Held | None = None
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
         self._think_task: asyncio.Task[list[dict[str, Any]]] | None = None
@@ -192,7 +195,7 @@ class AgentRuntime:
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._recent_events: deque[str] = deque(maxlen=RECENT_EVENTS)
         self._history: dict[str, Counter[str]] = {}
-        self._store = _memory(hass, entry_id)
+        self._store = memory_store(hass, entry_id)
         self._unsubs: list[CALLBACK_TYPE] = []
         self._stopped = False
         self._worker: asyncio.Task[None] | None = None
@@ -207,19 +210,15 @@ class AgentRuntime:
     async def async_start(self) -> None:
         """Load the persisted memory, attach the triggers and start the worker."""
         # Read field by field: a bad part is dropped (and reported), never fatal.
-        raw: object
-        try:
-            raw = await self._store.async_load()
-        except (HomeAssistantError, ValueError) as err:
-            raw = f"unreadable ({err})"
-        memory = read_memory(raw)
+        memory = await async_load_memory(self._store)
         self.ledger = memory.ledger
         self.approvals = memory.approvals
         self.active = memory.active
         self.router.load(memory.router)
         self._history = memory.history
         self._in_flight = memory.in_flight
-        self._report_memory_problems(memory.problems)
+        # Which parts of the stored memory were dropped.
+        self._report(MEMORY_PROBLEMS, memory.problems, "%s: memory: %s", shown=20)
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers, self.metrics, self.ha_triggers
         )
@@ -230,9 +229,12 @@ class AgentRuntime:
                 "a filewatch trigger needs the Folder Watcher integration, "
                 "which is not set up"
             )
-        self._report_trigger_problems()
+        self._report(TRIGGER_PROBLEMS, self.trigger_problems)  # the rest still run
         await self.conditions.async_prepare(self.hass, self.definition.rules)
-        self._report_condition_problems()
+        # Rules whose condition is bad are refused.
+        self._report(
+            RULE_CONDITIONS, self.conditions.problems, "%s: %s; the rule is refused"
+        )
         # Checked now (a bad trigger fails the set-up), attached once Home Assistant runs.
         configs = await async_validate(self.hass, specs)
         self._stopped = False
@@ -247,13 +249,20 @@ class AgentRuntime:
         await self._async_expire(dt_util.utcnow())
         await self._async_interrupted()
 
-    def _report_memory_problems(self, problems: list[str]) -> None:
-        """Say which parts of the stored memory were dropped (Repairs, and the log)."""
+    def _report(
+        self,
+        kind: str,
+        problems: list[str],
+        line: str = "%s: %s",
+        shown: int | None = None,
+    ) -> None:
+        """Log the agent's `problems` and have Repairs keep its issue `kind` in step.
+
+        `shown`: at most so many listed in the issue (all are logged).
+        """
         for problem in problems:
-            _LOGGER.warning("%s: memory: %s", self.name, problem)
-        report_problems(
-            self.hass, MEMORY_PROBLEMS, self.entry_id, self.name, problems[:20]
-        )
+            _LOGGER.warning(line, self.name, problem)
+        report_problems(self.hass, kind, self.entry_id, self.name, problems[:shown])
 
     async def _async_interrupted(self) -> None:
         """Say which approved actions were running when the agent stopped (interrupted)."""
@@ -265,7 +274,7 @@ class AgentRuntime:
             self._publish(record)
             await self.notifier.async_suggest(
                 record_id,
-                f"{self.name}: check {record['3_anticipation']['action']}",
+                f"{self.name}: check {RecordView.of(record).action}",
                 f"Home Assistant stopped while it ran ({flight['verdict']}); "
                 "it may or may not have happened. Check it.",
             )
@@ -280,26 +289,6 @@ class AgentRuntime:
             unsub()  # stopped while attaching
         elif unsub is not None:
             self._unsubs.append(unsub)
-
-    def _report_trigger_problems(self) -> None:
-        """Tell the user, in Repairs, which triggers cannot run (the rest still do)."""
-        for problem in self.trigger_problems:
-            _LOGGER.warning("%s: %s", self.name, problem)
-        report_problems(
-            self.hass, TRIGGER_PROBLEMS, self.entry_id, self.name, self.trigger_problems
-        )
-
-    def _report_condition_problems(self) -> None:
-        """Tell the user, in Repairs, which rules are refused: their condition is bad."""
-        for problem in self.conditions.problems:
-            _LOGGER.warning("%s: %s; the rule is refused", self.name, problem)
-        report_problems(
-            self.hass,
-            RULE_CONDITIONS,
-            self.entry_id,
-            self.name,
-            self.conditions.problems,
-        )
 
     async def async_stop(self) -> None:
         """Detach everything and write the memory to disk."""
@@ -411,8 +400,12 @@ class AgentRuntime:
         source: str = "service",
         *,
         escalate: bool = False,
+        cause: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Run one event through the agent now (the `pai.evaluate` action)."""
+        """Run one event through the agent now (the `pai.evaluate` action).
+
+        `cause`: the context id of the call; what the agent runs is its child.
+        """
         if self._lock_hold is not None and _LOCK_HOLDER.get() is self._lock_hold:
             # One of this agent's own actions asks it to evaluate: waiting for the
             # lock would wait for itself forever.
@@ -423,7 +416,11 @@ class AgentRuntime:
             )
         return await self.async_process(
             Event(
-                source=source, kind=kind, payload=dict(payload), time=dt_util.utcnow()
+                source=source,
+                kind=kind,
+                payload=dict(payload),
+                time=dt_util.utcnow(),
+                cause=cause,
             ),
             escalate=escalate,
         )
@@ -444,7 +441,7 @@ class AgentRuntime:
         event does not wait for it (its records are then not returned).
         """
         async with self._locked():
-            settled, escalated = self.brain.assess(event)
+            settled, escalated = self.rules.assess(event)
             context = self._context(event)
             # Privacy only matters where an LLM may later see the event (its summary).
             private = self.router.has_llm and self.privacy.is_private(event)
@@ -457,7 +454,7 @@ class AgentRuntime:
                 )
             wait = self.router.wait(dt_util.utcnow())
             if wait or self._thinking:
-                self._hold(event, escalated, wait)
+                self._hold(_Held(event, context, private, escalated), wait)
                 return await self._async_decide(event, context, private, settled)
             records = await self._async_decide(event, context, private, settled)
             self._thinking = True  # from here on, other escalations wait their turn
@@ -507,15 +504,25 @@ class AgentRuntime:
         sourced: list[tuple[Intent, RouteOutcome | None]] = [(i, None) for i in settled]
         if outcome is not None:
             sourced += [(intent, outcome) for intent in outcome.intents]
+        now = dt_util.now()
+        admitted = []
         for intent, source in sourced:
-            now = dt_util.now()
-            if not self.rate.admit(now):  # a flood: counted, told once (_rate_note)
+            if self.rate.admit(now):
+                admitted.append((intent, source))
+            else:  # a flood: counted, told once (_rate_note)
                 self._schedule_rate_note(now)
-                continue
+        if admitted:
             inputs = self.ledger.inputs(now, self.policy, self._interruption_cost())
-            decision = decide(intent, self.policy, inputs, self.survival)
-            self.ledger.record(decision, now)
-            records.append(await self._deliver(event, decision, context, source))
+            planned = steps(
+                [intent for intent, _ in admitted],
+                self.policy,
+                inputs,
+                self.survival,
+                self.runnable,
+            )
+            for step, (_, source) in zip(planned, admitted, strict=True):
+                self.ledger.record(step.decision, now)
+                records.append(await self._deliver(event, step, context, source))
         if remember:
             self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
@@ -563,13 +570,16 @@ class AgentRuntime:
 
     # --- the LLM tier -----------------------------------------------------------------------
 
-    def _hold(self, event: Event, escalated: list[Intent], wait: float) -> None:
+    def _hold(self, held: _Held, wait: float) -> None:
         """Keep the newest escalated event for the next allowed call (a burst costs one).
 
-        While a call is out, the timer is set when it ends (`_async_think`).
+        Its context is the one it came with: the LLM hears what happened before it, not
+        the event itself as history. While a call is out, the timer is set when it ends
+        (`_async_think`).
         """
-        coalesced = self._held[2] + 1 if self._held is not None else 0
-        self._held = (event, escalated, coalesced)
+        if self._held is not None:
+            held = replace(held, coalesced=self._held.coalesced + 1)
+        self._held = held
         if self._held_timer is None and not self._thinking:
             self._held_timer = async_call_later(self.hass, wait, self._release_held)
 
@@ -588,12 +598,14 @@ class AgentRuntime:
             if self._held is None:
                 self._thinking = False
                 return
-            event, escalated, coalesced = self._held
-            self._held = None
-            context = self._context(event)
-            private = self.privacy.is_private(event)
+            held, self._held = self._held, None
+        # The event is in the short memory already (remembered when it was held).
         await self._async_think(
-            event, context, private, escalated, coalesced=coalesced, remember=True
+            held.event,
+            held.context,
+            held.private,
+            held.escalated,
+            coalesced=held.coalesced,
         )
 
     async def _async_think(
@@ -604,7 +616,6 @@ class AgentRuntime:
         escalated: list[Intent],
         *,
         coalesced: int = 0,
-        remember: bool = False,
     ) -> list[dict[str, Any]]:
         """Ask the LLM chain without the agent's lock, then gate and deliver its answer.
 
@@ -617,7 +628,7 @@ class AgentRuntime:
             )
             async with self._locked():
                 return await self._async_decide(
-                    event, context, private, [], outcome, remember=remember
+                    event, context, private, [], outcome, remember=False
                 )
         finally:
             self._thinking = False
@@ -665,22 +676,20 @@ class AgentRuntime:
         return outcome
 
     def action_choices(self) -> tuple[ActionChoice, ...]:
-        """Return the actions an LLM may propose: runnable and allowed."""
+        """Return the actions an LLM may propose: runnable, allowed, capped by the gate.
+
+        Each comes with the highest level the gate can grant it (`gate.highest_level`).
+        """
         survival = self.survival
-        names = set(self.action_bindings) | set(self.webhooks)
+        names = self.runnable
         if survival.allowed_actions is not None:
             names &= survival.allowed_actions
-        caps = self.policy.action_max_levels
-        choices = []
-        for name in sorted(names):
-            cap = min(caps.get(name, self.policy.default_max_level), survival.ceiling)
-            if (
-                name in survival.sensitive_actions
-                and name not in survival.lifted_actions
-            ):
-                cap = min(cap, AutonomyLevel.ASK)
-            choices.append(ActionChoice(name, cap, self._describe(name)))
-        return tuple(choices)
+        return tuple(
+            ActionChoice(
+                name, highest_level(name, self.policy, survival), self._describe(name)
+            )
+            for name in sorted(names)
+        )
 
     def _describe(self, action: str) -> str:
         """Say what an action does in Home Assistant terms (services and entities)."""
@@ -753,12 +762,13 @@ class AgentRuntime:
     async def _deliver(
         self,
         event: Event,
-        decision: Decision,
+        step: Step,
         context: Mapping[str, Any],
         outcome: RouteOutcome | None = None,
     ) -> dict[str, Any]:
+        """Carry out one step of the loop and publish its record."""
+        decision = step.decision
         intent = decision.intent
-        level = decision.granted
         extensions: dict[str, Any] = {
             "ha": {"entry_id": self.entry_id, "agent": self.name}
         }
@@ -766,35 +776,32 @@ class AgentRuntime:
             extensions["brain"] = outcome.to_dict()
         title = f"{self.name}: {intent.action}"
         message = intent.rationale or intent.action
-        runnable = (
-            intent.action in self.action_bindings or intent.action in self.webhooks
-        )
 
         def record_with(
-            status: ExecutionStatus, taken: list[ActionTaken] | None = None
+            status: ExecutionStatus,
+            taken: list[ActionTaken] | None = None,
+            **ids: Any,
         ) -> dict[str, Any]:
-            return self._fit(
-                build_record(
-                    event,
-                    decision,
-                    context,
-                    status=status,
-                    actions_taken=taken or (),
-                    extensions=extensions,
-                )
+            return build_record(
+                event,
+                decision,
+                context,
+                status=status,
+                actions_taken=taken or (),
+                extensions=extensions,
+                **ids,
             )
 
-        if level in _STATUS_FOR_LEVEL:
-            record = record_with(_STATUS_FOR_LEVEL[level])
-            if level == AutonomyLevel.SUGGEST:
-                await self.notifier.async_suggest(record["record_id"], title, message)
-            return self._publish(record)
+        if step.delivery in (Delivery.RECORD, Delivery.UNBOUND):
+            return self._publish(record_with(step.status))
 
-        if not runnable:
-            return self._publish(record_with(ExecutionStatus.NO_ACTION_REGISTERED))
+        if step.delivery is Delivery.SUGGEST:
+            record = self._fit(record_with(step.status))
+            await self.notifier.async_suggest(record["record_id"], title, message)
+            return self._publish(record, fitted=True)
 
-        if level == AutonomyLevel.ASK:
-            record = record_with(ExecutionStatus.PENDING_APPROVAL)
+        if step.delivery is Delivery.ASK:
+            record = self._fit(record_with(step.status))
             # Say what will really run, from the binding; the model's words only quoted.
             title = self.what_runs(record)
             message = with_quote(title, self.name, intent.rationale)
@@ -803,7 +810,7 @@ class AgentRuntime:
                     record["record_id"],
                     "approval",
                     self.settings.approval_expiry_minutes,
-                    {"record": record, "event": event.to_dict()},
+                    {"record": record, "event": event.to_dict(), "cause": event.cause},
                 )
             except ApprovalError as err:  # never replace what waits under this id
                 _LOGGER.warning("%s: %s", self.name, err)
@@ -817,75 +824,100 @@ class AgentRuntime:
             await self.notifier.async_ask(record["record_id"], nonce, title, message)
             return self._publish(record)
 
-        record = record_with(ExecutionStatus.EXECUTED)
-        return self._publish(await self._execute(record, self.own.context()))
+        # Run first, then make the record once, with what the run did.
+        now = dt_util.utcnow()
+        record_id = new_record_id(now)
+        result = await self._async_run(
+            intent.action,
+            intent.params,
+            perception(event),
+            record_id,
+            self.own.context(parent_id=event.cause),
+        )
+        record = self._fit(
+            record_with(
+                ExecutionStatus(result.status),
+                [ActionTaken(intent.action, result.status, result.result)],
+                record_id=record_id,
+                now=now,
+            )
+        )
+        await self._async_offer_undo(record, result)
+        return self._publish(record, fitted=True)
 
     def what_runs(self, record: Mapping[str, Any]) -> str:
         """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
-        anticipation = record["3_anticipation"]
-        action = anticipation["action"]
+        view = RecordView.of(record)
+        action = view.action
         if action not in self.action_bindings and action in self.webhooks:
             return f"Post to {self.webhooks[action]} (web hook {action})"
-        params = {
-            key: value
-            for key, value in anticipation["params"].items()
-            if key != EVENT_PAYLOAD_PARAM
-        }
         return describe_sequence(
             self.hass,
             self.action_bindings.get(action, []),
             {
-                "params": params,
-                "event": record["1_perception"],
-                "record_id": record["record_id"],
+                "params": action_params(view.params),
+                "event": view.perception,
+                "record_id": view.record_id,
             },
         )
 
-    async def _async_post_webhook(
-        self, record: dict[str, Any], action: str, params: dict[str, Any]
+    async def _async_run(
+        self,
+        action: str,
+        params: Mapping[str, Any],
+        perceived: Mapping[str, Any],
+        record_id: str,
+        context: Context,
     ) -> ExecutionResult:
-        """POST the documented minimal payload; never for an event about private things."""
-        perception = record["1_perception"]
-        if self.privacy.payload_is_private(perception.get("raw_data_summary")):
+        """Run an action's binding (or post its web hook) now, under `context`."""
+        sequence = self.action_bindings.get(action)
+        if sequence is not None or action not in self.webhooks:
+            return await self.executor.async_execute(
+                sequence,
+                params=params,
+                event=perceived,
+                record_id=record_id,
+                context=context,
+            )
+        # The documented minimal payload; never for an event about private things.
+        if self.privacy.payload_is_private(perceived.get("raw_data_summary")):
             return ExecutionResult(
                 ExecutionStatus.NOT_EXECUTED,
                 "not posted: the event is about an entity labelled private",
             )
         return await self.executor.async_post_webhook(
             self.webhooks[action],
-            webhook_payload(self.name, record, action, params),
-            record["record_id"],
+            webhook_payload(
+                self.name, record_id, perceived, action, action_params(params)
+            ),
+            record_id,
         )
 
     async def _execute(
         self, record: dict[str, Any], context: Context
     ) -> dict[str, Any]:
-        """Run the record's action now; offer an undo on the phones when it ran."""
-        anticipation = record["3_anticipation"]
-        action = anticipation["action"]
-        params = {
-            key: value
-            for key, value in anticipation["params"].items()
-            if key != EVENT_PAYLOAD_PARAM
-        }
-        sequence = self.action_bindings.get(action)
-        if sequence is None and action in self.webhooks:
-            result = await self._async_post_webhook(record, action, params)
-        else:
-            result = await self.executor.async_execute(
-                sequence,
-                params=params,
-                event=record["1_perception"],
-                record_id=record["record_id"],
-                context=context,
-            )
-        status = ExecutionStatus(result.status)
-        record = with_execution(
-            record, status, [ActionTaken(action, result.status, result.result)]
+        """Run an approved record's action now; offer an undo on the phones when it ran."""
+        view = RecordView.of(record)
+        action = view.action
+        result = await self._async_run(
+            action, view.params, view.perception, view.record_id, context
         )
-        # An undo is offered only for what it may do alone (never opening anything),
-        # and says what it will put back.
-        if status == ExecutionStatus.EXECUTED and result.snapshot:
+        record = with_execution(
+            record,
+            ExecutionStatus(result.status),
+            [ActionTaken(action, result.status, result.result)],
+        )
+        await self._async_offer_undo(record, result)
+        return record
+
+    async def _async_offer_undo(
+        self, record: dict[str, Any], result: ExecutionResult
+    ) -> None:
+        """Offer an undo of what ran, on the phones, saying what it will put back.
+
+        Only for what an undo may do alone (never opening anything).
+        """
+        if result.status == ExecutionStatus.EXECUTED and result.snapshot:
             undo = undo_plan(self.hass, result.snapshot)
             if undo.restore:
                 nonce = await self._async_wait_for_answer(
@@ -900,7 +932,6 @@ class AgentRuntime:
                     f"{self.name} did: {self.what_runs(record)}",
                     describe_undo(self.hass, undo),
                 )
-        return record
 
     async def _async_wait_for_answer(
         self,
@@ -948,7 +979,7 @@ class AgentRuntime:
             raise ResolveError(
                 "not_an_approver", f"user {user_id} may not answer {record_id}"
             )
-        kind = "undo" if verdict == "undo" else "approval"
+        kind = Verb(verdict).kind
         # nonce None: an authenticated Home Assistant action, not a phone tap.
         claim = self.approvals.claim(record_id, kind, nonce, dt_util.utcnow())
         if claim.outcome is ClaimOutcome.EXPIRED and claim.item is not None:
@@ -980,9 +1011,9 @@ class AgentRuntime:
         user_id: str | None,
     ) -> dict[str, Any]:
         """Run what a won claim asks (approve, decline or undo) and publish it."""
-        action = record["3_anticipation"]["action"]
+        action = RecordView.of(record).action
         now = dt_util.now()
-        context = self.own.context(user_id)
+        context = self.own.context(user_id, parent_id=item.payload.get("cause"))
         await self.notifier.async_dismiss(record_id)
         if verdict == "approve":
             record = await self._execute(record, context)
@@ -1035,9 +1066,7 @@ class AgentRuntime:
             raise ResolveError("unknown_record", f"no recent record {record_id}")
         record = with_feedback(record, feedback)
         if feedback == Feedback.REJECTED:
-            self.ledger.record_decline(
-                record["3_anticipation"]["action"], dt_util.now()
-            )
+            self.ledger.record_decline(RecordView.of(record).action, dt_util.now())
         return self._publish(record, announce=True)
 
     async def _async_expire(self, now: datetime) -> None:
@@ -1073,36 +1102,39 @@ class AgentRuntime:
 
     def replay(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Run a recorded event through today's brain and policy; nothing is executed."""
-        perception = record["1_perception"]
-        x_event = record.get("x_pai", {}).get("event", {})
+        old = RecordView.of(record)
         event = Event(
-            source=str(perception.get("trigger_source", "replay")),
-            kind=str(perception.get("event_type", "replay")),
-            payload=dict(perception.get("raw_data_summary") or {}),
-            time=dt_util.parse_datetime(x_event.get("time", "")) or dt_util.utcnow(),
-            id=str(x_event.get("id", "replay")),
+            source=old.trigger_source or "replay",
+            kind=old.event_type or "replay",
+            payload=dict(old.payload),
+            time=dt_util.parse_datetime(old.event_time) or dt_util.utcnow(),
+            id=old.event_id or "replay",
         )
         inputs = self.ledger.inputs(
             dt_util.now(), self.policy, self._interruption_cost()
         )
-        new = []
-        for intent in self.brain.think(event, self._context(event)):
-            decision = decide(intent, self.policy, inputs, self.survival)
-            new.append(
-                {
-                    "action": intent.action,
-                    "granted_level": int(decision.granted),
-                    "reasons": [reason.to_dict() for reason in decision.reasons],
-                }
-            )
-        anticipation = record["3_anticipation"]
+        planned = steps(
+            self.rules.think(event, self._context(event)),
+            self.policy,
+            inputs,
+            self.survival,
+            self.runnable,
+        )
+        new = [
+            {
+                "action": step.decision.intent.action,
+                "granted_level": int(step.decision.granted),
+                "reasons": [reason.to_dict() for reason in step.decision.reasons],
+            }
+            for step in planned
+        ]
         return {
-            "record_id": record["record_id"],
+            "record_id": old.record_id,
             "old": {
-                "action": anticipation["action"],
-                "granted_level": anticipation["granted_level"],
-                "status": record["4_execution"]["status"],
-                "reasons": record.get("x_pai", {}).get("reasons", []),
+                "action": old.action,
+                "granted_level": old.granted_level,
+                "status": old.status,
+                "reasons": list(old.reasons),
             },
             "new": new,
         }
@@ -1118,24 +1150,23 @@ class AgentRuntime:
     # --- bookkeeping ----------------------------------------------------------------------
 
     def _publish(
-        self, record: dict[str, Any], *, announce: bool = False
+        self, record: dict[str, Any], *, announce: bool = False, fitted: bool = False
     ) -> dict[str, Any]:
         """Remember the record's latest state and fire `pai_record`.
 
         The entities are told once per event (`announce`, or `_changed` by the caller), not
         once per record: each update rewrites every entity of the agent.
         """
-        record = self._fit(record)
+        if not fitted:
+            record = self._fit(record)
         record_id = record["record_id"]
         self._records[record_id] = record
         self._records.move_to_end(record_id)
         while len(self._records) > RECENT_RECORDS:
             self._records.popitem(last=False)
         self.last_record = record
-        action = record["3_anticipation"]["action"]
-        self._history.setdefault(action, Counter())[
-            record["4_execution"]["status"]
-        ] += 1
+        view = RecordView.of(record)
+        self._history.setdefault(view.action, Counter())[view.status] += 1
         self.hass.bus.async_fire(
             EVENT_PAI_RECORD,
             {"entry_id": self.entry_id, "agent": self.name, "record": record},
@@ -1166,16 +1197,14 @@ class AgentRuntime:
         async_dispatcher_send(self.hass, self.signal)
 
     def _stored(self) -> dict[str, Any]:
-        return {
-            "ledger": self.ledger.to_dict(),
-            "approvals": self.approvals.to_dict(),
-            "in_flight": dict(self._in_flight),
-            "active": self.active,
-            "router": self.router.to_dict(),
-            "history": {
-                action: dict(counts) for action, counts in self._history.items()
-            },
-        }
+        return stored_memory(
+            ledger=self.ledger,
+            approvals=self.approvals,
+            in_flight=self._in_flight,
+            active=self.active,
+            router=self.router.to_dict(),
+            history=self._history,
+        )
 
 
 def _summary(event: Event) -> str:

@@ -28,7 +28,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LEVEL_NAMES
-from .engine.records import EXTENSION_KEY
+from .engine.records import RecordView
 from .entity import PaiEntity
 from .models import PaiConfigEntry
 
@@ -40,21 +40,21 @@ LAST_BRAIN = "last_brain"
 
 
 @dataclass(frozen=True, kw_only=True)
-class PaiCountSensorEntityDescription(SensorEntityDescription):
-    """A count the runtime keeps, read with `value_fn`."""
+class PaiFigureSensorEntityDescription(SensorEntityDescription):
+    """A figure the runtime keeps (a count, or dollars), read with `value_fn`."""
 
     value_fn: Callable[[AgentRuntime], int | float]
     changes_with_time: bool = False
 
 
 COUNT_SENSORS = (
-    PaiCountSensorEntityDescription(
+    PaiFigureSensorEntityDescription(
         key="pending_approvals",
         translation_key="pending_approvals",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda runtime: runtime.pending_approvals,
     ),
-    PaiCountSensorEntityDescription(
+    PaiFigureSensorEntityDescription(
         key="interruptions_last_hour",
         translation_key="interruptions_last_hour",
         state_class=SensorStateClass.MEASUREMENT,
@@ -66,7 +66,7 @@ COUNT_SENSORS = (
 
 
 LLM_SENSORS = (
-    PaiCountSensorEntityDescription(
+    PaiFigureSensorEntityDescription(
         key="llm_calls_last_hour",
         translation_key="llm_calls_last_hour",
         state_class=SensorStateClass.MEASUREMENT,
@@ -74,7 +74,7 @@ LLM_SENSORS = (
         value_fn=lambda runtime: runtime.router.calls_last_hour(dt_util.utcnow()),
         changes_with_time=True,
     ),
-    PaiCountSensorEntityDescription(
+    PaiFigureSensorEntityDescription(
         key="llm_cost_today",
         translation_key="llm_cost_today",
         # No state class: a rolling day falls as calls age out, which statistics misread.
@@ -98,11 +98,11 @@ async def async_setup_entry(
     runtime = entry.runtime_data.runtime
     sensors: list[SensorEntity] = [
         PaiLastDecisionSensor(runtime),
-        *(PaiCountSensor(runtime, description) for description in COUNT_SENSORS),
+        *(PaiFigureSensor(runtime, description) for description in COUNT_SENSORS),
     ]
     llm_keys = [d.key for d in LLM_SENSORS] + [LAST_BRAIN]
     if runtime.router.has_llm:
-        sensors += [PaiCountSensor(runtime, d) for d in LLM_SENSORS]
+        sensors += [PaiFigureSensor(runtime, d) for d in LLM_SENSORS]
         sensors.append(PaiLastBrainSensor(runtime))
     else:  # the brain was switched to the rules: its sensors go with it
         remove_entities(hass, Platform.SENSOR, runtime.entry_id, llm_keys)
@@ -121,13 +121,13 @@ def remove_entities(
             registry.async_remove(entity_id)
 
 
-class PaiCountSensor(PaiEntity, SensorEntity):
-    """A number the runtime counts."""
+class PaiFigureSensor(PaiEntity, SensorEntity):
+    """A figure the runtime keeps: a count, or what the LLM cost today in dollars."""
 
-    entity_description: PaiCountSensorEntityDescription
+    entity_description: PaiFigureSensorEntityDescription
 
     def __init__(
-        self, runtime: AgentRuntime, description: PaiCountSensorEntityDescription
+        self, runtime: AgentRuntime, description: PaiFigureSensorEntityDescription
     ) -> None:
         """Show one of the runtime's counts."""
         super().__init__(runtime, description.key)
@@ -158,7 +158,8 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
         """Return the granted level, lowercase; unknown before the first decision."""
         if (record := self.runtime.last_record) is None:
             return None
-        return LEVEL_NAMES[record["3_anticipation"]["granted_level"]]
+        granted = RecordView.of(record).granted_level
+        return None if granted is None else LEVEL_NAMES[granted]
 
     @property
     @override
@@ -166,14 +167,13 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
         """Return the action, rationale, record id, execution status and reasons."""
         if (record := self.runtime.last_record) is None:
             return None
-        anticipation = record["3_anticipation"]
-        reasons = record.get(EXTENSION_KEY, {}).get("reasons", [])
+        view = RecordView.of(record)
         return {
-            "action": anticipation["action"],
-            "rationale": anticipation["predicted_intent"],
-            "record_id": record["record_id"],
-            "status": record["4_execution"]["status"],
-            "reasons": [reason["detail"] for reason in reasons],
+            "action": view.action,
+            "rationale": view.rationale,
+            "record_id": view.record_id,
+            "status": view.status,
+            "reasons": [reason.get("detail") for reason in view.reasons],
         }
 
 

@@ -30,7 +30,7 @@ from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
-from .models import PaiConfigEntry
+from .models import PaiConfigEntry, owner_of_record
 from .record_history import async_get_records
 from .runtime import AgentRuntime, ResolveError
 
@@ -126,11 +126,9 @@ def _runtime(hass: HomeAssistant, entry_id: str) -> AgentRuntime:
 
 
 def _runtime_for_record(hass: HomeAssistant, record_id: str) -> AgentRuntime:
-    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-        runtime: AgentRuntime = entry.runtime_data.runtime
-        if runtime.has_record(record_id):
-            return runtime
-    raise _error("unknown_record", record_id=record_id)
+    if (runtime := owner_of_record(hass, record_id)) is None:
+        raise _error("unknown_record", record_id=record_id)
+    return runtime
 
 
 @callback
@@ -143,6 +141,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             call.data[ATTR_KIND],
             call.data[ATTR_PAYLOAD],
             escalate=call.data[ATTR_ESCALATE],
+            cause=call.context.id,
         )
         return {"records": cast(list[JsonValueType], records)}
 
@@ -187,10 +186,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
     async def replay(call: ServiceCall) -> ServiceResponse:
         record_id = call.data[ATTR_RECORD_ID]
-        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
-            runtime: AgentRuntime = entry.runtime_data.runtime
-            if (record := runtime.recent_record(record_id)) is not None:
-                return runtime.replay(record)
+        owner = owner_of_record(hass, record_id)
+        if owner is not None and (record := owner.recent_record(record_id)):
+            return owner.replay(record)
         found = await async_get_records(
             hass, entry_id=None, since=None, limit=1, status=None, record_id=record_id
         )

@@ -200,8 +200,13 @@ def _threshold_specs(trigger: ThresholdTrigger, entity_id: str) -> list[TriggerS
     ]
 
 
-def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent | None:
-    """Turn the variables of a fired trigger into a compact PAI event (None: not ours)."""
+def perceive(
+    spec: TriggerSpec, trigger: Mapping[str, Any], cause: Context | None = None
+) -> PerceivedEvent | None:
+    """Turn the variables of a fired trigger into a compact PAI event (None: not ours).
+
+    `cause`: the context the trigger fired in; the event keeps its id (`Event.cause`).
+    """
     platform = str(trigger.get("platform") or spec.config.get("trigger") or "unknown")
     payload: dict[str, Any] = {}
     collapse_key: str | None = None
@@ -238,6 +243,7 @@ def perceive(spec: TriggerSpec, trigger: Mapping[str, Any]) -> PerceivedEvent | 
         kind=kind,
         payload=payload,
         time=datetime.now(UTC),
+        cause=cause.id if cause is not None else None,
     )
     return PerceivedEvent(event, collapse_key)
 
@@ -299,7 +305,7 @@ async def async_attach(
     def fired(run_variables: dict[str, Any], context: Context | None = None) -> None:
         trigger = run_variables.get("trigger", {})
         spec = specs[int(trigger.get("idx", 0))]
-        if (perceived := perceive(spec, trigger)) is not None:
+        if (perceived := perceive(spec, trigger, context)) is not None:
             on_event(perceived, context)
 
     return await async_initialize_triggers(hass, configs, fired, DOMAIN, name, _log)

@@ -268,18 +268,6 @@ def test_expiry_is_exact_across_timezones() -> None:
     assert book.claim(RID, "approval", NONCE, just_before).ok
 
 
-def test_withdrawing_an_item_makes_later_claims_done() -> None:
-    book = ApprovalBook()
-    book.add(item())
-    withdrawn = book.withdraw(RID, "approval", NOW)
-    assert withdrawn is not None
-    assert withdrawn.record_id == RID
-    assert book.withdraw(RID, "approval", NOW) is None
-    assert book.claim(RID, "approval", NONCE, NOW).outcome is (
-        ClaimOutcome.ALREADY_DONE
-    )
-
-
 # Expiry and bounds
 
 
@@ -349,8 +337,6 @@ def test_the_book_refuses_what_it_cannot_keep() -> None:
         ApprovalBook(max_pending=0)
     with pytest.raises(ApprovalError, match="approval or an undo"):
         ApprovalBook().pending("everything")  # type: ignore[arg-type]
-    with pytest.raises(ApprovalError, match="approval or an undo"):
-        ApprovalBook().withdraw(RID, "x", NOW)  # type: ignore[arg-type]
 
 
 def test_pending_lists_items_oldest_first_and_by_kind() -> None:

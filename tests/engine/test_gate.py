@@ -13,7 +13,6 @@ import pytest
 from custom_components.pai.engine.gate import (
     POLICY_LAYER,
     SURVIVAL_LAYER,
-    GateInputError,
     count_recent_interruptions,
     decide,
 )
@@ -516,7 +515,7 @@ BAD_INTENTS = [
 def test_a_malformed_intent_is_refused_with_a_sentence(
     fields: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(GateInputError) as caught:
+    with pytest.raises(InvalidModelError) as caught:
         unchecked(Intent, **{"action": "notify.phone"} | fields)
 
     assert message in str(caught.value)
@@ -568,7 +567,7 @@ BAD_POLICIES = [
 def test_a_malformed_policy_is_refused_with_a_sentence(
     fields: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(GateInputError) as caught:
+    with pytest.raises(InvalidModelError) as caught:
         unchecked(Policy, **fields)
 
     assert message in str(caught.value)
@@ -589,7 +588,7 @@ def test_a_malformed_policy_is_refused_with_a_sentence(
 def test_quiet_hours_need_two_wall_clock_times(
     start: object, end: object, message: str
 ) -> None:
-    with pytest.raises(GateInputError) as caught:
+    with pytest.raises(InvalidModelError) as caught:
         unchecked(QuietHours, start=start, end=end)
 
     assert message in str(caught.value)
@@ -621,7 +620,7 @@ BAD_SURVIVAL = [
 def test_a_malformed_survival_policy_is_refused_with_a_sentence(
     fields: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(GateInputError) as caught:
+    with pytest.raises(InvalidModelError) as caught:
         unchecked(SurvivalPolicy, **fields)
 
     assert message in str(caught.value)
@@ -665,19 +664,18 @@ BAD_INPUTS = [
 def test_malformed_gate_inputs_are_refused_with_a_sentence(
     fields: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(GateInputError) as caught:
+    with pytest.raises(InvalidModelError) as caught:
         unchecked(GateInputs, **{"now": NOW} | fields)
 
     assert message in str(caught.value)
 
 
 def test_a_refusal_is_a_value_error_for_callers_that_catch_broadly() -> None:
-    assert GateInputError is InvalidModelError
-    assert issubclass(GateInputError, ValueError)
+    assert issubclass(InvalidModelError, ValueError)
 
 
 def test_a_change_made_through_replace_is_checked_too() -> None:
-    with pytest.raises(GateInputError, match="policy: min_confidence"):
+    with pytest.raises(InvalidModelError, match="policy: min_confidence"):
         replace(Policy(), min_confidence=-0.5)
 
 

@@ -71,7 +71,6 @@ def test_silent_actions_are_kept_for_the_user_but_not_counted_as_interruptions()
     ledger = ledger_with(acts=(ago(minutes=5), ago(minutes=90)))
 
     assert ledger.silent_acts == (ago(minutes=90), ago(minutes=5))
-    assert ledger.silent_acts_last_hour(NOW) == 1
     assert ledger.interruptions_last_hour(NOW) == 0
     assert ledger.inputs(NOW, POLICY).recent_interruptions == ()
 

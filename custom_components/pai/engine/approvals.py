@@ -280,15 +280,6 @@ class ApprovalBook:
             return ClaimResult(resolved.outcome)
         return ClaimResult(ClaimOutcome.UNKNOWN)
 
-    def withdraw(self, record_id: str, kind: str, now: datetime) -> PendingItem | None:
-        """Stop waiting for an item (the host settled it otherwise); later claims: done."""
-        checked = _kind(kind)
-        _check_aware(now, "now")
-        item = self._items.pop((record_id, checked), None)
-        if item is not None:
-            self._remember(item, ClaimOutcome.ALREADY_DONE, now)
-        return item
-
     def expire(self, now: datetime) -> list[PendingItem]:
         """Take out and return every item expired at `now`; forget old resolutions."""
         _check_aware(now, "now")

@@ -25,7 +25,6 @@ from .models import (
     Decision,
     GateInputs,
     Intent,
-    InvalidModelError,
     Policy,
     QuietHours,
     Reason,
@@ -43,9 +42,6 @@ DEFAULT_SURVIVAL = SurvivalPolicy()
 """Every bound action allowed, security-sensitive ones at most ASK."""
 
 INTERRUPTION_WINDOW = timedelta(hours=1)
-
-GateInputError = InvalidModelError
-"""The name callers of the gate knew the models' error by; the same class."""
 
 _OBSERVE, _SUGGEST, _ASK, _ACT = _LEVELS = tuple(AutonomyLevel)  # _LEVELS[n] is level n
 _NAMES = {level: level.name.lower() for level in AutonomyLevel}
@@ -94,11 +90,7 @@ def decide(
     if survival.ceiling < level:
         reasons.append(_ceiling(level, survival.ceiling))
         level = survival.ceiling
-    if (
-        survival.sensitive_max_level < level
-        and action in survival.sensitive_actions
-        and action not in survival.lifted_actions
-    ):
+    if survival.sensitive_max_level < level and _is_sensitive(action, survival):
         reasons.append(
             _security_sensitive(
                 level,
@@ -148,6 +140,34 @@ def decide(
                     level = _OBSERVE
 
     return Decision(intent, requested, level, tuple(reasons), cost)
+
+
+def highest_level(
+    action: str, policy: Policy, survival: SurvivalPolicy = DEFAULT_SURVIVAL
+) -> AutonomyLevel:
+    """Return the most `action` can be granted, whatever the event: what an LLM is offered.
+
+    The layers of `decide` that do not depend on the intent's scores or the moment: the
+    user's allowed actions, the agent's cap, the user's ceiling and the cap on
+    security-sensitive actions.
+    """
+    allowed = survival.allowed_actions
+    if allowed is not None and action not in allowed:
+        return _OBSERVE
+    level = min(
+        policy.action_max_levels.get(action, policy.default_max_level),
+        survival.ceiling,
+    )
+    if _is_sensitive(action, survival):
+        level = min(level, survival.sensitive_max_level)
+    return level
+
+
+def _is_sensitive(action: str, survival: SurvivalPolicy) -> bool:
+    """Whether the cap on security-sensitive actions applies to `action`."""
+    return (
+        action in survival.sensitive_actions and action not in survival.lifted_actions
+    )
 
 
 def count_recent_interruptions(times: Iterable[datetime], now: datetime) -> int:

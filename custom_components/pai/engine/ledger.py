@@ -32,7 +32,6 @@ LEDGER_VERSION = 1
 MIN_KEPT = 1000
 """Each list keeps at least this many newest times (more if the hourly cap is larger)."""
 
-_INTERRUPTING = frozenset({AutonomyLevel.SUGGEST, AutonomyLevel.ASK})
 _SKIPPED_EXAMPLES = 3
 
 
@@ -59,7 +58,7 @@ class GovernanceLedger:
         if not isinstance(decision, Decision):
             raise LedgerError(f"the ledger records a Decision, got {decision!r}")
         moment = _utc(now, "now")
-        if decision.granted in _INTERRUPTING:
+        if decision.interrupts:
             self._add(self._interruptions, moment)
         elif decision.granted == AutonomyLevel.ACT:
             self._add(self._acts, moment)
@@ -104,11 +103,6 @@ class GovernanceLedger:
     def interruptions_last_hour(self, now: datetime) -> int:
         """How often the user was interrupted in the hour before `now` (for a sensor)."""
         return len(self._recent_interruptions(_utc(now, "now")))
-
-    def silent_acts_last_hour(self, now: datetime) -> int:
-        """How many actions ran without asking in the hour before `now` (for a sensor)."""
-        moment = _utc(now, "now")
-        return len(self._acts) - _within_the_hour(self._acts, moment)
 
     def _recent_interruptions(self, moment: datetime) -> tuple[datetime, ...]:
         # Less than an hour old, as the gate counts them (`now - time < 1 h`).

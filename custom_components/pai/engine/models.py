@@ -43,6 +43,9 @@ class Event:
     payload: Mapping[str, Any] = field(default_factory=dict)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     id: str = field(default_factory=_new_id)
+    cause: str | None = field(default=None, compare=False)
+    """What made it happen, as the host knows it (a Home Assistant context id); the host
+    runs what it decides under a context whose parent this is. Not part of the record."""
 
     def __post_init__(self) -> None:
         """Refuse a source or kind that is not a name, or a naive time."""

@@ -14,11 +14,9 @@ lives under one top-level key, `x_pai`, that readers are free to ignore.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-import copy
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import Enum, StrEnum
-import json
 import math
 import re
 import secrets
@@ -35,7 +33,6 @@ SUPPORTED_VERSIONS = frozenset({"1.1", "1.2"})
 EXTENSION_KEY = "x_pai"
 """The one top-level key for PAI's additions to the standard record."""
 
-RECORD_SUFFIX = ".pai.json"
 RELEVANT_MEMORY_LIMIT = 5
 
 LAYER_KEYS: Mapping[str, tuple[str, ...]] = {
@@ -121,6 +118,134 @@ RECORD_ID_RANDOM_BYTES = 8
 52 % of the time at 5,000 records a day), so an answer never reaches the wrong record."""
 
 
+class RecordView:
+    """What readers use of a PAID record, by name: the layer keys are read only here.
+
+    Read leniently and only when asked (a record from the bus or the recorder may be
+    malformed): a missing or mistyped field reads as empty (`""`, `{}`, `None`, `()`).
+    """
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        """View `record` (any mapping; nothing is checked beyond each field's type)."""
+        self._record = record
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> RecordView:
+        """Return the view of `record`."""
+        return cls(record)
+
+    def _layer(self, key: str) -> Mapping[str, Any]:
+        return _map(self._record.get(key))
+
+    @property
+    def record_id(self) -> str:
+        """The record's id (`paid_YYYYMMDD_<hex>`)."""
+        return _str(self._record.get("record_id"))
+
+    @property
+    def timestamp(self) -> str:
+        """When the record was made (ISO 8601)."""
+        return _str(self._record.get("timestamp"))
+
+    @property
+    def perception(self) -> Mapping[str, Any]:
+        """The first layer as it is: what an action's templates see as `event`."""
+        return self._layer("1_perception")
+
+    @property
+    def trigger_source(self) -> str:
+        """Which trigger saw the event."""
+        return _str(self.perception.get("trigger_source"))
+
+    @property
+    def event_type(self) -> str:
+        """The event's kind."""
+        return _str(self.perception.get("event_type"))
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        """The event's payload (`raw_data_summary`)."""
+        return _map(self.perception.get("raw_data_summary"))
+
+    @property
+    def event_id(self) -> str:
+        """The event's id (PAI's addition)."""
+        return _str(_map(self._layer(EXTENSION_KEY).get("event")).get("id"))
+
+    @property
+    def event_time(self) -> str:
+        """When the event happened (ISO 8601; PAI's addition)."""
+        return _str(_map(self._layer(EXTENSION_KEY).get("event")).get("time"))
+
+    @property
+    def action(self) -> str:
+        """The intent's action."""
+        return _str(self._layer("3_anticipation").get("action"))
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The intent's params."""
+        return _map(self._layer("3_anticipation").get("params"))
+
+    @property
+    def rationale(self) -> str:
+        """Why the brain proposed it (`predicted_intent`)."""
+        return _str(self._layer("3_anticipation").get("predicted_intent"))
+
+    @property
+    def confidence(self) -> float | None:
+        """The intent's confidence, when it is a number."""
+        value = self._layer("3_anticipation").get("confidence_score")
+        return value if _is_number(value) else None
+
+    @property
+    def requested_level(self) -> int | None:
+        """The level the brain asked for, when it is one."""
+        return _level_or_none(self._layer("3_anticipation").get("requested_level"))
+
+    @property
+    def granted_level(self) -> int | None:
+        """The level the gate granted, when it is one."""
+        return _level_or_none(self._layer("3_anticipation").get("granted_level"))
+
+    @property
+    def status(self) -> str:
+        """What happened (`4_execution.status`)."""
+        return _str(self._layer("4_execution").get("status"))
+
+    @property
+    def feedback(self) -> str:
+        """What the user made of it (`6_adaptation.user_feedback`)."""
+        return _str(self._layer("6_adaptation").get("user_feedback"))
+
+    @property
+    def reasons(self) -> tuple[Mapping[str, Any], ...]:
+        """The gate's reasons (PAI's addition), each a mapping."""
+        reasons = self._layer(EXTENSION_KEY).get("reasons")
+        if not isinstance(reasons, list):
+            return ()
+        return tuple(reason for reason in reasons if isinstance(reason, Mapping))
+
+    @property
+    def brain(self) -> Mapping[str, Any]:
+        """Which LLM brain answered, and what it cost (PAI's addition)."""
+        return _map(self._layer(EXTENSION_KEY).get("brain"))
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _level_or_none(value: Any) -> int | None:
+    return value if _is_int(value) and value in AutonomyLevel else None
+
+
 def new_record_id(now: datetime) -> str:
     """`paid_YYYYMMDD_<16 hex>`, dated in UTC (paigent writes 6 hex; both are read)."""
     return (
@@ -162,11 +287,7 @@ def build_record(
         "protocol": PROTOCOL_NAME,
         "record_id": record_id or new_record_id(moment),
         "timestamp": moment.isoformat(),
-        "1_perception": {
-            "trigger_source": event.source,
-            "event_type": event.kind,
-            "raw_data_summary": event.payload,
-        },
+        "1_perception": perception(event),
         "2_context": {
             "user_current_state": ctx.get("user_state", "unknown"),
             "relevant_memory": list(recent)[:RELEVANT_MEMORY_LIMIT],
@@ -196,6 +317,15 @@ def build_record(
     return validate_record(to_jsonable(record))
 
 
+def perception(event: Event) -> dict[str, Any]:
+    """Return the record's first layer: what was perceived, in JSON types."""
+    return {
+        "trigger_source": event.source,
+        "event_type": event.kind,
+        "raw_data_summary": to_jsonable(event.payload),
+    }
+
+
 def to_jsonable(value: Any) -> Any:
     """`value` made of JSON types only (NaN and infinities become None)."""
     match value:
@@ -223,12 +353,17 @@ def with_execution(
     status: ExecutionStatus,
     actions_taken: Iterable[ActionTaken] | None = None,
 ) -> dict[str, Any]:
-    """Return a copy of `record` with a new execution status (and actions, when given)."""
-    updated = copy.deepcopy(dict(record))
-    execution = updated["4_execution"]
+    """Return a copy of `record` with a new execution status (and actions, when given).
+
+    Only the layer that changes is new; the others are shared with `record` (records
+    are never changed in place).
+    """
+    updated = dict(record)
+    execution = dict(updated["4_execution"])
     execution["status"] = str(status)
     if actions_taken is not None:
         execution["actions_taken"] = [taken.to_dict() for taken in actions_taken]
+    updated["4_execution"] = execution
     return validate_record(updated)
 
 
@@ -236,38 +371,12 @@ def with_feedback(
     record: Mapping[str, Any], feedback: Feedback, learning_adjustment: Any = None
 ) -> dict[str, Any]:
     """Return a copy of `record` with the user's feedback (and what was learnt from it)."""
-    updated = copy.deepcopy(dict(record))
+    updated = dict(record)
     updated["6_adaptation"] = {
         "user_feedback": str(feedback),
         "learning_adjustment": to_jsonable(learning_adjustment),
     }
     return validate_record(updated)
-
-
-def dumps(record: Mapping[str, Any]) -> str:
-    """Strict JSON text of a valid record (UTF-8 friendly, indented like the reference)."""
-    return json.dumps(
-        validate_record(record), ensure_ascii=False, indent=2, allow_nan=False
-    )
-
-
-def loads(text: str | bytes) -> dict[str, Any]:
-    """Parse and validate a record from JSON text."""
-    try:
-        obj = json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as err:
-        problem = str(err) or "nested too deeply"
-        raise InvalidRecordError(f"record is not valid JSON: {problem}") from None
-    return validate_record(obj)
-
-
-def record_filename(record: Mapping[str, Any]) -> str:
-    """`<record_id>.pai.json`, the name single records travel under."""
-    return f"{validate_record(record)['record_id']}{RECORD_SUFFIX}"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def validate_record(obj: Any) -> dict[str, Any]:

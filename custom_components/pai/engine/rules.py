@@ -37,6 +37,12 @@ _LOGGER = logging.getLogger(__name__)
 EVENT_PAYLOAD_PARAM = "event_payload"
 """The intent param that carries the triggering event's payload (as paigent names it)."""
 
+
+def action_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return an intent's params as its action gets them: without the event's payload."""
+    return {key: value for key, value in params.items() if key != EVENT_PAYLOAD_PARAM}
+
+
 DEFAULT_CONFIDENCE = 0.6
 DEFAULT_URGENCY = 0.5
 DEFAULT_LEVEL = AutonomyLevel.SUGGEST
