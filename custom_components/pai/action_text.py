@@ -23,6 +23,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.template import Template
 import probatio as vol
 
+from .engine.bounds import short
 from .sensitivity import nested_sequences, validate
 
 MAX_TEXT = 240
@@ -48,11 +49,6 @@ def with_quote(what: str, agent: str, rationale: str | None) -> str:
         quote = short(" ".join(rationale.split()), MAX_QUOTE)
         return f"{what}\n{agent} says: “{quote}”"
     return f"{what}\nAsked by {agent}"
-
-
-def short(text: str, limit: int) -> str:
-    """Cut `text` to `limit` characters, marking the cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _steps(

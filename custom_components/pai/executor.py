@@ -27,6 +27,7 @@ from homeassistant.helpers.state import async_reproduce_state
 from homeassistant.util.json import json_loads
 import probatio as vol
 
+from .engine.bounds import short
 from .engine.records import ExecutionStatus
 from .engine.rules import action_params
 
@@ -209,9 +210,7 @@ def _message(err: BaseException) -> str:
 
 
 def _short(text: str) -> str:
-    if len(text) <= RESULT_MAX_CHARS:
-        return text
-    return text[: RESULT_MAX_CHARS - 1] + "…"
+    return short(text, RESULT_MAX_CHARS)
 
 
 def _describe(actions: list[dict[str, Any]]) -> str:

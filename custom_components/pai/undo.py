@@ -16,7 +16,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from .action_text import short
+from .engine.bounds import short
 from .sensitivity import opens
 
 MAX_TEXT = 240

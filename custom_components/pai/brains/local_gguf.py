@@ -42,6 +42,7 @@ from ..engine.brain import (
     FailureKind,
     Usage,
     parse_answer,
+    salvage_cut_off,
     system_prompt,
     user_message,
 )
@@ -149,15 +150,13 @@ def decode(text: str) -> Mapping[str, Any] | str:
         obj = None
     if isinstance(obj, Mapping):
         return obj
-    end = len(text)
-    while (end := text.rfind("}", 0, end)) > 0:
-        try:
-            obj = json.loads(text[: end + 1] + "]}", strict=False)
-        except ValueError:
-            continue
-        if isinstance(obj, Mapping) and obj.get("intents"):
-            return obj
-    return text
+    found = salvage_cut_off(
+        text,
+        "}",
+        "]}",
+        lambda found: isinstance(found, Mapping) and bool(found.get("intents")),
+    )
+    return found if isinstance(found, Mapping) else text
 
 
 def complete(

@@ -29,6 +29,12 @@ the `pai_record` event carries the agent's id and name next to the record."""
 
 TRUNCATED_KEY = "truncated"
 
+
+def short(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters, marking the cut (for titles, results, reviews)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 # What may be cut from a record, bulkiest-likely first. The record's identity, action,
 # params (an approval runs them), levels and statuses are never cut; the copy of the
 # event's payload among the params is (the action never sees it).

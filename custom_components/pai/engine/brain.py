@@ -12,7 +12,7 @@ actions, and the level it asks for is capped by the user's policy after it answe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 import json
@@ -311,6 +311,26 @@ def _decode(text: str) -> Any:
     raise BrainError(
         FailureKind.INVALID_OUTPUT, f"the answer is not JSON: {text[:80]!r}"
     )
+
+
+def salvage_cut_off(
+    text: str, closer: str, suffix: str, keep: Callable[[object], bool]
+) -> object | None:
+    """Return what a cut-off JSON answer holds whole (None when nothing is kept).
+
+    A model stopped by `max_tokens` leaves the JSON open; the items it finished are still
+    good. Walks back over each `closer`, closes the rest with `suffix`, and returns the
+    first parse that `keep` accepts.
+    """
+    end = len(text)
+    while (end := text.rfind(closer, 0, end)) > 0:
+        try:
+            found: object = json.loads(text[: end + 1] + suffix, strict=False)
+        except ValueError, RecursionError:
+            continue
+        if keep(found):
+            return found
+    return None
 
 
 def _short(value: Any) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 import json
 from typing import Any
 
-from .brain import BrainError, BrainRequest, _decode
+from .brain import BrainError, BrainRequest, _decode, salvage_cut_off
 
 COMPACT_RATIONALE = 40
 """Characters of reason the answer may hold: a handful of tokens."""
@@ -215,14 +215,11 @@ def _load(text: str) -> object:
         return json.loads(text, strict=False)
     except ValueError, RecursionError:
         pass
-    end = len(text)
-    while (end := text.rfind("]", 0, end)) > 0:
-        try:
-            found = json.loads(text[: end + 1] + "]", strict=False)
-        except ValueError, RecursionError:
-            continue
-        if isinstance(found, list) and found:
-            return found
+    found = salvage_cut_off(
+        text, "]", "]", lambda found: isinstance(found, list) and bool(found)
+    )
+    if found is not None:
+        return found
     try:
         return _decode(text)  # fenced, or with prose around it
     except BrainError:

@@ -28,6 +28,7 @@ from .agent import (
     ThresholdTrigger,
     WebhookAction,
 )
+from .bounds import short
 from .models import AutonomyLevel
 
 type Where = Literal["internet", "local", "invalid"]
@@ -229,5 +230,4 @@ def outward_items(
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+    return short(" ".join(text.split()), _SHOWN)
