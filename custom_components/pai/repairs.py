@@ -93,8 +93,6 @@ CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 RECHECK = timedelta(minutes=5)
 """Budgets age out with no event; look again this often."""
 
-NO_ACTION_BOUND = "no_action_registered"
-
 
 def issue_id(kind: str, entry_id: str) -> str:
     """Return the issue id of one kind of problem of one agent."""
@@ -232,7 +230,7 @@ def async_update_issues(
     elif (runtime.llm.last_brain or {}).get("name", RULES) != RULES:
         ir.async_delete_issue(hass, DOMAIN, unreachable_id)  # it answered
     _update_notify_targets(hass, entry, runtime)
-    _update_unbound(hass, entry, runtime, _proposed_unbound(runtime))
+    _update_unbound(hass, entry, runtime, set(runtime.book.unbound))
 
 
 @callback
@@ -255,19 +253,6 @@ def _update_notify_targets(
         translation_placeholders={"agent": entry.title, "targets": _bullets(missing)},
         data={"entry_id": entry.entry_id},
     )
-
-
-@callback
-def _proposed_unbound(runtime: AgentRuntime) -> set[str]:
-    """Return the actions the agent's recent records proposed but could not run."""
-    return {
-        action
-        for record in runtime.book.recent()
-        if (record.get("4_execution") or {}).get("status") == NO_ACTION_BOUND
-        and isinstance(
-            action := (record.get("3_anticipation") or {}).get("action"), str
-        )
-    }
 
 
 @callback

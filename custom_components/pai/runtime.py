@@ -119,11 +119,12 @@ class AgentRuntime:
         self.book = RecordBook(hass, entry_id, name, self.keeper)
         self.notifier = Notifier(hass, list(settings.notify_targets))
         self.own = OwnActivity(hass, entry_id)
+        self.executor = ActionExecutor(hass, DOMAIN)
         parts = DeliveryParts(
             book=self.book,
             pending=PendingRequests(name, self.keeper, self.book, self.notifier),
             notifier=self.notifier,
-            executor=ActionExecutor(hass, DOMAIN),
+            executor=self.executor,
             own=self.own,
             privacy=self.privacy,
         )
@@ -229,6 +230,7 @@ class AgentRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         self._worker = None
+        await self.executor.async_unload()
         await self.keeper.async_save()
 
     def _reauth(self) -> None:
@@ -295,7 +297,7 @@ class AgentRuntime:
         self.queue.put(perceived.event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
             self._worker = self.hass.async_create_task(
-                self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=False
+                self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=True
             )
 
     async def _async_drain(self) -> None:
