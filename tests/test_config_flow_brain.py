@@ -65,7 +65,7 @@ async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
             "entities": ["input_boolean.motion"],
             "level": "suggest",
             "confidence": 0.9,
-            "engine": engine,
+            "kind": engine,
         },
     )
     assert result["step_id"] == "targets"
@@ -80,7 +80,7 @@ def default(result: FlowResult, field: str) -> Any:
 
 
 def engines(result: FlowResult) -> list[str]:
-    selector = result["data_schema"].schema["engine"]
+    selector = result["data_schema"].schema["kind"]
     return list(selector.config["options"])
 
 
@@ -118,7 +118,7 @@ async def test_create_with_claude_checks_the_key_and_lets_the_user_correct_it(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]
-    assert entry.data["brain"] == {"engine": "anthropic", "api_key": API_KEY}
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
     assert entry.options["brain_model"] == "claude-sonnet-4-5"
     assert entry.state is ConfigEntryState.LOADED
     keys = [key_of(seen.headers) for seen in anthropic_api.requests]
@@ -155,8 +155,8 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
 
     assert result["step_id"] == "brain"
     assert engines(result) == ["rules", "anthropic", "openai", "ai_task"]  # no weights
-    assert default(result, "engine") == "openai"  # llama-server speaks OpenAI's API
-    result = await configure(hass, result, {"engine": "openai"})
+    assert default(result, "kind") == "openai"  # llama-server speaks OpenAI's API
+    result = await configure(hass, result, {"kind": "openai"})
     assert result["step_id"] == "brain_openai"
     assert suggested(result)["base_url"] == closed_port  # from brain.json
     assert suggested(result)["brain_model"] == "gemma-3-270m-q4_k_m"
@@ -186,7 +186,7 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
     await hass.async_block_till_done()
     entry = result["result"]
     assert entry.data["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": openai_server.url,
         "api_key": OPENAI_KEY,
     }
@@ -202,8 +202,8 @@ async def test_the_local_model_is_offered_only_with_weights(
     result = await bind(hass, await upload(hass, uploads, path))
 
     assert engines(result) == ["rules", "anthropic", "openai", "ai_task", "local"]
-    assert default(result, "engine") == "local"  # the author shipped the model
-    result = await configure(hass, result, {"engine": "rules"})
+    assert default(result, "kind") == "local"  # the author shipped the model
+    result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert "brain" not in result["result"].data
 
@@ -226,7 +226,7 @@ async def test_an_ai_task_entity_that_does_not_exist_is_refused(
 async def test_a_key_refused_at_setup_starts_reauth_and_a_new_key_fixes_it(
     hass: HomeAssistant, anthropic_api: FakeAnthropic
 ) -> None:
-    entry = with_brain({"engine": "anthropic", "api_key": "sk-revoked"})
+    entry = with_brain({"kind": "anthropic", "api_key": "sk-revoked"})
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -245,14 +245,14 @@ async def test_a_key_refused_at_setup_starts_reauth_and_a_new_key_fixes_it(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"] == {"engine": "anthropic", "api_key": API_KEY}
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
     assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_a_key_revoked_while_running_asks_for_a_new_one(
     hass: HomeAssistant, anthropic_api: FakeAnthropic
 ) -> None:
-    entry = with_brain({"engine": "anthropic", "api_key": API_KEY})
+    entry = with_brain({"kind": "anthropic", "api_key": API_KEY})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -279,7 +279,7 @@ async def test_a_brain_that_is_down_at_setup_leaves_the_rules_running(
     issue_registry: ir.IssueRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    entry = with_brain({"engine": "openai", "base_url": closed_port, "api_key": "k"})
+    entry = with_brain({"kind": "openai", "base_url": closed_port, "api_key": "k"})
     entry.add_to_hass(hass)
     with caplog.at_level(logging.WARNING):
         assert await hass.config_entries.async_setup(entry.entry_id)
@@ -320,10 +320,10 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
     )
     result = await configure(hass, result, {})  # no file: the brain
     assert result["step_id"] == "brain"
-    assert default(result, "engine") == "anthropic"  # what it has now
+    assert default(result, "kind") == "anthropic"  # what it has now
     assert "local" not in engines(result)
 
-    result = await configure(hass, result, {"engine": "openai"})
+    result = await configure(hass, result, {"kind": "openai"})
     result = await configure(
         hass,
         result,
@@ -332,7 +332,7 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"]["engine"] == "openai"
+    assert entry.data["brain"]["kind"] == "openai"
     assert entry.options["brain_model"] == "gemma"
     assert entry.data["agent"] == agent  # the rest is as it was
     assert entry.data["bindings"] == bindings
@@ -343,11 +343,11 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
         DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
     )
     result = await configure(hass, result, {})
-    assert default(result, "engine") == "openai"
-    result = await configure(hass, result, {"engine": "rules"})
+    assert default(result, "kind") == "openai"
+    result = await configure(hass, result, {"kind": "rules"})
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"] == {"engine": "rules"}
+    assert entry.data["brain"] == {"kind": "rules"}
     assert "brain_model" not in entry.options
     assert entry.runtime_data.runtime.router.has_llm is False
     assert llm_entities(hass, entry) == set()  # removed, not left unavailable
@@ -409,7 +409,7 @@ async def test_an_ai_task_entity_thinks_for_the_agent(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]
-    assert entry.data["brain"] == {"engine": "ai_task", "entity_id": ai_task_entity}
+    assert entry.data["brain"] == {"kind": "ai_task", "entity_id": ai_task_entity}
     runtime = entry.runtime_data.runtime
     await runtime.async_evaluate("ha.state", {"to_state": "on"}, escalate=True)
     assert runtime.last_brain is not None

@@ -155,7 +155,7 @@ async def test_diagnostics_redact_an_llm_key_of_an_agent_that_is_not_running(
         unique_id="cloud_watch",
         data={
             **base.data,
-            "brain": {"engine": "anthropic", "api_key": "sk-ant-api03-very-secret"},
+            "brain": {"kind": "anthropic", "api_key": "sk-ant-api03-very-secret"},
         },
         options={"brain_model": "claude-haiku-4-5"},
         disabled_by=ConfigEntryDisabler.USER,  # set up PAI, not this agent
@@ -168,7 +168,7 @@ async def test_diagnostics_redact_an_llm_key_of_an_agent_that_is_not_running(
     assert_no_secret(diagnostics)
     assert isinstance(diagnostics, dict)
     assert diagnostics["entry"]["data"]["brain"] == {
-        "engine": "anthropic",
+        "kind": "anthropic",
         "api_key": REDACTED,
     }
     assert diagnostics["entry"]["options"] == {"brain_model": "claude-haiku-4-5"}
@@ -212,7 +212,7 @@ async def test_diagnostics_show_a_resting_llm_brain_without_its_key(
         data={
             **base.data,
             "brain": {
-                "engine": "openai",
+                "kind": "openai",
                 "base_url": overloaded_server,
                 "api_key": "bearer-abc",
             },
@@ -234,10 +234,17 @@ async def test_diagnostics_show_a_resting_llm_brain_without_its_key(
     assert overloaded_server not in json.dumps(diagnostics)
     assert isinstance(diagnostics, dict)
     assert diagnostics["entry"]["data"]["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": REDACTED,
         "api_key": REDACTED,
     }
+    # What is in force: the options over the file's policy and the defaults, no key.
+    settings = diagnostics["settings"]
+    assert settings["brain_kind"] == "openai"
+    assert settings["brain_model"] == "tiny"
+    assert settings["limits"]["min_interval_seconds"] == 0
+    assert settings["limits"]["max_calls_per_hour"] == 60  # the default
+    assert settings["ceiling"] == "act"  # the user has not lowered it
     router = diagnostics["runtime"]["router"]
     assert len(router["brains"]) == 1
     assert router["brains"][0]["is_local"] is True  # 127.0.0.1 is in the home

@@ -337,7 +337,7 @@ def llm_agent(options: dict[str, Any] | None = None) -> MockConfigEntry:
         domain=DOMAIN,
         title=entry.title,
         unique_id=entry.unique_id,
-        data={**entry.data, "brain": {"engine": "anthropic", "api_key": API_KEY}},
+        data={**entry.data, "brain": {"kind": "anthropic", "api_key": API_KEY}},
         options=dict(entry.options),
     )
 

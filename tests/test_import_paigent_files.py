@@ -40,7 +40,7 @@ async def bind(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
     if result.get("step_id") == "brain":  # the file asks for an LLM: keep to the rules
-        result = await configure(hass, result, {"engine": "rules"})
+        result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]

@@ -367,7 +367,7 @@ def thinking(brain: dict[str, Any], **options: Any) -> MockConfigEntry:
     )
 
 
-SERVER = {"engine": "openai", "base_url": "http://127.0.0.1:9/v1"}
+SERVER = {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}
 """A home server without a key: nothing is asked of it unless an event escalates."""
 
 
@@ -392,7 +392,7 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
 
     for brain, expected in (
         (
-            {"engine": "anthropic", "api_key": "k"},
+            {"kind": "anthropic", "api_key": "k"},
             [
                 "brain_model",
                 "llm_every_event",
@@ -404,7 +404,7 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
             ],
         ),
         (
-            {"engine": "local"},
+            {"kind": "local"},
             [  # the model is the file's weights; how it runs is tunable
                 "llm_every_event",
                 "llm_min_interval_seconds",
@@ -416,18 +416,18 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
                 "local_threads",
             ],
         ),
-        ({"engine": "rules"}, []),
+        ({"kind": "rules"}, []),
     ):
         entry = thinking(brain)
         entry.add_to_hass(hass)
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        assert llm_fields(result) == expected, brain["engine"]
+        assert llm_fields(result) == expected, brain["kind"]
 
 
 async def test_the_llm_section_suggests_the_limits_in_force(
     hass: HomeAssistant,
 ) -> None:
-    entry = thinking({"engine": "anthropic", "api_key": "k"}, llm_max_calls_per_hour=5)
+    entry = thinking({"kind": "anthropic", "api_key": "k"}, llm_max_calls_per_hour=5)
     entry.add_to_hass(hass)
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -495,7 +495,7 @@ async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(
     hass: HomeAssistant,
 ) -> None:
     """Options the form does not show are not cleared (switching back restores them)."""
-    entry = thinking({"engine": "rules"}, llm_max_calls_per_hour=5, brain_model="m")
+    entry = thinking({"kind": "rules"}, llm_max_calls_per_hour=5, brain_model="m")
     entry.add_to_hass(hass)
 
     await submit(hass, entry, min_confidence=0.5, notify_targets=[PHONE])
@@ -505,7 +505,7 @@ async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(
     assert entry.options["min_confidence"] == 0.5
 
     # A local brain keeps the cloud model too; its own limits are edited.
-    local = thinking({"engine": "local"}, brain_model="m", local_threads=4)
+    local = thinking({"kind": "local"}, brain_model="m", local_threads=4)
     local.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(local.entry_id)
     await hass.config_entries.options.async_configure(

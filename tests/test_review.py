@@ -353,7 +353,7 @@ async def test_the_files_brain_server_is_suggested_only_when_ticked(
     )
 
     result = await bind(hass, await configure(hass, result, {}))
-    result = await configure(hass, result, {"engine": "openai"})
+    result = await configure(hass, result, {"kind": "openai"})
 
     assert result["step_id"] == "brain_openai"
     assert brain_suggested(result)["base_url"] is None

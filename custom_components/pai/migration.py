@@ -3,6 +3,9 @@
 1.1: the first release's entries.
 1.2: the LLM brain's model lives in the options alone (`brain_model`); 1.1 entries could carry
      it in the data's `brain` section too, where the runtime read it as a fallback.
+1.3: the data's `brain` section names its kind under `kind` (it was `engine`, the word the
+     pure package goes by; a `.pai` file's brain.json keeps `engine`, paigent's format).
+     A release before 1.3 finds no brain in a 1.3 entry and runs the agent on its rules.
 
 Minor versions stay readable by older releases of the same major version; Home Assistant
 refuses an entry from a newer major version (a migration error), never guessed at.
@@ -17,12 +20,15 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_BRAIN, CONF_BRAIN_MODEL
+from .const import CONF_BRAIN, CONF_BRAIN_KIND, CONF_BRAIN_MODEL
 
 _LOGGER = logging.getLogger(__name__)
 
 VERSION = 1
-MINOR_VERSION = 2
+MINOR_VERSION = 3
+
+OLD_BRAIN_KIND = "engine"
+"""Where entries before 1.3 kept the brain's kind."""
 
 
 def model_to_options(
@@ -44,6 +50,21 @@ def model_to_options(
     return new_data, new_options
 
 
+def brain_kind_renamed(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return data whose brain section names its kind under `kind`, not `engine`.
+
+    A `kind` already there wins (nothing older wrote one, but it is the newer word).
+    """
+    new_data = dict(data)
+    brain = data.get(CONF_BRAIN)
+    if isinstance(brain, Mapping) and OLD_BRAIN_KIND in brain:
+        brain = dict(brain)
+        kind = brain.pop(OLD_BRAIN_KIND)
+        brain.setdefault(CONF_BRAIN_KIND, kind)
+        new_data[CONF_BRAIN] = brain
+    return new_data
+
+
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Bring an entry stored by an older release up to this one's version.
 
@@ -53,6 +74,10 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         data, options = model_to_options(entry.data, entry.options)
         hass.config_entries.async_update_entry(
             entry, data=data, options=options, minor_version=2
+        )
+    if entry.minor_version < 3:
+        hass.config_entries.async_update_entry(
+            entry, data=brain_kind_renamed(entry.data), minor_version=3
         )
     _LOGGER.debug("%s migrated to version %s.%s", entry.title, VERSION, MINOR_VERSION)
     return True

@@ -246,7 +246,7 @@ async def test_no_build_a_repair_and_the_fix_moves_the_model_to_a_server(
     assert flow["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.data["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": llm_server,
         "api_key": "sk-1",
     }
