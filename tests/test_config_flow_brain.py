@@ -44,15 +44,17 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
+from custom_components.pai.agent_draft import file_brain_kind
 from custom_components.pai.const import DOMAIN
+from custom_components.pai.engine.agent import BrainConfig
 from tests.helpers import OPENAI_KEY, ModelServer, bind, pack_llm, with_brain
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
 from .helpers import LLM_BRAIN, Uploads, brain_suggested as suggested, configure, upload
 
 
-async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
-    """Create an agent that watches the motion sensor, with the brain `engine`."""
+async def start_create(hass: HomeAssistant, kind: str) -> FlowResult:
+    """Create an agent that watches the motion sensor, with the brain of kind `kind`."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
@@ -65,7 +67,7 @@ async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
             "entities": ["input_boolean.motion"],
             "level": "suggest",
             "confidence": 0.9,
-            "kind": engine,
+            "kind": kind,
         },
     )
     assert result["step_id"] == "targets"
@@ -79,7 +81,7 @@ def default(result: FlowResult, field: str) -> Any:
     return key.default()
 
 
-def engines(result: FlowResult) -> list[str]:
+def brain_kinds(result: FlowResult) -> list[str]:
     selector = result["data_schema"].schema["kind"]
     return list(selector.config["options"])
 
@@ -154,7 +156,12 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
     result = await bind(hass, await upload(hass, uploads, path, allow=["brain_server"]))
 
     assert result["step_id"] == "brain"
-    assert engines(result) == ["rules", "anthropic", "openai", "ai_task"]  # no weights
+    assert brain_kinds(result) == [
+        "rules",
+        "anthropic",
+        "openai",
+        "ai_task",
+    ]  # no weights
     assert default(result, "kind") == "openai"  # llama-server speaks OpenAI's API
     result = await configure(hass, result, {"kind": "openai"})
     assert result["step_id"] == "brain_openai"
@@ -201,7 +208,7 @@ async def test_the_local_model_is_offered_only_with_weights(
     path = pack_llm(tmp_path, weights=b"GGUF" + bytes(64))
     result = await bind(hass, await upload(hass, uploads, path))
 
-    assert engines(result) == ["rules", "anthropic", "openai", "ai_task", "local"]
+    assert brain_kinds(result) == ["rules", "anthropic", "openai", "ai_task", "local"]
     assert default(result, "kind") == "local"  # the author shipped the model
     result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -218,6 +225,81 @@ async def test_an_ai_task_entity_that_does_not_exist_is_refused(
     assert result["errors"] == {"base": "cannot_connect"}
     assert "ai_task.nowhere" in result["description_placeholders"]["detail"]
     assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+FILE_BRAINS: list[tuple[dict[str, Any], str, str | None]] = [
+    # A file written for Claude names a model Claude knows: it is suggested.
+    ({"engine": "Anthropic", "model": "claude-sonnet-4-5"}, "anthropic", None),
+    # One written for another service may not: Claude's default is suggested.
+    ({"engine": "claude", "model": "gpt-4o-mini"}, "anthropic", "claude-haiku-4-5"),
+    ({"engine": "ha_ai_task"}, "ai_task", None),
+]
+"""brain.json, the brain offered first, the model suggested (None: the file's)."""
+
+
+@pytest.mark.parametrize("case", FILE_BRAINS)
+@pytest.mark.usefixtures("house")
+async def test_a_file_that_asks_for_a_service_suggests_that_service(
+    hass: HomeAssistant,
+    uploads: Uploads,
+    tmp_path: Path,
+    case: tuple[dict[str, Any], str, str | None],
+) -> None:
+    brain, offered, model = case
+    path = pack_llm(tmp_path, brain={"type": "llm", **brain})
+    result = await bind(hass, await upload(hass, uploads, path))
+
+    assert result["step_id"] == "brain"
+    assert default(result, "kind") == offered
+    result = await configure(hass, result, {"kind": offered})
+    assert result["step_id"] == f"brain_{offered}"
+    if offered == "anthropic":
+        assert suggested(result)["brain_model"] == (model or brain["model"])
+        assert suggested(result)["api_key"] is None  # a file never carries a key
+
+
+@pytest.mark.parametrize(
+    ("brain", "weights", "suggested_kind"),
+    [
+        ({"type": "rule"}, True, "rules"),  # asks for no LLM
+        ({"type": "llm", "engine": "claude-code"}, False, "anthropic"),
+        ({"type": "llm", "engine": "ai_task"}, False, "ai_task"),
+        ({"type": "llm", "engine": "llama-server"}, True, "local"),
+        ({"type": "llm", "engine": "llama-server"}, False, "openai"),
+        ({"type": "llm"}, False, "openai"),  # no engine named: OpenAI's API
+    ],
+)
+def test_the_brain_suggested_for_a_file_follows_its_brain_json(
+    brain: dict[str, Any], weights: bool, suggested_kind: str
+) -> None:
+    assert file_brain_kind(BrainConfig(**brain), weights) == suggested_kind
+
+
+@pytest.mark.usefixtures("house")
+async def test_reconfiguring_the_same_brain_shows_its_key_and_model(
+    hass: HomeAssistant, anthropic_api: FakeAnthropic
+) -> None:
+    result = await start_create(hass, "anthropic")
+    result = await configure(
+        hass, result, {"api_key": API_KEY, "brain_model": "claude-sonnet-4-5"}
+    )
+    await hass.async_block_till_done()
+    entry = result["result"]
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await configure(hass, result, {})
+    result = await configure(hass, result, {"kind": "anthropic"})
+    assert result["step_id"] == "brain_anthropic"
+    # What it has now, to keep or change (not Claude's default model).
+    assert suggested(result) == {"api_key": API_KEY, "brain_model": "claude-sonnet-4-5"}
+    result = await configure(hass, result, suggested(result))
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
+    assert entry.options["brain_model"] == "claude-sonnet-4-5"
+    assert entry.state is ConfigEntryState.LOADED
 
 
 # --- a refused key ----------------------------------------------------------------------------
@@ -321,7 +403,7 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
     result = await configure(hass, result, {})  # no file: the brain
     assert result["step_id"] == "brain"
     assert default(result, "kind") == "anthropic"  # what it has now
-    assert "local" not in engines(result)
+    assert "local" not in brain_kinds(result)
 
     result = await configure(hass, result, {"kind": "openai"})
     result = await configure(
@@ -414,3 +496,12 @@ async def test_an_ai_task_entity_thinks_for_the_agent(
     await runtime.async_evaluate("ha.state", {"to_state": "on"}, escalate=True)
     assert runtime.last_brain is not None
     assert runtime.last_brain["name"] == "ai_task"  # it answered (nothing to do)
+
+    # Reconfiguring it offers the entity it has now.
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await configure(hass, result, {})
+    assert default(result, "kind") == "ai_task"
+    result = await configure(hass, result, {"kind": "ai_task"})
+    assert suggested(result) == {"entity_id": ai_task_entity}
