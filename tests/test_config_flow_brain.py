@@ -22,7 +22,6 @@ from homeassistant.components.ai_task import (
 from homeassistant.components.conversation import ChatLog
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
-    SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntry,
     ConfigEntryState,
@@ -47,7 +46,14 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai.agent_draft import file_brain_kind
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.agent import BrainConfig
-from tests.helpers import OPENAI_KEY, ModelServer, bind, pack_llm, with_brain
+from tests.helpers import (
+    OPENAI_KEY,
+    ModelServer,
+    bind,
+    pack_llm,
+    start_reconfigure,
+    with_brain,
+)
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
 from .helpers import LLM_BRAIN, Uploads, brain_suggested as suggested, configure, upload
@@ -74,6 +80,15 @@ async def start_create(hass: HomeAssistant, kind: str) -> FlowResult:
     return await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
+
+
+async def create_with_claude(hass: HomeAssistant, model: str) -> ConfigEntry:
+    """Create the agent of `start_create` with Claude (`model`) as its brain."""
+    result = await start_create(hass, "anthropic")
+    result = await configure(hass, result, {"api_key": API_KEY, "brain_model": model})
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    return entry
 
 
 def default(result: FlowResult, field: str) -> Any:
@@ -279,17 +294,9 @@ def test_the_brain_suggested_for_a_file_follows_its_brain_json(
 async def test_reconfiguring_the_same_brain_shows_its_key_and_model(
     hass: HomeAssistant, anthropic_api: FakeAnthropic
 ) -> None:
-    result = await start_create(hass, "anthropic")
-    result = await configure(
-        hass, result, {"api_key": API_KEY, "brain_model": "claude-sonnet-4-5"}
-    )
-    await hass.async_block_till_done()
-    entry = result["result"]
+    entry = await create_with_claude(hass, "claude-sonnet-4-5")
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
     result = await configure(hass, result, {"kind": "anthropic"})
     assert result["step_id"] == "brain_anthropic"
     # What it has now, to keep or change (not Claude's default model).
@@ -389,18 +396,12 @@ async def test_a_brain_that_is_down_at_setup_leaves_the_rules_running(
 async def test_reconfigure_without_a_file_changes_only_the_brain(
     hass: HomeAssistant, anthropic_api: FakeAnthropic, openai_server: ModelServer
 ) -> None:
-    result = await start_create(hass, "anthropic")
-    result = await configure(
-        hass, result, {"api_key": API_KEY, "brain_model": "claude-haiku-4-5"}
-    )
-    await hass.async_block_till_done()
-    entry = result["result"]
+    entry = await create_with_claude(hass, "claude-haiku-4-5")
     agent, bindings = entry.data["agent"], entry.data["bindings"]
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})  # no file: the brain
+    result = await configure(
+        hass, await start_reconfigure(hass, entry), {}
+    )  # no file: the brain
     assert result["step_id"] == "brain"
     assert default(result, "kind") == "anthropic"  # what it has now
     assert "local" not in brain_kinds(result)
@@ -421,10 +422,7 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
     assert entry.state is ConfigEntryState.LOADED
 
     # Back to the rules: the LLM's sensors go with the LLM.
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
     assert default(result, "kind") == "openai"
     result = await configure(hass, result, {"kind": "rules"})
     assert result["reason"] == "reconfigure_successful"
@@ -498,10 +496,7 @@ async def test_an_ai_task_entity_thinks_for_the_agent(
     assert runtime.last_brain["name"] == "ai_task"  # it answered (nothing to do)
 
     # Reconfiguring it offers the entity it has now.
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
     assert default(result, "kind") == "ai_task"
     result = await configure(hass, result, {"kind": "ai_task"})
     assert suggested(result) == {"entity_id": ai_task_entity}

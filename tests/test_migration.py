@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -108,18 +108,26 @@ async def load(hass: HomeAssistant, hass_storage: dict[str, Any], stored: Any) -
         )
 
 
-async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(
-    hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
-) -> None:
-    stored = stored_v1_entry(closed_port, brain_model="gemma")
+async def load_and_set_up(
+    hass: HomeAssistant, hass_storage: dict[str, Any], stored: dict[str, Any]
+) -> ConfigEntry:
+    """Load the stored entry as it was kept, then set it up (migrating it) and check."""
     await load(hass, hass_storage, stored)
     entry = hass.config_entries.async_entries(DOMAIN)[0]
-    assert (entry.version, entry.minor_version) == (1, 1)
+    assert (entry.version, entry.minor_version) == (1, stored["minor_version"])
 
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(
+    hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
+) -> None:
+    stored = stored_v1_entry(closed_port, brain_model="gemma")
+    entry = await load_and_set_up(hass, hass_storage, stored)
     assert (entry.version, entry.minor_version) == (VERSION, MINOR_VERSION) == (1, 3)
     # The model moved and the brain's kind is named `kind`; the rest is as it was stored.
     assert entry.data["brain"] == {"kind": "openai", "base_url": closed_port}
@@ -141,14 +149,7 @@ async def test_a_stored_1_2_entry_keeps_its_llm_brain_under_the_new_name(
 ) -> None:
     stored = stored_v1_entry(closed_port, minor_version=2)
     stored["options"]["brain_model"] = "gemma"  # 1.2 kept the model in the options
-    await load(hass, hass_storage, stored)
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    assert (entry.version, entry.minor_version) == (1, 2)
-
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert entry.state is ConfigEntryState.LOADED
+    entry = await load_and_set_up(hass, hass_storage, stored)
     assert (entry.version, entry.minor_version) == (1, 3)
     assert entry.data["brain"] == {"kind": "openai", "base_url": closed_port}
     assert entry.options == stored["options"]  # the options are as the user left them
