@@ -132,6 +132,20 @@ LIGHT_ON = [
 ]
 
 
+def light_agent(level: int, **kwargs: Any) -> MockConfigEntry:
+    """The porch agent with one rule: motion turns the porch light on, up to `level`.
+
+    `level` is ask (2) or act (3), and the rule is named after it; `kwargs` go to
+    `agent_entry` (options, policy...).
+    """
+    name = "ask" if level == 2 else "act"
+    return agent_entry(
+        [rule(name, "light_on", level)],
+        bindings={"actions": {"light_on": LIGHT_ON}},
+        **kwargs,
+    )
+
+
 def statuses(events: list[Any]) -> list[str]:
     return [e.data["record"]["4_execution"]["status"] for e in events]
 

@@ -34,7 +34,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import LIGHT_ON, agent_entry, rule, start, statuses
+from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start, statuses
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / "pai"
 SOURCE = (
@@ -287,9 +287,7 @@ async def test_button_approves_the_newest_pending_request(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     entry = await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     runtime = entry.runtime_data.runtime
     await automations(
@@ -335,9 +333,7 @@ async def test_button_can_answer_for_one_agent_only(
 ) -> None:
     porch = await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     sprinkle = [
         {

@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.helpers import light_agent, start
 
 LIGHT = "input_boolean.porch_light"
 MOTION = "input_boolean.motion"
@@ -71,9 +71,7 @@ async def test_the_logbook_says_who_set_off_what_pai_did(
     await _house(hass)
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     begin = dt_util.utcnow()
 
@@ -114,9 +112,7 @@ async def test_an_approval_runs_as_the_approver_in_the_triggers_chain(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     trigger = await _motion_by(hass, hass_admin_user)
     record_id = records[0].data["record"]["record_id"]
@@ -140,9 +136,7 @@ async def test_what_an_evaluate_call_runs_is_a_child_of_the_call(
     await _house(hass)
     entry = await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     call = Context(user_id=hass_admin_user.id)
 

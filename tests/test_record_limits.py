@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.record_history import async_get_records
-from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start
 
 
 @pytest.fixture
@@ -38,9 +38,7 @@ async def test_a_bulky_event_still_leaves_its_record_in_the_recorder(
     )
     entry = await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     response = await hass.services.async_call(
         DOMAIN,

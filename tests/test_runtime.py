@@ -22,7 +22,15 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.approvals import action_id
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from tests.helpers import (
+    LIGHT_ON,
+    agent_entry,
+    light_agent,
+    motion,
+    rule,
+    start,
+    statuses,
+)
 
 
 @pytest.mark.usefixtures("house")
@@ -86,9 +94,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
     )
     entry = await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
 
     await motion(hass)
@@ -118,9 +124,7 @@ async def test_decline_and_wrong_nonce(hass: HomeAssistant) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
@@ -150,9 +154,8 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            2,
             options={"approval_expiry_minutes": 5},
         ),
     )
@@ -176,9 +179,7 @@ async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     entry = await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     await motion(hass)
     approve = phone[0].data["data"]["actions"][0]["action"]
@@ -199,9 +200,7 @@ async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
 
     await motion(hass)
@@ -303,9 +302,7 @@ async def test_evaluate_and_replay_services(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     entry = await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     response = await hass.services.async_call(
         DOMAIN,
@@ -360,9 +357,8 @@ async def test_approve_service_and_approvers(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            2,
             options={"approvers": [hass_admin_user.id]},
         ),
     )

@@ -31,7 +31,15 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.runtime import RECENT_RECORDS
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from tests.helpers import (
+    LIGHT_ON,
+    agent_entry,
+    light_agent,
+    motion,
+    rule,
+    start,
+    statuses,
+)
 
 
 @pytest.fixture
@@ -165,9 +173,8 @@ async def test_rejected_feedback_makes_the_agent_ask_next_time(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            3,
             options={"decline_penalty_threshold": 1},
         ),
     )
@@ -260,9 +267,7 @@ async def test_decline_service(hass: HomeAssistant) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(2),
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
@@ -283,9 +288,7 @@ async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     await motion(hass)
     assert porch_light(hass) == "on"
@@ -310,9 +313,8 @@ async def test_replay_of_a_record_only_the_recorder_still_has(
 ) -> None:
     entry = await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            3,
             options={"decline_penalty_threshold": 1},
         ),
     )
@@ -382,9 +384,7 @@ async def test_undo_that_fails_leaves_the_record_as_it_was(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
+        light_agent(3),
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
@@ -509,9 +509,8 @@ async def test_approval_after_expiry_is_refused_and_recorded_as_ignored(
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     await start(
         hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            2,
             options={"approval_expiry_minutes": 5},
         ),
     )
@@ -535,9 +534,8 @@ async def test_undo_offer_goes_when_its_window_closes(
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     await start(
         hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
+        light_agent(
+            3,
             options={"undo_window_minutes": 1},
         ),
     )
