@@ -18,6 +18,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
@@ -25,6 +26,16 @@ from custom_components.pai.const import DOMAIN
 from tests.helpers import DOOR, GARAGE, FakeBrain, HookServer, ModelServer, Uploads
 
 from .brains.fake_anthropic import FakeAnthropic
+
+
+@pytest.fixture(name="mock_recorder_before_hass")
+def recorder_before_hass(async_test_recorder: RecorderInstanceContextManager) -> None:
+    """Prepare the recorder's database before `hass` starts (it must come first).
+
+    Under the name pytest-homeassistant-custom-component gives that hook; a test module
+    that needs the real recorder (SQLite) imports it: `from tests.ha_fixtures import
+    recorder_before_hass`.
+    """
 
 
 @pytest.fixture

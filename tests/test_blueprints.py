@@ -31,9 +31,9 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start, statuses
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / "pai"
@@ -52,13 +52,6 @@ ALL = (
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """Give each test its own configuration folder to copy the blueprints into."""
     return hass_tmp_config_dir
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_mock_service,
@@ -20,23 +19,14 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    RecorderInstanceContextManager,
-    WebSocketGenerator,
-)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import light_agent, start
 
 LIGHT = "input_boolean.porch_light"
 MOTION = "input_boolean.motion"
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 async def _house(hass: HomeAssistant) -> None:

@@ -27,24 +27,15 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    ClientSessionGenerator,
-    RecorderInstanceContextManager,
-)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.pai.const import DOMAIN
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, agent_entry, rule, start
 
 REDACTED = "**REDACTED**"
 WEBHOOK = "https://hooks.example.com/T0KEN-in-the-path"
 SECRETS = ("sk-ant-api03-very-secret", WEBHOOK, "hunter2", "bearer-abc")
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture

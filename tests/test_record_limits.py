@@ -16,18 +16,11 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.record_history import async_get_records
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 async def test_a_bulky_event_still_leaves_its_record_in_the_recorder(

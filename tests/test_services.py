@@ -27,10 +27,10 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.runtime import RECENT_RECORDS
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import (
     LIGHT_ON,
     agent_entry,
@@ -40,13 +40,6 @@ from tests.helpers import (
     start,
     statuses,
 )
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture
