@@ -8,7 +8,6 @@ Home Assistant core of that release with no integrations, enough for a brain on 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.pai.engine.brain import ActionChoice, BrainRequest
-from custom_components.pai.engine.models import AutonomyLevel, Event
+from custom_components.pai.engine.models import AutonomyLevel
 
+from ..engine.helpers import brain_request as engine_brain_request
 from .fake_anthropic import FakeAnthropic
 from .helpers import FakeServer
 
@@ -50,23 +50,17 @@ async def fake_anthropic(socket_enabled: None) -> AsyncIterator[FakeAnthropic]:
 
 def brain_request(**changes: Any) -> BrainRequest:
     """A porch event with two allowed actions, as the runtime builds one."""
-    fields: dict[str, Any] = {
-        "agent": "Porch watch",
-        "event": Event(
-            source="ha",
-            kind="ha.state",
-            payload={"entity_id": "binary_sensor.porch", "to_state": "on"},
-            time=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
-            id="ev1",
-        ),
-        "context": {"user_state": "home", "recent_events": []},
-        "actions": (
-            ActionChoice("light_on", AutonomyLevel.ACT, "turn on the porch light"),
-            ActionChoice("alarm", AutonomyLevel.ASK),
-        ),
-        "description": "watches the porch",
-    }
-    return BrainRequest(**{**fields, **changes})
+    return engine_brain_request(
+        **{
+            "context": {"user_state": "home", "recent_events": []},
+            "actions": (
+                ActionChoice("light_on", AutonomyLevel.ACT, "turn on the porch light"),
+                ActionChoice("alarm", AutonomyLevel.ASK),
+            ),
+            "description": "watches the porch",
+            **changes,
+        }
+    )
 
 
 @pytest.fixture
