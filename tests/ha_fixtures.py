@@ -24,6 +24,7 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components import pai
 from custom_components.pai.const import DOMAIN
 from tests.helpers import DOOR, GARAGE, FakeBrain, HookServer, ModelServer, Uploads
+from tests.loopback import serving
 
 from .brains.fake_anthropic import FakeAnthropic
 
@@ -220,13 +221,9 @@ async def openai_server(socket_enabled: None) -> AsyncIterator[ModelServer]:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    yield server
-    await runner.cleanup()
+    async with serving(app) as base:
+        server.url = f"{base}/v1"
+        yield server
 
 
 @pytest.fixture
@@ -269,11 +266,6 @@ async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}/hook"
-    yield server
-    await runner.cleanup()
+    async with serving(app) as base:
+        server.url = f"{base}/hook"
+        yield server

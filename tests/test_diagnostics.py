@@ -32,6 +32,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.pai.const import DOMAIN
 from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.loopback import serving
 
 REDACTED = "**REDACTED**"
 WEBHOOK = "https://hooks.example.com/T0KEN-in-the-path"
@@ -180,13 +181,8 @@ async def overloaded_server(socket_enabled: None) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield f"{base}/v1"
 
 
 async def test_diagnostics_show_a_resting_llm_brain_without_its_key(

@@ -20,6 +20,7 @@ from custom_components.pai.engine.brain import ActionChoice, BrainRequest
 from custom_components.pai.engine.models import AutonomyLevel
 
 from ..engine.helpers import brain_request as engine_brain_request
+from ..loopback import serving
 from .fake_anthropic import FakeAnthropic
 from .helpers import FakeServer
 
@@ -69,11 +70,6 @@ async def fake_server(socket_enabled: None) -> AsyncIterator[FakeServer]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", fake.handle)
     app.router.add_get("/v1/models", fake.models)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    yield fake
-    await runner.cleanup()
+    async with serving(app) as base:
+        fake.url = f"{base}/v1"
+        yield fake
