@@ -14,12 +14,15 @@ from typing import Any
 import uuid
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
 import pai
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
-from custom_components.pai.const import DOMAIN
+from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import BrainResult, Usage
 from custom_components.pai.engine.container import (
     SectionSource,
@@ -112,6 +115,15 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return entry
+
+
+async def start_recording(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> list[Event[dict[str, Any]]]:
+    """Start the agent of `entry`; return its `pai_record` events, as they come."""
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(hass, entry)
+    return records
 
 
 async def motion(hass: HomeAssistant, state: str = "on") -> None:

@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
-from tests.helpers import light_agent, start
+from tests.helpers import light_agent, start, start_recording
 
 LIGHT = "input_boolean.porch_light"
 MOTION = "input_boolean.motion"
@@ -99,8 +99,7 @@ async def test_an_approval_runs_as_the_approver_in_the_triggers_chain(
     recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
 ) -> None:
     await _house(hass)
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(2),
     )

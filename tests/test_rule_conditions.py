@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import agent_entry, motion, rule, start
+from tests.helpers import agent_entry, motion, rule, start, start_recording
 
 SOMEONE_HOME = {
     "condition": "state",
@@ -55,8 +55,7 @@ async def set_home(hass: HomeAssistant, on: bool) -> None:
 async def test_a_conditioned_rule_matches_only_while_its_condition_holds(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(hass, agent_entry([conditioned(SOMEONE_HOME)]))
+    records = await start_recording(hass, agent_entry([conditioned(SOMEONE_HOME)]))
 
     await motion(hass)  # nobody home
     assert records == []
@@ -92,8 +91,7 @@ async def test_a_conditioned_rule_matches_only_while_its_condition_holds(
 
 @pytest.mark.usefixtures("home")
 async def test_conditions_see_the_event_and_combine(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [

@@ -29,6 +29,7 @@ from tests.helpers import (
     motion,
     rule,
     start,
+    start_recording,
     statuses,
 )
 
@@ -36,8 +37,7 @@ from tests.helpers import (
 @pytest.mark.usefixtures("house")
 async def test_observe_only_records(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("weak", "light_on", 3, confidence=0.2)],
@@ -63,8 +63,7 @@ async def test_observe_only_records(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_suggest_notifies_the_phone(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(hass, agent_entry([rule("hint", "light_on", 1)]))
+    records = await start_recording(hass, agent_entry([rule("hint", "light_on", 1)]))
 
     await motion(hass)
 
@@ -121,8 +120,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
 @pytest.mark.usefixtures("house")
 async def test_decline_and_wrong_nonce(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(2),
     )
@@ -151,8 +149,7 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(
             2,
@@ -197,8 +194,7 @@ async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(3),
     )
@@ -221,8 +217,7 @@ async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
 async def test_failing_action_is_recorded_and_the_agent_keeps_running(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("act", "broken", 3)],
@@ -239,8 +234,7 @@ async def test_failing_action_is_recorded_and_the_agent_keeps_running(
 async def test_survival_layer_keeps_an_unlock_at_ask(hass: HomeAssistant) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
     unlocks = async_mock_service(hass, "lock", "unlock")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("let in", "open_door", 3, confidence=0.99)],
@@ -354,8 +348,7 @@ async def test_approve_service_and_approvers(
     hass: HomeAssistant, hass_admin_user: MockUser, hass_read_only_user: MockUser
 ) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(
             2,

@@ -38,6 +38,7 @@ from tests.helpers import (
     motion,
     rule,
     start,
+    start_recording,
     statuses,
 )
 
@@ -163,8 +164,7 @@ async def test_get_records_refuses_an_agent_it_cannot_answer_for(
 async def test_rejected_feedback_makes_the_agent_ask_next_time(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(
             3,
@@ -257,8 +257,7 @@ async def test_old_pending_request_can_be_answered_but_not_rated(
 
 @pytest.mark.usefixtures("house")
 async def test_decline_service(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(2),
     )
@@ -278,8 +277,7 @@ async def test_decline_service(hass: HomeAssistant) -> None:
 
 @pytest.mark.usefixtures("house")
 async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(3),
     )
@@ -374,8 +372,7 @@ async def test_evaluate_names_an_agent_that_is_not_a_pai_agent(
 async def test_undo_that_fails_leaves_the_record_as_it_was(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(3),
     )
@@ -499,8 +496,7 @@ async def test_an_action_without_a_binding_runs_nothing(hass: HomeAssistant) -> 
 async def test_approval_after_expiry_is_refused_and_recorded_as_ignored(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         light_agent(
             2,
