@@ -278,9 +278,9 @@ async def bind(hass: HomeAssistant, result: FlowResult) -> FlowResult:
     return await configure(hass, result, {"notify_targets": []})
 
 
-def with_brain(brain: dict[str, Any]) -> MockConfigEntry:
-    """A rules agent (test_runtime's) given an LLM brain."""
-    entry = agent_entry([rule("hint", "light_on", 1)])
+def with_brain(brain: dict[str, Any], **options: Any) -> MockConfigEntry:
+    """A rules agent (test_runtime's) given an LLM brain, and `options`."""
+    entry = agent_entry([rule("hint", "light_on", 1)], options=options)
     return MockConfigEntry(
         domain=DOMAIN,
         title=entry.title,
