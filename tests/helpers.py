@@ -507,7 +507,14 @@ async def import_agent(
     hass: HomeAssistant, uploads: Uploads, path: Path
 ) -> ConfigEntry:
     """Import the default agent all the way: cpu -> sensor.cpu, cleanup -> fan on."""
-    result = await upload(hass, uploads, path)
+    return await bind_all(hass, await upload(hass, uploads, path))
+
+
+async def bind_all(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
+    """Go through the binding steps: cpu -> sensor.cpu, cleanup -> fan on; the entry.
+
+    A file that asks for an LLM keeps to its rules.
+    """
     assert result["step_id"] == "bind_metrics"
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     assert result["step_id"] == "bind_actions"
@@ -516,6 +523,8 @@ async def import_agent(
     result = await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
+    if result.get("step_id") == "brain":
+        result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]
