@@ -278,10 +278,7 @@ async def test_button_approves_the_newest_pending_request(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
-    entry = await start(
-        hass,
-        light_agent(2),
-    )
+    entry = await start(hass, light_agent(2))
     runtime = entry.runtime_data.runtime
     await automations(
         hass,
@@ -324,10 +321,7 @@ async def test_button_approves_the_newest_pending_request(
 async def test_button_can_answer_for_one_agent_only(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
-    porch = await start(
-        hass,
-        light_agent(2),
-    )
+    porch = await start(hass, light_agent(2))
     sprinkle = [
         {
             "action": "input_boolean.turn_on",

@@ -59,10 +59,7 @@ async def test_the_logbook_says_who_set_off_what_pai_did(
     hass_admin_user: User,
 ) -> None:
     await _house(hass)
-    await start(
-        hass,
-        light_agent(3),
-    )
+    await start(hass, light_agent(3))
     begin = dt_util.utcnow()
 
     trigger = await _motion_by(hass, hass_admin_user)
@@ -99,10 +96,7 @@ async def test_an_approval_runs_as_the_approver_in_the_triggers_chain(
     recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
 ) -> None:
     await _house(hass)
-    records = await start_recording(
-        hass,
-        light_agent(2),
-    )
+    records = await start_recording(hass, light_agent(2))
     trigger = await _motion_by(hass, hass_admin_user)
     record_id = records[0].data["record"]["record_id"]
     approver = Context(user_id=hass_admin_user.id)
@@ -123,10 +117,7 @@ async def test_what_an_evaluate_call_runs_is_a_child_of_the_call(
     recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
 ) -> None:
     await _house(hass)
-    entry = await start(
-        hass,
-        light_agent(3),
-    )
+    entry = await start(hass, light_agent(3))
     call = Context(user_id=hass_admin_user.id)
 
     await hass.services.async_call(

@@ -29,10 +29,7 @@ async def test_a_bulky_event_still_leaves_its_record_in_the_recorder(
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"motion": {}, "porch_light": {}}}
     )
-    entry = await start(
-        hass,
-        light_agent(3),
-    )
+    entry = await start(hass, light_agent(3))
     response = await hass.services.async_call(
         DOMAIN,
         "evaluate",

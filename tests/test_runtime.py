@@ -91,10 +91,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
             else None
         ),
     )
-    entry = await start(
-        hass,
-        light_agent(2),
-    )
+    entry = await start(hass, light_agent(2))
 
     await motion(hass)
 
@@ -120,10 +117,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
 @pytest.mark.usefixtures("house")
 async def test_decline_and_wrong_nonce(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = await start_recording(
-        hass,
-        light_agent(2),
-    )
+    records = await start_recording(hass, light_agent(2))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
     forged = action_id("approve", record_id, "0" * 32)
@@ -150,11 +144,7 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
 ) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     records = await start_recording(
-        hass,
-        light_agent(
-            2,
-            options={"approval_expiry_minutes": 5},
-        ),
+        hass, light_agent(2, options={"approval_expiry_minutes": 5})
     )
     await motion(hass)
     approve = phone[0].data["data"]["actions"][0]["action"]
@@ -174,10 +164,7 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
 async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     records = async_capture_events(hass, EVENT_PAI_RECORD)
-    entry = await start(
-        hass,
-        light_agent(2),
-    )
+    entry = await start(hass, light_agent(2))
     await motion(hass)
     approve = phone[0].data["data"]["actions"][0]["action"]
 
@@ -194,10 +181,7 @@ async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = await start_recording(
-        hass,
-        light_agent(3),
-    )
+    records = await start_recording(hass, light_agent(3))
 
     await motion(hass)
 
@@ -294,10 +278,7 @@ async def test_paused_agent_ignores_triggers(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_evaluate_and_replay_services(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    entry = await start(
-        hass,
-        light_agent(3),
-    )
+    entry = await start(hass, light_agent(3))
     response = await hass.services.async_call(
         DOMAIN,
         "evaluate",
@@ -349,11 +330,7 @@ async def test_approve_service_and_approvers(
 ) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
     records = await start_recording(
-        hass,
-        light_agent(
-            2,
-            options={"approvers": [hass_admin_user.id]},
-        ),
+        hass, light_agent(2, options={"approvers": [hass_admin_user.id]})
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]

@@ -165,11 +165,7 @@ async def test_rejected_feedback_makes_the_agent_ask_next_time(
     hass: HomeAssistant,
 ) -> None:
     records = await start_recording(
-        hass,
-        light_agent(
-            3,
-            options={"decline_penalty_threshold": 1},
-        ),
+        hass, light_agent(3, options={"decline_penalty_threshold": 1})
     )
     await motion(hass)
     assert porch_light(hass) == "on"
@@ -257,10 +253,7 @@ async def test_old_pending_request_can_be_answered_but_not_rated(
 
 @pytest.mark.usefixtures("house")
 async def test_decline_service(hass: HomeAssistant) -> None:
-    records = await start_recording(
-        hass,
-        light_agent(2),
-    )
+    records = await start_recording(hass, light_agent(2))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 
@@ -277,10 +270,7 @@ async def test_decline_service(hass: HomeAssistant) -> None:
 
 @pytest.mark.usefixtures("house")
 async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None:
-    records = await start_recording(
-        hass,
-        light_agent(3),
-    )
+    records = await start_recording(hass, light_agent(3))
     await motion(hass)
     assert porch_light(hass) == "on"
     record_id = records[0].data["record"]["record_id"]
@@ -302,13 +292,7 @@ async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None
 async def test_replay_of_a_record_only_the_recorder_still_has(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
-    entry = await start(
-        hass,
-        light_agent(
-            3,
-            options={"decline_penalty_threshold": 1},
-        ),
-    )
+    entry = await start(hass, light_agent(3, options={"decline_penalty_threshold": 1}))
     record = await evaluate(hass, entry)
     await call(hass, "feedback", record_id=record["record_id"], feedback="rejected")
     await turn_off_porch_light(hass)
@@ -372,10 +356,7 @@ async def test_evaluate_names_an_agent_that_is_not_a_pai_agent(
 async def test_undo_that_fails_leaves_the_record_as_it_was(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    records = await start_recording(
-        hass,
-        light_agent(3),
-    )
+    records = await start_recording(hass, light_agent(3))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 
@@ -497,11 +478,7 @@ async def test_approval_after_expiry_is_refused_and_recorded_as_ignored(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     records = await start_recording(
-        hass,
-        light_agent(
-            2,
-            options={"approval_expiry_minutes": 5},
-        ),
+        hass, light_agent(2, options={"approval_expiry_minutes": 5})
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
@@ -521,13 +498,7 @@ async def test_undo_offer_goes_when_its_window_closes(
 ) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    await start(
-        hass,
-        light_agent(
-            3,
-            options={"undo_window_minutes": 1},
-        ),
-    )
+    await start(hass, light_agent(3, options={"undo_window_minutes": 1}))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 
