@@ -5,7 +5,8 @@ wherever they appear, including inside the bound action sequences. The agent fil
 summarised rather than copied (its actions may hold URLs, its sections may be large), and
 records are reduced to their ids, actions, levels and statuses. The one exception is the
 consent given in the review (`consent`): it is shown with its URLs, because what an agent was
-allowed to reach is the user's own decision and what a maintainer must see.
+allowed to reach is the user's own decision and what a maintainer must see. Beside the raw
+options, `settings` shows what is in force (the file's policy, the options, the defaults).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_AGENT, CONF_API_KEY, CONF_BASE_URL, LEVEL_NAMES
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.records import RecordView
-from .models import PaiConfigEntry
 from .record_history import async_get_records
 from .review import CONF_CONSENT, consent_for_diagnostics
+from .runtime_data import PaiConfigEntry
+from .settings import AgentSettings
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -62,6 +64,10 @@ async def async_get_config_entry_diagnostics(
             "data": async_redact_data(data, TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
+        # What is in force: the file's policy with the options on top, every default filled.
+        "settings": async_redact_data(
+            AgentSettings.read(entry.data, entry.options).for_diagnostics(), TO_REDACT
+        ),
         "agent": _agent_summary(entry.data.get(CONF_AGENT)),
         # What the user allowed in the review, URLs included: their own decision.
         "consent": consent_for_diagnostics(entry.data),

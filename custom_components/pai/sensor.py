@@ -30,7 +30,7 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LEVEL_NAMES
 from .engine.records import RecordView
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime

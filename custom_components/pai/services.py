@@ -31,9 +31,9 @@ from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
-from .models import PaiConfigEntry, owner_of_record
 from .record_history import async_get_records
 from .runtime import AgentRuntime
+from .runtime_data import PaiConfigEntry, owner_of_record
 
 ATTR_AGENT = "agent"
 ATTR_KIND = "kind"

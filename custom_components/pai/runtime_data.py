@@ -1,4 +1,7 @@
-"""Typed runtime data that a PAI config entry carries while it is loaded."""
+"""What a loaded PAI agent keeps in `entry.runtime_data`, and which agent made a record.
+
+The pure package's values (events, intents, decisions, policy) are in `engine/models.py`.
+"""
 
 from __future__ import annotations
 
