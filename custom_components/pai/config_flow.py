@@ -103,6 +103,7 @@ from .engine.agent import AgentDefinition, AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
     CLOUD_ENGINES,
+    CONF_AS_SHADOW,
     CONF_ENTITIES,
     CONF_FILE,
     CONF_MINUTES,
@@ -130,6 +131,7 @@ from .review import (
 )
 from .storable import storable_problem
 from .triggers import trigger_specs
+from .versions import with_shadow
 
 
 class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -220,6 +222,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         installed = installed_version(entry.data)
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "installed": installed or "?"}
+        if user_input is not None:
+            self.draft.shadow = bool(user_input.get(CONF_AS_SHADOW))
         if user_input is not None and not user_input.get(CONF_FILE):
             self.draft.brain_only = True
             self.draft.name = entry.title
@@ -596,10 +600,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             entry = self._get_reconfigure_entry()
             if CONF_BRAIN in entry.data:
                 data[CONF_BRAIN] = entry.data[CONF_BRAIN]
+            updated = {**entry.options, CONF_NOTIFY_TARGETS: targets}
+            if self.draft.shadow:  # the live version stays; this one decides beside it
+                data, updated = with_shadow(entry, data, updated), dict(entry.options)
             result = self.async_update_reload_and_abort(
-                entry,
-                data=data,
-                options={**entry.options, CONF_NOTIFY_TARGETS: targets},
+                entry, data=data, options=updated
             )
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result
@@ -705,10 +710,14 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         options = {k: v for k, v in entry.options.items() if k != CONF_BRAIN_MODEL}
         if self.draft.brain_model:
             options[CONF_BRAIN_MODEL] = self.draft.brain_model
+        brain = self.draft.brain or {CONF_ENGINE: ENGINE_RULES}
+        if self.draft.shadow:  # the live version stays; this brain decides beside it
+            return self.async_update_reload_and_abort(
+                entry,
+                data=with_shadow(entry, {**entry.data, CONF_BRAIN: brain}, options),
+            )
         return self.async_update_reload_and_abort(
-            entry,
-            data_updates={CONF_BRAIN: self.draft.brain or {CONF_ENGINE: ENGINE_RULES}},
-            options=options,
+            entry, data_updates={CONF_BRAIN: brain}, options=options
         )
 
     def _engines(self) -> list[str]:
