@@ -431,4 +431,5 @@ async def async_start_versions(
     keeper = VersionKeeper(hass, entry)
     await keeper.async_start()
     entry.async_on_unload(keeper.async_stop)
+    runtime.shadow = keeper  # the hook where the live version decides
     return keeper

@@ -23,6 +23,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .agent_draft import installed_version
+from .agent_files import async_cleanup_weights
 from .const import DOMAIN, EVENT_PAI_RECORD
 from .engine.bounds import fit_record
 from .engine.models import AutonomyLevel, Decision, Event, Intent
@@ -123,6 +124,7 @@ async def async_promote(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
         entry, data=data, options=dict(shadow["options"])
     )
     await hass.config_entries.async_reload(entry.entry_id)
+    await async_cleanup_weights(hass)  # both versions' weights are kept
     return {"live_version": new_version, "previous_version": live_version}
 
 
@@ -155,6 +157,7 @@ async def async_rollback(
         entry, data=own_data(previous["data"]), options=dict(previous["options"])
     )
     await hass.config_entries.async_reload(entry.entry_id)
+    await async_cleanup_weights(hass)  # the rolled back version's, now unused
     return {"live_version": restored, "rolled_back_version": current, "reason": why}
 
 
