@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 import logging
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, TemplateError
@@ -95,6 +95,9 @@ from .triggers import (
     trigger_specs,
 )
 from .undo import changed_since, describe as describe_undo, plan as undo_plan
+
+if TYPE_CHECKING:
+    from .shadow import VersionKeeper
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -173,6 +176,8 @@ class AgentRuntime:
         self.router = BrainRouter(brains or [], self.settings.limits)
         self.privacy = PrivacyGuard(hass, self.settings.privacy_label)
         self.last_brain: dict[str, Any] | None = None
+        self.shadow: VersionKeeper | None = None
+        """The agent's versions: a shadow deciding beside it (set by shadow.py)."""
         self._held: _Held | None = None
         self._held_timer: CALLBACK_TYPE | None = None
         self._held_task: asyncio.Task[None] | None = None
@@ -523,6 +528,8 @@ class AgentRuntime:
             for step, (_, source) in zip(planned, admitted, strict=True):
                 self.ledger.record(step.decision, now)
                 records.append(await self._deliver(event, step, context, source))
+        if self.shadow is not None:  # a shadow version decides beside it (shadow.py)
+            self.shadow.observe(event, context, records, first=remember)
         if remember:
             self._recent_events.append(event.kind if private else _summary(event))
         self._changed(save=True)
