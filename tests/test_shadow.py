@@ -13,6 +13,7 @@ from typing import Any
 
 from homeassistant.auth.const import GROUP_ID_USER
 from homeassistant.components.recorder import Recorder
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 import pytest
@@ -291,6 +292,37 @@ async def test_a_hostile_shadow_leaves_the_live_version_running(
         await call(hass, "promote", agent=entry.entry_id)
     assert err.value.translation_key == "version_unreadable"
     assert dict(entry.data) == before
+
+
+async def test_rollback_rescues_a_promoted_version_that_fails_to_set_up(
+    hass: HomeAssistant, phone: list[ServiceCall]
+) -> None:
+    good = night_watch(shadow_level=None)
+    broken = MockConfigEntry(
+        domain=DOMAIN,
+        title=good.title,
+        unique_id=good.unique_id,
+        data={
+            **good.data,
+            "agent": {**good.data["agent"], "rules.json": "not rules"},
+            "previous": {
+                "data": dict(good.data),
+                "options": dict(good.options),
+                "version": "1.0.0",
+                "promoted_at": "2026-12-01T00:00:00+00:00",
+                "baseline": {"requests": 0, "negatives": 0},
+            },
+        },
+        options=dict(good.options),
+    )
+    broken.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(broken.entry_id)
+    assert broken.state is ConfigEntryState.SETUP_ERROR
+    rolled = await call(hass, "rollback", agent=broken.entry_id)
+    await hass.async_block_till_done()
+    assert rolled["live_version"] == "1.0.0"
+    assert broken.state is ConfigEntryState.LOADED
+    assert dict(broken.data) == dict(good.data)
 
 
 async def test_versions_are_for_administrators(

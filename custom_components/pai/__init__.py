@@ -39,8 +39,9 @@ from .repairs import async_check_brain_at_setup, async_delete_issues, async_watc
 from .runtime import AgentRuntime, ResolveError
 from .services import async_setup_services
 from .settings import brain_kind
-from .shadow import async_start_versions, versions_store
+from .shadow import async_start_versions
 from .triggers import InvalidTriggerError
+from .versions import versions_store
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -21,12 +21,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import Event as HaEvent, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .agent_draft import installed_version, minimal_sections
@@ -47,6 +47,7 @@ from .engine.bounds import fit_record
 from .engine.ledger import GovernanceLedger
 from .engine.loop import Delivery, steps
 from .engine.models import SECURITY_SENSITIVE_ACTIONS, Event, SurvivalPolicy
+from .engine.rate import RecordRate
 from .engine.records import ExecutionStatus, RecordView, build_record
 from .engine.rules import RuleBrain
 from .engine.shadow import (
@@ -65,7 +66,7 @@ from .engine.shadow import (
 from .review import cap_webhooks, consented_webhooks
 from .sensitivity import BindingSensitivity
 from .settings import AgentSettings
-from .versions import CONF_PREVIOUS, CONF_SHADOW, async_rollback
+from .versions import CONF_PREVIOUS, CONF_SHADOW, async_rollback, versions_store
 
 if TYPE_CHECKING:
     from .models import PaiConfigEntry
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-STORAGE_VERSION = 1
 SAVE_DELAY = 5.0
 SEEN = 1000
 """Live record ids remembered (a record is counted once, when first seen)."""
@@ -89,9 +89,11 @@ _LIVE_DELIVERY: dict[str, Delivery] = {
 _NEGATIVE = frozenset({DECLINED, UNDONE, REJECTED})
 
 
-def versions_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """Return the store of an agent's versions: comparisons, answers, tally."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.versions.{entry_id}")
+def _number(value: object, default: float) -> float:
+    """Return an option's number, or `default` for anything else (a hand-edited entry)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return float(value) if math.isfinite(value) and value >= 0 else default
 
 
 class ShadowRunner:
@@ -128,6 +130,8 @@ class ShadowRunner:
         )
         self.sensitivity = BindingSensitivity(hass, actions)
         self.ledger = GovernanceLedger()
+        self.rate = RecordRate()
+        """As many shadow records a minute as the live version may make; a flood is cut."""
 
     def survival(self) -> SurvivalPolicy:
         """Return the candidate's survival layer (its options, its bindings judged now)."""
@@ -153,6 +157,8 @@ class ShadowRunner:
         )
         made = []
         for step in planned:
+            if not self.rate.admit(now):
+                continue  # a flood: the live version's records say so
             self.ledger.record(step.decision, now)
             record, _ = fit_record(
                 build_record(
@@ -238,7 +244,7 @@ class VersionKeeper:
                 self.runner = ShadowRunner(
                     self.hass, self.entry_id, self.name, candidate
                 )
-            except (AgentDefinitionError, ValueError, TypeError) as err:
+            except (AgentDefinitionError, ValueError, TypeError, AttributeError) as err:
                 self.problem = str(err)
                 _LOGGER.warning("%s: the shadow version cannot run: %s", self.name, err)
             else:
@@ -383,15 +389,15 @@ class VersionKeeper:
             return
         promoted = dt_util.parse_datetime(str(previous.get("promoted_at") or ""))
         options = self.entry.options
-        window = timedelta(
-            hours=options.get(CONF_ROLLBACK_WINDOW, DEFAULT_ROLLBACK_WINDOW_HOURS)
+        hours = _number(
+            options.get(CONF_ROLLBACK_WINDOW), DEFAULT_ROLLBACK_WINDOW_HOURS
         )
-        if promoted is None or dt_util.utcnow() - promoted > window:
+        if promoted is None or dt_util.utcnow() - promoted > timedelta(hours=hours):
             return
         reason = rollback_reason(
             Tally.from_dict(previous.get("baseline")),
             self.tally,
-            float(options.get(CONF_ROLLBACK_MARGIN, DEFAULT_ROLLBACK_MARGIN)),
+            _number(options.get(CONF_ROLLBACK_MARGIN), DEFAULT_ROLLBACK_MARGIN),
             ROLLBACK_MIN_REQUESTS,
         )
         if reason is None:
@@ -399,9 +405,15 @@ class VersionKeeper:
         self._rolling_back = True
         _LOGGER.warning("%s: rolling back: %s", self.name, reason)
         self.hass.async_create_task(
-            async_rollback(self.hass, self.entry, reason=reason),
-            f"{DOMAIN} {self.name} automatic rollback",
+            self._async_roll_back(reason), f"{DOMAIN} {self.name} automatic rollback"
         )
+
+    async def _async_roll_back(self, reason: str) -> None:
+        try:
+            await async_rollback(self.hass, self.entry, reason=reason)
+        except HomeAssistantError as err:  # the previous version went meanwhile
+            _LOGGER.warning("%s: the automatic rollback failed: %s", self.name, err)
+            self._rolling_back = False
 
     # --- the report ------------------------------------------------------------------------
 

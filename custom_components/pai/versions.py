@@ -20,6 +20,7 @@ from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .agent_draft import installed_version
@@ -34,6 +35,7 @@ from .storable import storable_problem
 
 _LOGGER = logging.getLogger(__name__)
 
+STORAGE_VERSION = 1
 CONF_SHADOW = "shadow"
 CONF_PREVIOUS = "previous"
 VERSION_KEYS = (CONF_SHADOW, CONF_PREVIOUS)
@@ -41,6 +43,11 @@ VERSION_KEYS = (CONF_SHADOW, CONF_PREVIOUS)
 
 ACTION_PROMOTE = "pai.promote"
 ACTION_ROLLBACK = "pai.rollback"
+
+
+def versions_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store of an agent's versions (shadow.py): pairs, answers, tally."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.versions.{entry_id}")
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -96,6 +103,14 @@ async def async_promote(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
     entry = _loaded(hass, entry_id)
     shadow = _version(entry.data.get(CONF_SHADOW), CONF_SHADOW, entry.title)
     keeper = entry.runtime_data.versions
+    if (
+        keeper is not None and keeper.runner is None
+    ):  # it could not run: nor would it live
+        raise _error(
+            "version_unreadable",
+            agent=entry.title,
+            version=keeper.problem or CONF_SHADOW,
+        )
     tally = keeper.tally if keeper is not None else Tally()
     live_version = installed_version(entry.data)
     data = {
@@ -153,6 +168,8 @@ async def async_rollback(
         and (keeper := entry.runtime_data.versions) is not None
     ):
         await keeper.async_reset()
+    else:  # not loaded (the promoted version may fail to set up): start afresh
+        await versions_store(hass, entry.entry_id).async_remove()
     hass.config_entries.async_update_entry(
         entry, data=own_data(previous["data"]), options=dict(previous["options"])
     )
@@ -162,8 +179,11 @@ async def async_rollback(
 
 
 async def async_rollback_service(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
-    """`pai.rollback`: the user's rollback of a loaded agent."""
-    return await async_rollback(hass, _loaded(hass, entry_id))
+    """`pai.rollback`: the user's rollback, also of a version that fails to set up."""
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _error("unknown_agent", agent=entry_id)
+    return await async_rollback(hass, entry)
 
 
 def _announce_record(
