@@ -32,6 +32,8 @@ from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.logbook import describe_record_event
 from tests.helpers import (
     LIGHT_ON,
+    OPENAI_KEY,
+    ModelServer,
     Uploads,
     agent_entry,
     configure,
@@ -472,3 +474,34 @@ async def test_reconfigure_may_start_the_new_file_as_a_shadow(
     await hass.async_block_till_done()
     assert entry.data["source"]["version"] == "1.0.0"
     assert len(pai_files(hass)) == 1  # the rolled back version's went
+
+
+async def test_a_new_brain_may_start_as_a_shadow(
+    hass: HomeAssistant, phone: list[ServiceCall], openai_server: ModelServer
+) -> None:
+    entry = await start(hass, night_watch(shadow_level=None))
+    result = await start_reconfigure(hass, entry)
+    result = await configure(hass, result, {"as_shadow": True})  # no file: the brain
+    assert result["step_id"] == "brain"
+    result = await configure(hass, result, {"engine": "openai"})
+    result = await configure(
+        hass,
+        result,
+        {"base_url": openai_server.url, "brain_model": "gemma", "api_key": OPENAI_KEY},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert "brain" not in entry.data  # the live version keeps its rules
+    assert entry.data["shadow"]["data"]["brain"]["engine"] == "openai"
+    assert entry.data["shadow"]["options"]["brain_model"] == "gemma"
+    report = await call(hass, "get_shadow_report", agent=entry.entry_id)
+    assert "not asked" in report["llm"]  # the shadow decides with its rules
+
+    await call(hass, "promote", agent=entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.data["brain"]["engine"] == "openai"
+    assert entry.options["brain_model"] == "gemma"
+    await call(hass, "rollback", agent=entry.entry_id)
+    await hass.async_block_till_done()
+    assert "brain" not in entry.data
+    assert "brain_model" not in entry.options
