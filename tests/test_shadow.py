@@ -8,6 +8,7 @@ real actions; the entry is unloaded and set up again (a restart) between the ste
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,16 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_mock_service,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    RecorderInstanceContextManager,
+)
 
 from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
@@ -505,3 +512,23 @@ async def test_a_new_brain_may_start_as_a_shadow(
     await hass.async_block_till_done()
     assert "brain" not in entry.data
     assert "brain_model" not in entry.options
+
+
+async def test_diagnostics_show_the_versions_without_their_secrets(
+    hass: HomeAssistant,
+    recorder_mock: Recorder,
+    hass_client: ClientSessionGenerator,
+    phone: list[ServiceCall],
+) -> None:
+    made = night_watch()
+    made.data["shadow"]["data"]["brain"] = {"engine": "anthropic", "api_key": "sk-x"}
+    entry = await start(hass, made)
+    await motion(hass)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert "shadow" not in diagnostics["entry"]["data"]
+    shadow = diagnostics["shadow"]
+    assert shadow["version"] == "1.1.0"
+    assert shadow["agent"]["version"] == "1.1.0"
+    assert shadow["data"]["brain"]["api_key"] == "**REDACTED**"
+    assert "sk-x" not in json.dumps(diagnostics)
+    assert diagnostics["shadow_report"]["events"] == 1
