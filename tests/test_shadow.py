@@ -532,3 +532,20 @@ async def test_diagnostics_show_the_versions_without_their_secrets(
     assert shadow["data"]["brain"]["api_key"] == "**REDACTED**"
     assert "sk-x" not in json.dumps(diagnostics)
     assert diagnostics["shadow_report"]["events"] == 1
+
+
+async def test_a_new_shadow_starts_a_fresh_report(
+    hass: HomeAssistant, phone: list[ServiceCall]
+) -> None:
+    entry = await start(hass, night_watch())
+    await motion(hass)
+    assert (await call(hass, "get_shadow_report", agent=entry.entry_id))["events"] == 1
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            "shadow": {**entry.data["shadow"], "started": "2026-12-02T00:00:00+00:00"},
+        },
+    )
+    await restart(hass, entry)
+    assert (await call(hass, "get_shadow_report", agent=entry.entry_id))["events"] == 0

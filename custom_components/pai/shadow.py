@@ -89,6 +89,15 @@ _LIVE_DELIVERY: dict[str, Delivery] = {
 _NEGATIVE = frozenset({DECLINED, UNDONE, REJECTED})
 
 
+def _identity(kept: object) -> str | None:
+    """Tell one version from another: its file's hash and version, or when it started."""
+    if not isinstance(kept, Mapping):
+        return None
+    return "|".join(
+        str(kept.get(key, "")) for key in ("file_sha256", "version", "started")
+    )
+
+
 def _number(value: object, default: float) -> float:
     """Return an option's number, or `default` for anything else (a hand-edited entry)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -227,6 +236,8 @@ class VersionKeeper:
         self._store = versions_store(hass, entry.entry_id)
         self._unsub: Any = None
         self._rolling_back = False
+        self._live_id: str | None = None
+        self._shadow_id: str | None = None
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -237,8 +248,11 @@ class VersionKeeper:
         except (HomeAssistantError, ValueError) as err:
             _LOGGER.warning("%s: the versions store is unreadable: %s", self.name, err)
             raw = None
-        self._read(raw if isinstance(raw, Mapping) else {})
+        stored: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         candidate = self.entry.data.get(CONF_SHADOW)
+        self._shadow_id = _identity(candidate)
+        self._live_id = _identity(self.entry.data.get("source"))
+        self._read(stored)
         if isinstance(candidate, Mapping):
             try:
                 self.runner = ShadowRunner(
@@ -251,7 +265,7 @@ class VersionKeeper:
                 await self.runner.conditions.async_prepare(
                     self.hass, self.runner.definition.rules
                 )
-                if isinstance(ledger := raw and raw.get("ledger"), Mapping):
+                if isinstance(ledger := stored.get("ledger"), Mapping):
                     try:
                         self.runner.ledger = GovernanceLedger.from_dict(ledger)
                     except ValueError as err:
@@ -268,6 +282,19 @@ class VersionKeeper:
         await self._store.async_save(self._stored())
 
     def _read(self, raw: Mapping[str, Any]) -> None:
+        """Read the store, keeping what belongs to the versions the entry holds now.
+
+        What another live version counted, or another shadow paired, is dropped (a
+        reconfigure came in between).
+        """
+        if raw.get("live") != self._live_id:
+            raw = {key: value for key, value in raw.items() if key != "tally"}
+        if raw.get("shadow") != self._shadow_id:
+            raw = {
+                key: value
+                for key, value in raw.items()
+                if key not in ("comparisons", "answers", "ledger")
+            }
         for comparison in read_comparisons(raw.get("comparisons")):
             self.comparisons[comparison.event_id] = comparison
         answers = raw.get("answers")
@@ -290,6 +317,8 @@ class VersionKeeper:
             "seen": dict(self._seen),
             "negated": sorted(self._negated),
             "ledger": None if self.runner is None else self.runner.ledger.to_dict(),
+            "live": self._live_id,
+            "shadow": self._shadow_id,
         }
 
     def _changed(self) -> None:
