@@ -38,7 +38,9 @@ from .runtime import AgentRuntime
 from .runtime_data import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .services import async_setup_services
 from .settings import AgentSettings
+from .shadow import async_start_versions
 from .triggers import InvalidTriggerError
+from .versions import versions_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,7 +124,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_trigger",
             translation_placeholders={"error": str(err)},
         ) from err
-    entry.runtime_data = PaiRuntimeData(runtime=runtime)
+    entry.runtime_data = PaiRuntimeData(
+        runtime=runtime, versions=await async_start_versions(hass, entry, runtime)
+    )
     entry.async_on_unload(async_watch(hass, entry, runtime))  # the Repairs issues
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
@@ -140,6 +144,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
 async def async_remove_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> None:
     """Delete the agent's memory, its extracted weights (unless shared) and its issues."""
     await async_remove_memory(hass, entry.entry_id)
+    await versions_store(hass, entry.entry_id).async_remove()
     await async_cleanup_weights(hass, exclude_entry_id=entry.entry_id)
     async_delete_issues(hass, entry.entry_id)
 

@@ -235,6 +235,8 @@ class AgentDraft:
     brain_model: str | None = None
     brain_only: bool = False
     """Reconfigure without a file: only the brain changes."""
+    shadow: bool = False
+    """Reconfigure: keep the new version as a shadow beside the live one (versions.py)."""
     file_triggers: list[dict[str, Any]] = field(default_factory=list)
     """The triggers of the file's ha_bindings.json, to review."""
     consent: dict[str, Any] | None = None

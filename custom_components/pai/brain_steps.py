@@ -45,6 +45,7 @@ from .flow_forms import (
     valid_url,
 )
 from .settings import AgentSettings
+from .versions import with_shadow
 
 
 class BrainSteps(ConfigFlow):
@@ -148,12 +149,14 @@ class BrainSteps(ConfigFlow):
         options = {k: v for k, v in entry.options.items() if k != CONF_BRAIN_MODEL}
         if self.draft.brain_model:
             options[CONF_BRAIN_MODEL] = self.draft.brain_model
+        brain = self.draft.brain or {CONF_BRAIN_KIND: BRAIN_RULES}
+        if self.draft.shadow:  # the live version stays; this brain decides beside it
+            return self.async_update_reload_and_abort(
+                entry,
+                data=with_shadow(entry, {**entry.data, CONF_BRAIN: brain}, options),
+            )
         return self.async_update_reload_and_abort(
-            entry,
-            data_updates={
-                CONF_BRAIN: self.draft.brain or {CONF_BRAIN_KIND: BRAIN_RULES}
-            },
-            options=options,
+            entry, data_updates={CONF_BRAIN: brain}, options=options
         )
 
     def _brain_kinds(self) -> list[str]:

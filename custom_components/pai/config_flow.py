@@ -90,6 +90,7 @@ from .const import (
 from .engine.agent import AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
+    CONF_AS_SHADOW,
     CONF_ENTITIES,
     CONF_FILE,
     CONF_MINUTES,
@@ -114,6 +115,7 @@ from .review import (
 from .settings import AgentSettings
 from .storable import storable_problem
 from .triggers import trigger_specs
+from .versions import with_shadow
 
 
 class PaiConfigFlow(BrainSteps, domain=DOMAIN):
@@ -204,6 +206,8 @@ class PaiConfigFlow(BrainSteps, domain=DOMAIN):
         installed = installed_version(entry.data)
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "installed": installed or "?"}
+        if user_input is not None:
+            self.draft.shadow = bool(user_input.get(CONF_AS_SHADOW))
         if user_input is not None and not user_input.get(CONF_FILE):
             self.draft.brain_only = True
             self.draft.name = entry.title
@@ -582,10 +586,11 @@ class PaiConfigFlow(BrainSteps, domain=DOMAIN):
             entry = self._get_reconfigure_entry()
             if CONF_BRAIN in entry.data:
                 data[CONF_BRAIN] = entry.data[CONF_BRAIN]
+            updated = {**entry.options, CONF_NOTIFY_TARGETS: targets}
+            if self.draft.shadow:  # the live version stays; this one decides beside it
+                data, updated = with_shadow(entry, data, updated), dict(entry.options)
             result = self.async_update_reload_and_abort(
-                entry,
-                data=data,
-                options={**entry.options, CONF_NOTIFY_TARGETS: targets},
+                entry, data=data, options=updated
             )
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result

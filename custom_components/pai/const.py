@@ -80,3 +80,11 @@ DEFAULT_LLM_MAX_CALLS: Final = 60
 DEFAULT_LLM_MAX_COST: Final = 1.0
 DEFAULT_LLM_TIMEOUT: Final = 30
 DEFAULT_LOCAL_N_CTX: Final = 2048
+
+# shadow versions, promote and rollback (options; shadow.py, versions.py)
+CONF_ROLLBACK_WINDOW: Final = "rollback_window_hours"
+CONF_ROLLBACK_MARGIN: Final = "rollback_margin"
+DEFAULT_ROLLBACK_WINDOW_HOURS: Final = 24
+DEFAULT_ROLLBACK_MARGIN: Final = 0.2
+ROLLBACK_MIN_REQUESTS: Final = 3
+"""Requests the promoted version must have made before it can be rolled back by itself."""

@@ -27,6 +27,7 @@ from .record_history import async_get_records
 from .review import CONF_CONSENT, consent_for_diagnostics
 from .runtime_data import PaiConfigEntry
 from .settings import AgentSettings
+from .versions import VERSION_KEYS
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -53,7 +54,7 @@ async def async_get_config_entry_diagnostics(
     data = {
         key: value
         for key, value in entry.data.items()
-        if key not in (CONF_AGENT, CONF_CONSENT)
+        if key not in (CONF_AGENT, CONF_CONSENT, *VERSION_KEYS)
     }
     diagnostics: dict[str, Any] = {
         "entry": {
@@ -72,10 +73,39 @@ async def async_get_config_entry_diagnostics(
         # What the user allowed in the review, URLs included: their own decision.
         "consent": consent_for_diagnostics(entry.data),
     }
+    for key in VERSION_KEYS:  # a shadow, or the version kept for rollback
+        if isinstance(kept := entry.data.get(key), Mapping):
+            diagnostics[key] = _kept_version(kept)
     if entry.state is ConfigEntryState.LOADED:
         diagnostics["runtime"] = _runtime_state(entry)
+        if (keeper := entry.runtime_data.versions) is not None and (
+            keeper.runner is not None or keeper.problem is not None
+        ):
+            diagnostics["shadow_report"] = keeper.report(full=False)
     diagnostics["last_records"] = await _last_records(hass, entry)
     return diagnostics
+
+
+def _kept_version(kept: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe a kept version as the entry itself is described, redacted."""
+    data = kept.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    options = kept.get("options")
+    return {
+        **{
+            key: kept[key]
+            for key in ("version", "started", "promoted_at", "baseline")
+            if key in kept
+        },
+        "agent": _agent_summary(data.get(CONF_AGENT)),
+        "data": async_redact_data(
+            {k: v for k, v in data.items() if k not in (CONF_AGENT, CONF_CONSENT)},
+            TO_REDACT,
+        ),
+        "options": async_redact_data(
+            dict(options) if isinstance(options, Mapping) else {}, TO_REDACT
+        ),
+    }
 
 
 def _agent_summary(sections: Any) -> dict[str, Any]:

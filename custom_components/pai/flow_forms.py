@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from homeassistant.helpers.selector import (
     ActionSelector,
+    BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     FileSelector,
@@ -82,10 +83,14 @@ FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 UPLOAD_SCHEMA = vol.Schema(
     {vol.Required(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
 )
+CONF_AS_SHADOW = "as_shadow"
 RECONFIGURE_SCHEMA = vol.Schema(
-    {vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
+    {
+        vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai")),
+        vol.Optional(CONF_AS_SHADOW, default=False): BooleanSelector(),
+    }
 )
-"""Reconfigure: a new file, or none to change only the brain."""
+"""Reconfigure: a new file, or none to change only the brain; live now, or as a shadow."""
 
 CLOUD_BRAINS = (BRAIN_RULES, BRAIN_ANTHROPIC, BRAIN_OPENAI, BRAIN_AI_TASK)
 """The brains any agent can use; the local model needs weights in the agent file."""

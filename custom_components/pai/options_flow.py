@@ -58,6 +58,8 @@ from .const import (
     CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
+    CONF_ROLLBACK_MARGIN,
+    CONF_ROLLBACK_WINDOW,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
@@ -93,6 +95,8 @@ MANAGED_OPTIONS = frozenset(
         CONF_APPROVERS,
         CONF_APPROVAL_EXPIRY,
         CONF_UNDO_WINDOW,
+        CONF_ROLLBACK_WINDOW,
+        CONF_ROLLBACK_MARGIN,
     }
 )
 """Every option this form edits; any other key in the options is kept as it is."""
@@ -116,6 +120,7 @@ MODEL_BRAINS = (BRAIN_ANTHROPIC, BRAIN_OPENAI)
 """Brains whose model is chosen by name (the local one runs the file's weights)."""
 
 _INT_OPTIONS = (
+    CONF_ROLLBACK_WINDOW,
     CONF_MAX_INTERRUPTIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
@@ -350,6 +355,10 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                             action_choices
                         ),
                         vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
+                        vol.Optional(CONF_ROLLBACK_WINDOW): selectors.count(
+                            720, "h", 1
+                        ),
+                        vol.Optional(CONF_ROLLBACK_MARGIN): selectors.unit(),
                     }
                 )
             ),
@@ -413,6 +422,8 @@ _SECTION_OF = {
     CONF_ALLOWED_ACTIONS: SECTION_GOVERNANCE,
     CONF_LIFTED_ACTIONS: SECTION_GOVERNANCE,
     CONF_ACTION_MAX_LEVELS: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_WINDOW: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_MARGIN: SECTION_GOVERNANCE,
     CONF_QUIET_START: SECTION_QUIET_HOURS,
     CONF_QUIET_END: SECTION_QUIET_HOURS,
     CONF_MAX_INTERRUPTIONS: SECTION_QUIET_HOURS,

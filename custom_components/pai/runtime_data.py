@@ -16,6 +16,7 @@ from .engine.approvals import PendingKind
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
+    from .shadow import VersionKeeper
 
 
 @dataclass(slots=True)
@@ -23,6 +24,8 @@ class PaiRuntimeData:
     """What a loaded agent keeps in `entry.runtime_data`."""
 
     runtime: AgentRuntime
+    versions: VersionKeeper | None = None
+    """The shadow version, its report, and the watch after a promotion (shadow.py)."""
 
 
 type PaiConfigEntry = ConfigEntry[PaiRuntimeData]
