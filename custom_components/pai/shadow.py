@@ -69,8 +69,8 @@ from .settings import AgentSettings
 from .versions import CONF_PREVIOUS, CONF_SHADOW, async_rollback, versions_store
 
 if TYPE_CHECKING:
-    from .runtime_data import PaiConfigEntry
     from .runtime import AgentRuntime
+    from .runtime_data import PaiConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
