@@ -129,10 +129,15 @@ class ActionExecutor:
         return ExecutionResult(ExecutionStatus.EXECUTED, described, snapshot)
 
     async def async_unload(self) -> None:
-        """Unload the scripts made for the bindings (the agent stops)."""
+        """Unload the scripts made for the bindings (the agent stops).
+
+        A run still going (an approved action waiting on something) is left to finish,
+        as a script of its own would: stopping it would not make it not have started.
+        """
         scripts, self._scripts = self._scripts, {}
         for _, script, _ in scripts.values():
-            await script.async_unload()
+            if not script.is_running:
+                await script.async_unload()
 
     async def async_post_webhook(
         self, url: str, payload: Mapping[str, Any], record_id: str
