@@ -138,7 +138,7 @@ def test_a_streak_of_zero_turns_the_ladder_off() -> None:
     ("streak", "days"), [(-1, 3), (10, -1), (True, 3), (10, 1.5), (10_000, 3)]
 )
 def test_a_bad_ladder_is_refused_with_its_field_named(streak: Any, days: Any) -> None:
-    with pytest.raises(TrustError, match="ladder: (streak|days)"):
+    with pytest.raises(TrustError, match=r"ladder: (streak|days)"):
         Ladder(streak=streak, days=days)
 
 

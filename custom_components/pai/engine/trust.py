@@ -233,7 +233,7 @@ class TrustBook:
         return len(self._records)
 
     def get(self, action: str) -> TrustRecord | None:
-        """The record of `action`, if it has one (the caller must not change it)."""
+        """Return the record of `action`, if it has one (the caller must not change it)."""
         return self._records.get(action)
 
     def _record(self, action: str) -> TrustRecord:
@@ -296,11 +296,11 @@ class TrustBook:
         )
 
     def asking(self, action: str, record_id: str) -> None:
-        """The consent request `record_id` went out: not asked again while it waits."""
+        """Mark the consent request `record_id` as out: not asked again while it waits."""
         self._record(action).asked = record_id
 
     def consented(self, action: str, now: datetime, why: str) -> None:
-        """The user let `action` act alone from `now`."""
+        """Mark `action` as let act alone by the user from `now`."""
         record = self._record(action)
         record.asked = None
         record.refused_until = None
@@ -309,14 +309,14 @@ class TrustBook:
         record.last_change = why
 
     def refused(self, action: str, now: datetime) -> datetime:
-        """The consent request was declined or left unanswered; return until when."""
+        """Note a consent request declined or left unanswered; return until when."""
         record = self._record(action)
         record.asked = None
         record.refused_until = until = _utc(now) + REFUSED_FOR
         return until
 
     def revoked(self, action: str, why: str) -> None:
-        """The user lowered an earned cap by hand: it must earn the question again."""
+        """Note an earned cap lowered by hand: the action must earn the question again."""
         record = self._record(action)
         record.earned = None
         record.streak = 0
@@ -325,7 +325,7 @@ class TrustBook:
         record.last_change = why
 
     def earned(self) -> list[str]:
-        """The actions that earned ACT and hold it."""
+        """List the actions that earned ACT and hold it."""
         return sorted(a for a, record in self._records.items() if record.earned)
 
     def summary(self) -> dict[str, dict[str, Any]]:
