@@ -34,7 +34,9 @@ LIGHT = "light_on"
 ASK_CAPPED = Policy(default_max_level=ACT, action_max_levels={LIGHT: ASK})
 
 
-def approved(book: TrustBook, times: int, *, every: timedelta, start: datetime = NOW) -> datetime:
+def approved(
+    book: TrustBook, times: int, *, every: timedelta, start: datetime = NOW
+) -> datetime:
     moment = start
     for i in range(times):
         moment = start + i * every
@@ -86,7 +88,9 @@ def test_expiries_and_silent_acts_are_counted_but_do_not_break_a_streak() -> Non
     assert book.due(LIGHT, NOW, ladder)
 
 
-def test_asked_once_then_not_again_while_it_waits_or_for_thirty_days_after_a_no() -> None:
+def test_asked_once_then_not_again_while_it_waits_or_for_thirty_days_after_a_no() -> (
+    None
+):
     book = TrustBook()
     ladder = Ladder(streak=1, days=0)
     book.note(LIGHT, Outcome.APPROVED, NOW)
@@ -167,7 +171,9 @@ def test_only_an_action_its_cap_holds_at_ask_is_eligible() -> None:
 
 def test_never_sensitive_never_above_the_ceiling_never_outside_the_allowlist() -> None:
     policy = Policy(default_max_level=ASK)
-    assert eligible("lock.unlock", policy, SurvivalPolicy()) == "it is security-sensitive"
+    assert (
+        eligible("lock.unlock", policy, SurvivalPolicy()) == "it is security-sensitive"
+    )
     assert (
         eligible(
             "script.garage",
@@ -264,7 +270,12 @@ def test_hostile_fields_read_as_their_defaults() -> None:
     assert problems == []
     light = book.get(LIGHT)
     assert light is not None
-    assert (light.approvals, light.declines, light.streak, light.earned) == (0, 0, 0, None)
+    assert (light.approvals, light.declines, light.streak, light.earned) == (
+        0,
+        0,
+        0,
+        None,
+    )
     assert light.asked is None
     assert len(light.last_change) == 500
     assert book.earned() == ["fan_on"]

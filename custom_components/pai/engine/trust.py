@@ -83,7 +83,9 @@ class Ladder:
                 or isinstance(value, bool)
                 or not 0 <= value <= top
             ):
-                raise TrustError(f"ladder: {name} is a whole number 0..{top}, got {value!r}")
+                raise TrustError(
+                    f"ladder: {name} is a whole number 0..{top}, got {value!r}"
+                )
 
     @property
     def off(self) -> bool:
@@ -330,7 +332,9 @@ class TrustBook:
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Every record, JSON-ready, by action (for attributes and diagnostics)."""
-        return {action: self._records[action].to_dict() for action in sorted(self._records)}
+        return {
+            action: self._records[action].to_dict() for action in sorted(self._records)
+        }
 
     # Storage
 
@@ -350,8 +354,14 @@ class TrustBook:
             problems.append("the trust records are not an object: started afresh")
             return book, problems
         for action, raw in actions.items():
-            if not isinstance(action, str) or not action or not isinstance(raw, Mapping):
-                problems.append(f"the trust record of {str(action)[:80]!r} is not readable: dropped")
+            if (
+                not isinstance(action, str)
+                or not action
+                or not isinstance(raw, Mapping)
+            ):
+                problems.append(
+                    f"the trust record of {str(action)[:80]!r} is not readable: dropped"
+                )
                 continue
             book._records[action] = TrustRecord.from_dict(raw)
         if len(book._records) > MAX_ACTIONS:
