@@ -38,6 +38,10 @@ CONF_NOTIFY_TARGETS: Final = "notify_targets"
 CONF_APPROVAL_EXPIRY: Final = "approval_expiry_minutes"
 CONF_APPROVERS: Final = "approvers"
 CONF_UNDO_WINDOW: Final = "undo_window_minutes"
+CONF_TRUST_STREAK: Final = "trust_approvals_in_a_row"
+"""Autonomy earned with consent: approvals in a row before PAI asks to act alone (0: never)."""
+CONF_TRUST_DAYS: Final = "trust_min_days"
+"""Autonomy earned with consent: the days those approvals must span, at least."""
 
 DEFAULT_INTERRUPTION_COST: Final = 0.3
 DEFAULT_APPROVAL_EXPIRY_MINUTES: Final = 30
