@@ -26,6 +26,7 @@ from custom_components.pai.engine.trust import (
     TrustError,
     earnable,
     eligible,
+    outcome_of,
 )
 
 OBSERVE, SUGGEST, ASK, ACT = AutonomyLevel
@@ -314,3 +315,25 @@ def test_the_question_comes_only_after_a_clean_streak_long_enough(
             clean = []
     expected = len(clean) >= streak and moment - clean[0] >= timedelta(days=days)
     assert book.due(LIGHT, moment, ladder) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "feedback", "granted", "outcome"),
+    [
+        ("executed", "accepted", 2, Outcome.APPROVED),
+        ("executed", "pending", 3, Outcome.ACTED),
+        ("failed", "accepted", 2, Outcome.FAILED),
+        ("failed", "pending", 3, Outcome.FAILED),
+        ("declined", "rejected", 2, Outcome.DECLINED),
+        ("undone", "rejected", 3, Outcome.UNDONE),
+        ("expired", "ignored", 2, Outcome.EXPIRED),
+        ("suggested", "rejected", 1, Outcome.DECLINED),
+        ("pending_approval", "pending", 2, None),
+        ("executed", "pending", 2, None),
+        ("observed", "pending", 0, None),
+    ],
+)
+def test_a_records_final_state_reads_as_one_outcome(
+    status: str, feedback: str, granted: int, outcome: Outcome | None
+) -> None:
+    assert outcome_of(status, feedback, granted) is outcome

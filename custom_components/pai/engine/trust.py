@@ -221,6 +221,26 @@ def earnable(
     )
 
 
+def outcome_of(status: str, feedback: str, granted: int | None) -> Outcome | None:
+    """Read what a record's final state says about its action; None: nothing to count.
+
+    `status`, `feedback` and `granted` are the record's (`RecordView`).
+    """
+    if status == "undone":
+        return Outcome.UNDONE
+    if status == "declined" or feedback == "rejected":
+        return Outcome.DECLINED
+    if status == "failed":
+        return Outcome.FAILED
+    if status == "expired":
+        return Outcome.EXPIRED
+    if status == "executed" and granted == AutonomyLevel.ACT:
+        return Outcome.ACTED
+    if status == "executed" and granted == AutonomyLevel.ASK and feedback == "accepted":
+        return Outcome.APPROVED
+    return None
+
+
 class TrustBook:
     """Every action's trust record, and the ladder's rule."""
 
