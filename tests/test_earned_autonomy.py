@@ -250,3 +250,55 @@ async def test_a_cap_lowered_under_configure_takes_the_earned_act_away(
     trust = book.get("light_on")
     assert trust is not None
     assert trust.last_change == "light_on: its cap was lowered under Configure"
+
+
+@pytest.mark.usefixtures("house")
+async def test_an_unanswered_question_counts_as_a_no(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(
+        hass,
+        watching(
+            trust_approvals_in_a_row=1, trust_min_days=0, approval_expiry_minutes=5
+        ),
+    )
+    await approve_motion(hass, phone)
+    assert len(questions(records)) == 1
+
+    await later(hass, freezer, 0.1)  # six minutes: the question expires
+
+    assert records_of(records, "pai.ask_autonomy")[-1]["4_execution"]["status"] == (
+        "expired"
+    )
+    await approve_motion(hass, phone)
+    assert len(questions(records)) == 1
+    trust = entry.runtime_data.runtime.autonomy.book.get("light_on")
+    assert trust is not None
+    assert trust.refused_until is not None
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_failure_of_an_earned_action_drops_it_back_to_ask(
+    hass: HomeAssistant,
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, watching(trust_approvals_in_a_row=1, trust_min_days=0))
+    await approve_motion(hass, phone)
+    await tap(hass, button(phone, "APPROVE"))  # the question
+    assert entry.options["action_max_levels"] == {"light_on": 3}
+
+    hass.states.async_remove(LIGHT)  # the bound entity is gone: the action fails
+    hass.services.async_remove("input_boolean", "turn_on")
+    await motion(hass, "off")
+    hass.states.async_set("input_boolean.motion", "on")
+    await hass.async_block_till_done()
+
+    assert records_of(records, "light_on")[-1]["4_execution"]["status"] == "failed"
+    assert entry.options["action_max_levels"] == {"light_on": 2}
+    [lowered] = records_of(records, "pai.lower_autonomy")
+    assert lowered["3_anticipation"]["predicted_intent"] == (
+        "light_on failed, so it asks first again"
+    )
