@@ -66,6 +66,9 @@ class EarnedAutonomy:
     def load(self, book: TrustBook) -> None:
         """Take the stored book; an earned cap the user lowered under Configure is lost."""
         self.book = book
+        for action, record_id in book.questions().items():
+            if self._runtime.approvals.get(record_id, "approval") is None:
+                book.unasked(action)  # the request was lost: it may be asked again
         for action in book.earned():
             if self._cap(action) != AutonomyLevel.ACT:
                 book.revoked(action, f"{action}: its cap was lowered under Configure")
@@ -223,13 +226,13 @@ class EarnedAutonomy:
             now=now,
         )
         record_id = record["record_id"]
-        self.book.asking(action, record_id)
         nonce = await runtime._async_wait_for_answer(  # noqa: SLF001
             record_id,
             "approval",
             runtime.settings.approval_expiry_minutes,
             {"record": record, CONSENT: action},
         )
+        self.book.asking(action, record_id)
         runtime.ledger.record(decision, dt_util.now())
         await runtime.notifier.async_ask(
             record_id,

@@ -195,7 +195,8 @@ def test_never_sensitive_never_above_the_ceiling_never_outside_the_allowlist() -
         == "it is not in the allowed actions"
     )
     lifted = SurvivalPolicy(lifted_actions=frozenset({"lock.unlock"}))
-    assert eligible("lock.unlock", policy, lifted) is None  # the user lifted it by name
+    # Lifting lets it act if the user says so; PAI never asks to.
+    assert eligible("lock.unlock", policy, lifted) == "it is security-sensitive"
 
 
 def test_only_an_act_that_the_cap_held_back_leads_to_the_question() -> None:
@@ -232,6 +233,10 @@ def test_the_book_round_trips_through_json() -> None:
     assert problems == []
     assert again.summary() == book.summary()
     assert not again.due(LIGHT, NOW + timedelta(days=2), ladder)  # still asked
+    assert again.questions() == {LIGHT: "paid_20260314_00000000000000aa"}
+    again.unasked(LIGHT)
+    assert again.questions() == {}
+    assert again.due(LIGHT, NOW + timedelta(days=2), ladder)
 
 
 @pytest.mark.parametrize(

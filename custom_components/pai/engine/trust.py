@@ -183,13 +183,14 @@ def eligible(action: str, policy: Policy, survival: SurvivalPolicy) -> str | Non
 
     It must be capped at ASK by the agent's policy (its own cap or the default), and with
     that cap at ACT the user's limits must still allow ACT: in the allowlist, not
-    security-sensitive (unless lifted), under a ceiling of ACT.
+    security-sensitive (even when the user lifted it: that is the user's call alone),
+    under a ceiling of ACT.
     """
     allowed = survival.allowed_actions
     if allowed is not None and action not in allowed:
         return "it is not in the allowed actions"
-    if action in survival.sensitive_actions and action not in survival.lifted_actions:
-        return "it is security-sensitive"
+    if action in survival.sensitive_actions:
+        return "it is security-sensitive"  # lifted or not: the user decides that alone
     if survival.ceiling < AutonomyLevel.ACT:
         return "the autonomy ceiling is below act"
     cap = policy.action_max_levels.get(action, policy.default_max_level)
@@ -336,6 +337,15 @@ class TrustBook:
         record.asked = None
         record.refused_until = until = _utc(now) + REFUSED_FOR
         return until
+
+    def questions(self) -> dict[str, str]:
+        """Return the consent requests waiting for an answer: action -> record id."""
+        return {a: r.asked for a, r in self._records.items() if r.asked is not None}
+
+    def unasked(self, action: str) -> None:
+        """Forget a consent request that no longer waits (its approval was lost)."""
+        if (record := self._records.get(action)) is not None:
+            record.asked = None
 
     def revoked(self, action: str, why: str) -> None:
         """Note an earned cap lowered by hand: the action must earn the question again."""
