@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
+from custom_components.pai.logbook import describe_record_event
 from tests.helpers import DOOR, LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 LIGHT = "input_boolean.porch_light"
@@ -150,6 +151,16 @@ async def test_approved_ten_times_over_three_days_it_asks_then_acts_until_undone
         "demoted"
     )
     assert phone[-1].data["title"] == "Porch watch: light_on asks first again"
+    # The logbook tells the story.
+    assert describe_record_event({"agent": "Porch watch", "record": promoted})[1] == (
+        "pai.ask_autonomy → executed (granted ASK): May I do light_on on my own from "
+        "now on? You approved it 10 times in a row over 3 days, with no decline, undo "
+        "or failure."
+    )
+    assert describe_record_event({"agent": "Porch watch", "record": lowered})[1] == (
+        "pai.lower_autonomy → executed (granted OBSERVE): light_on was undone, so it "
+        "asks first again"
+    )
     assert hass.states.get("sensor.porch_watch_earned_autonomy").state == "0"
 
     await motion(hass, "off")
