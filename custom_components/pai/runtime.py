@@ -31,7 +31,6 @@ from homeassistant.helpers.template import Template
 from homeassistant.util import dt as dt_util
 
 from .action_text import describe_sequence, with_quote
-from .autonomy import EarnedAutonomy
 from .conditions import RuleConditions
 from .const import DEFAULT_INTERRUPTION_COST, DOMAIN, EVENT_PAI_RECORD
 from .engine.agent import AgentDefinition, FileWatchTrigger
@@ -205,7 +204,6 @@ class AgentRuntime:
             allowed_actions=self.settings.allowed_actions,
             lifted_actions=self.settings.lifted_actions,
         )
-        self.autonomy = EarnedAutonomy(self, data)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -219,7 +217,6 @@ class AgentRuntime:
         self.router.load(memory.router)
         self._history = memory.history
         self._in_flight = memory.in_flight
-        self.autonomy.load(memory.trust)
         # Which parts of the stored memory were dropped.
         self._report(MEMORY_PROBLEMS, memory.problems, "%s: memory: %s", shown=20)
         specs, self.trigger_problems = trigger_specs(
@@ -846,9 +843,7 @@ class AgentRuntime:
             )
         )
         await self._async_offer_undo(record, result)
-        record = self._publish(record, fitted=True)
-        await self.autonomy.async_noted(record)
-        return record
+        return self._publish(record, fitted=True)
 
     def what_runs(self, record: Mapping[str, Any]) -> str:
         """Say what the record's action will run ("Unlock: Front door (lock.unlock)")."""
@@ -1020,8 +1015,6 @@ class AgentRuntime:
         now = dt_util.now()
         context = self.own.context(user_id, parent_id=item.payload.get("cause"))
         await self.notifier.async_dismiss(record_id)
-        if self.autonomy.consent_of(item) is not None:
-            return await self.autonomy.async_consent(record, verdict, item)
         if verdict == "approve":
             record = await self._execute(record, context)
             record = with_feedback(record, Feedback.ACCEPTED)
@@ -1041,9 +1034,7 @@ class AgentRuntime:
                 with_execution(record, ExecutionStatus.UNDONE), Feedback.REJECTED
             )
             self.ledger.record_decline(action, now)
-        record = self._publish(record, announce=True)
-        await self.autonomy.async_noted(record)
-        return record
+        return self._publish(record, announce=True)
 
     async def _async_check_undo(
         self, record_id: str, payload: Mapping[str, Any]
@@ -1076,10 +1067,7 @@ class AgentRuntime:
         record = with_feedback(record, feedback)
         if feedback == Feedback.REJECTED:
             self.ledger.record_decline(RecordView.of(record).action, dt_util.now())
-        record = self._publish(record, announce=True)
-        if feedback == Feedback.REJECTED:
-            await self.autonomy.async_noted(record)
-        return record
+        return self._publish(record, announce=True)
 
     async def _async_expire(self, now: datetime) -> None:
         if expired := self.approvals.expire(dt_util.utcnow()):
@@ -1098,7 +1086,6 @@ class AgentRuntime:
                         Feedback.IGNORED,
                     )
                     self._publish(record)
-                    await self.autonomy.async_noted(record)
             except (KeyError, TypeError, ValueError) as err:
                 _LOGGER.warning(
                     "%s: the expired %s of %s could not be recorded: %s",
@@ -1217,7 +1204,6 @@ class AgentRuntime:
             active=self.active,
             router=self.router.to_dict(),
             history=self._history,
-            trust=self.autonomy.book,
         )
 
 
