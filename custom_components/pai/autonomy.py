@@ -59,13 +59,17 @@ class EarnedAutonomy:
         """Keep the trust records of `runtime`; `data` is the entry's data (the review's web hook consent)."""
         self._runtime = runtime
         self._data = data
-        self.book = TrustBook()
+
+    @property
+    def book(self) -> TrustBook:
+        """Every action's trust record (kept with the agent's memory)."""
+        return self._runtime.keeper.memory.trust
 
     # --- life cycle -------------------------------------------------------------------
 
-    def load(self, book: TrustBook) -> None:
-        """Take the stored book; an earned cap the user lowered under Configure is lost."""
-        self.book = book
+    def load(self) -> None:
+        """Check the loaded book: an earned cap the user lowered under Configure is lost."""
+        book = self.book
         for action, record_id in book.questions().items():
             if self._runtime.approvals.get(record_id, "approval") is None:
                 book.unasked(action)  # the request was lost: it may be asked again
@@ -115,7 +119,7 @@ class EarnedAutonomy:
         now = dt_util.utcnow()
         if verdict != "approve":
             until = self._refused(action)
-            return runtime._publish(  # noqa: SLF001
+            return runtime.book.publish(
                 with_feedback(
                     with_execution(record, ExecutionStatus.DECLINED),
                     Feedback.REJECTED,
@@ -132,7 +136,7 @@ class EarnedAutonomy:
         if (why_not := self._why_not(action)) is not None:
             # The user's limits changed since the question: they win.
             self.book.refused(action, now)
-            return runtime._publish(  # noqa: SLF001
+            return runtime.book.publish(
                 with_feedback(
                     with_execution(
                         record,
@@ -157,7 +161,7 @@ class EarnedAutonomy:
         )
         self.book.consented(action, now, why)
         self._set_cap(action, AutonomyLevel.ACT)
-        return runtime._publish(  # noqa: SLF001
+        return runtime.book.publish(
             with_feedback(
                 with_execution(
                     record,
@@ -226,14 +230,14 @@ class EarnedAutonomy:
             now=now,
         )
         record_id = record["record_id"]
-        nonce = await runtime._async_wait_for_answer(  # noqa: SLF001
+        nonce = await runtime.pending.async_add(
             record_id,
             "approval",
             runtime.settings.approval_expiry_minutes,
             {"record": record, CONSENT: action},
         )
         self.book.asking(action, record_id)
-        runtime.ledger.record(decision, dt_util.now())
+        runtime.keeper.memory.ledger.record(decision, dt_util.now())
         await runtime.notifier.async_ask(
             record_id,
             nonce,
@@ -241,7 +245,7 @@ class EarnedAutonomy:
             f"{evidence} Approve: it runs without asking (you can undo each time, "
             "and lower it under Configure). Decline: not asked again for 30 days.",
         )
-        runtime._publish(record)  # noqa: SLF001
+        runtime.book.publish(record)
 
     def _refused(self, action: object) -> Any:
         if isinstance(action, str) and action:
@@ -293,7 +297,7 @@ class EarnedAutonomy:
             Feedback.PENDING,
             _change(action, "demoted", was, AutonomyLevel.ASK, demotion.why),
         )
-        runtime._publish(record, announce=True)  # noqa: SLF001
+        runtime.book.publish(record, announce=True)
         await runtime.notifier.async_suggest(
             record["record_id"],
             f"{runtime.name}: {action} asks first again",

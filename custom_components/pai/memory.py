@@ -135,6 +135,7 @@ class MemoryKeeper:
             active=memory.active,
             router=self._router_state(),
             history=memory.history,
+            trust=memory.trust,
         )
 
 
