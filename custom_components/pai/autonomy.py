@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,15 @@ from .engine.records import (
     with_execution,
     with_feedback,
 )
-from .engine.trust import Demotion, Outcome, TrustBook, earnable, eligible, outcome_of
+from .engine.trust import (
+    REFUSED_FOR,
+    Demotion,
+    Outcome,
+    TrustBook,
+    earnable,
+    eligible,
+    outcome_of,
+)
 from .review import cap_webhooks
 
 if TYPE_CHECKING:
@@ -247,10 +255,11 @@ class EarnedAutonomy:
         )
         runtime.book.publish(record)
 
-    def _refused(self, action: object) -> Any:
+    def _refused(self, action: object) -> datetime:
+        """Note a consent request declined or unanswered; return until when it waits."""
         if isinstance(action, str) and action:
             return self.book.refused(action, dt_util.utcnow())
-        return dt_util.utcnow() + timedelta(days=30)
+        return dt_util.utcnow() + REFUSED_FOR
 
     # --- demoting -----------------------------------------------------------------------
 
