@@ -70,7 +70,9 @@ NIGHT_WATCH: dict[str, Any] = {
                 "confidence": 0.9,
                 "urgency": 0.7,
                 "rationale": "Something moves in the backyard after dark: light the entrance?",
-                "level": 2,
+                # It would act; the policy holds it at ASK until the user lets it act
+                # (autonomy earned with consent, README).
+                "level": 3,
             },
         },
         {

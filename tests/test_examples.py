@@ -163,6 +163,11 @@ async def test_night_watch_asks_before_lighting_the_entrance_after_dark(
         {"entity_id": ["light.entrance_color_white_lights"]}
     ]
     assert records[-1].data["record"]["4_execution"]["status"] == "executed"
+    # It would act: only its cap holds it at ASK, so each approval earns trust.
+    assert [reason["code"] for reason in asked["x_pai"]["reasons"]] == ["action_cap"]
+    trust = entry.runtime_data.runtime.autonomy.book.get("entrance_light_on")
+    assert trust is not None
+    assert (trust.approvals, trust.streak) == (1, 1)
 
     # Water in the basement: told at once, nothing to approve.
     hass.states.async_set("binary_sensor.basement_floor_wet", "on")

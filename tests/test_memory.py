@@ -66,6 +66,11 @@ CORRUPT: dict[str, tuple[Any, str]] = {
     "ledger a string": ({"ledger": "x"}, "the gate's ledger is not an object"),
     "router a list": ({"router": []}, "the LLM budget ('router') is not an object"),
     "in flight junk": ({"in_flight": {"paid_x": 3}}, "is not readable"),
+    "trust a list": ({"trust": [1]}, "the trust records are not an object"),
+    "trust of an action junk": (
+        {"trust": {"actions": {"light_on": 3}}},
+        "the trust record of 'light_on' is not readable",
+    ),
 }
 
 

@@ -32,6 +32,7 @@ def form(**changes: Any) -> dict[str, Any]:
         "governance": {},
         "quiet_hours": {},
         "delivery": {},
+        "earned_autonomy": {},
     }
     top: dict[str, Any] = {}
     placement = {
@@ -46,6 +47,8 @@ def form(**changes: Any) -> dict[str, Any]:
         "approvers": "delivery",
         "approval_expiry_minutes": "delivery",
         "undo_window_minutes": "delivery",
+        "trust_approvals_in_a_row": "earned_autonomy",
+        "trust_min_days": "earned_autonomy",
     }
     for key, value in changes.items():
         if key in placement:
@@ -162,6 +165,8 @@ async def test_saving_flattens_the_sections(hass: HomeAssistant) -> None:
         notify_targets=["persistent_notification", PHONE, PHONE],
         approval_expiry_minutes=10.0,
         undo_window_minutes=5.0,
+        trust_approvals_in_a_row=5.0,
+        trust_min_days=0.0,
         user_state_template="{{ 'home' }}",
         interruption_cost_template="{{ 0.5 }}",
     )
@@ -183,6 +188,8 @@ async def test_saving_flattens_the_sections(hass: HomeAssistant) -> None:
         "notify_targets": ["persistent_notification", PHONE],
         "approval_expiry_minutes": 10,
         "undo_window_minutes": 5,
+        "trust_approvals_in_a_row": 5,
+        "trust_min_days": 0,
         "user_state_template": "{{ 'home' }}",
         "interruption_cost_template": "{{ 0.5 }}",
     }

@@ -114,6 +114,8 @@ class Answers:
         now = dt_util.now()
         context = parts.own.context(user_id, parent_id=item.payload.get("cause"))
         await parts.notifier.async_dismiss(record_id)
+        if parts.autonomy.consent_of(item) is not None:  # "may I do X on my own?"
+            return await parts.autonomy.async_consent(record, verdict, item)
         if verdict == "approve":
             record = await self._delivery.async_execute(record, context)
             record = with_feedback(record, Feedback.ACCEPTED)
@@ -133,7 +135,9 @@ class Answers:
                 with_execution(record, ExecutionStatus.UNDONE), Feedback.REJECTED
             )
             self._keeper.memory.ledger.record_decline(action, now)
-        return parts.book.publish(record, announce=True)
+        record = parts.book.publish(record, announce=True)
+        await parts.autonomy.async_noted(record)
+        return record
 
     async def _async_check_undo(
         self, record_id: str, payload: Mapping[str, Any]
@@ -169,7 +173,10 @@ class Answers:
             self._keeper.memory.ledger.record_decline(
                 RecordView.of(record).action, dt_util.now()
             )
-        return self._parts.book.publish(record, announce=True)
+        record = self._parts.book.publish(record, announce=True)
+        if feedback == Feedback.REJECTED:
+            await self._parts.autonomy.async_noted(record)
+        return record
 
     async def async_interrupted(self) -> None:
         """Say which approved actions were running when the agent stopped (interrupted)."""

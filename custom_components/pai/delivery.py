@@ -16,6 +16,7 @@ from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .action_text import describe_sequence, with_quote
+from .autonomy import EarnedAutonomy
 from .engine.approvals import ApprovalError
 from .engine.loop import Delivery, Step
 from .engine.models import Event
@@ -53,6 +54,8 @@ class DeliveryParts:
     executor: ActionExecutor
     own: OwnActivity
     privacy: PrivacyGuard
+    autonomy: EarnedAutonomy
+    """Told what became of each decision (autonomy earned with consent)."""
 
 
 class StepDelivery:
@@ -142,7 +145,9 @@ class StepDelivery:
             )
         )
         await self._async_offer_undo(record, result)
-        return parts.book.publish(record, fitted=True)
+        record = parts.book.publish(record, fitted=True)
+        await parts.autonomy.async_noted(record)
+        return record
 
     async def _async_ask(
         self, event: Event, record: dict[str, Any], rationale: str | None

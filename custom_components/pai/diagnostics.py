@@ -154,6 +154,14 @@ def _runtime_state(entry: PaiConfigEntry) -> dict[str, Any]:
         "in_quiet_hours": runtime.situation.in_quiet_hours(),
         "queued_events": len(runtime.queue),
         "trigger_problems": list(runtime.trigger_problems),
+        "earned_autonomy": {
+            "ladder": {
+                "approvals_in_a_row": runtime.settings.ladder.streak,
+                "min_days": runtime.settings.ladder.days,
+            },
+            "earned": runtime.autonomy.book.earned(),
+            "trust": runtime.autonomy.book.summary(),
+        },
         "router": {
             "brains": [
                 {"name": brain.name, "is_local": brain.is_local}

@@ -22,6 +22,7 @@ from .const import DOMAIN
 from .engine.approvals import ApprovalBook, PendingItem
 from .engine.ledger import GovernanceLedger
 from .engine.records import InvalidRecordError, validate_record
+from .engine.trust import TrustBook
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
@@ -55,6 +56,7 @@ def stored_memory(
     active: bool,
     router: Mapping[str, Any],
     history: Mapping[str, Counter[str]],
+    trust: TrustBook | None = None,
 ) -> dict[str, Any]:
     """Return what the store keeps, as `read_memory` reads it back."""
     return {
@@ -64,6 +66,7 @@ def stored_memory(
         "active": active,
         "router": dict(router),
         "history": {action: dict(counts) for action, counts in history.items()},
+        "trust": (trust or TrustBook()).to_dict(),
     }
 
 
@@ -78,6 +81,8 @@ class Memory:
     history: dict[str, Counter[str]] = field(default_factory=dict)
     in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Records whose approved action or undo was running when the agent stopped."""
+    trust: TrustBook = field(default_factory=TrustBook)
+    """Each action's trust record (autonomy earned with consent)."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -130,6 +135,7 @@ class MemoryKeeper:
             active=memory.active,
             router=self._router_state(),
             history=memory.history,
+            trust=memory.trust,
         )
 
 
@@ -157,6 +163,8 @@ def read_memory(raw: object) -> Memory:
         memory.router = router
     memory.history = _history(raw.get("history"), memory.problems)
     memory.in_flight = _in_flight(raw.get("in_flight"), memory.problems)
+    memory.trust, dropped = TrustBook.from_dict(raw.get("trust"))
+    memory.problems.extend(dropped)
     return memory
 
 

@@ -60,12 +60,15 @@ from .const import (
     CONF_QUIET_START,
     CONF_ROLLBACK_MARGIN,
     CONF_ROLLBACK_WINDOW,
+    CONF_TRUST_DAYS,
+    CONF_TRUST_STREAK,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION
+from .engine.trust import MAX_DAYS, MAX_STREAK
 from .notifications import available_targets
 from .settings import agent_definition, brain_kind, default_values, file_policy
 
@@ -73,7 +76,14 @@ SECTION_GOVERNANCE = "governance"
 SECTION_QUIET_HOURS = "quiet_hours"
 SECTION_DELIVERY = "delivery"
 SECTION_LLM = "llm_brain"
-SECTIONS = (SECTION_GOVERNANCE, SECTION_QUIET_HOURS, SECTION_DELIVERY, SECTION_LLM)
+SECTION_EARNED = "earned_autonomy"
+SECTIONS = (
+    SECTION_GOVERNANCE,
+    SECTION_QUIET_HOURS,
+    SECTION_DELIVERY,
+    SECTION_LLM,
+    SECTION_EARNED,
+)
 
 MANAGED_OPTIONS = frozenset(
     {
@@ -95,6 +105,8 @@ MANAGED_OPTIONS = frozenset(
         CONF_APPROVERS,
         CONF_APPROVAL_EXPIRY,
         CONF_UNDO_WINDOW,
+        CONF_TRUST_STREAK,
+        CONF_TRUST_DAYS,
         CONF_ROLLBACK_WINDOW,
         CONF_ROLLBACK_MARGIN,
     }
@@ -130,6 +142,8 @@ _INT_OPTIONS = (
     CONF_LLM_TIMEOUT,
     CONF_LOCAL_N_CTX,
     CONF_LOCAL_THREADS,
+    CONF_TRUST_STREAK,
+    CONF_TRUST_DAYS,
 )
 _LIST_OPTIONS = (
     CONF_ALLOWED_ACTIONS,
@@ -390,6 +404,15 @@ class PaiOptionsFlow(OptionsFlowWithReload):
         }
         if (kind := brain_kind(self.config_entry.data)) is not None:
             fields[vol.Required(SECTION_LLM)] = section(_llm_schema(kind))
+        fields[vol.Required(SECTION_EARNED)] = section(
+            vol.Schema(
+                {
+                    vol.Optional(CONF_TRUST_STREAK): selectors.count(MAX_STREAK),
+                    vol.Optional(CONF_TRUST_DAYS): selectors.count(MAX_DAYS, "d"),
+                }
+            ),
+            {"collapsed": True},
+        )
         return vol.Schema(fields)
 
 
@@ -431,6 +454,8 @@ _SECTION_OF = {
     CONF_APPROVERS: SECTION_DELIVERY,
     CONF_APPROVAL_EXPIRY: SECTION_DELIVERY,
     CONF_UNDO_WINDOW: SECTION_DELIVERY,
+    CONF_TRUST_STREAK: SECTION_EARNED,
+    CONF_TRUST_DAYS: SECTION_EARNED,
     **dict.fromkeys(LLM_OPTIONS, SECTION_LLM),
 }
 

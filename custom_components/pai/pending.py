@@ -7,6 +7,7 @@ undo offers just go.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 import logging
 from typing import Any
@@ -31,9 +32,15 @@ class PendingRequests:
         keeper: MemoryKeeper,
         book: RecordBook,
         notifier: Notifier,
+        *,
+        noted: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
-        """Keep the requests in the memory's approval book."""
+        """Keep the requests in the memory's approval book.
+
+        `noted`: told of each expired approval's record (autonomy earned with consent).
+        """
         self.name = name
+        self._noted = noted
         self._keeper = keeper
         self._book = book
         self._notifier = notifier
@@ -79,7 +86,7 @@ class PendingRequests:
         for item in expired:
             try:
                 if item.kind == "approval":
-                    self._book.publish(
+                    record = self._book.publish(
                         with_feedback(
                             with_execution(
                                 item.payload["record"], ExecutionStatus.EXPIRED
@@ -87,6 +94,8 @@ class PendingRequests:
                             Feedback.IGNORED,
                         )
                     )
+                    if self._noted is not None:
+                        await self._noted(record)
             except (KeyError, TypeError, ValueError) as err:
                 _LOGGER.warning(
                     "%s: the expired %s of %s could not be recorded: %s",

@@ -27,6 +27,7 @@ from homeassistant.util import dt as dt_util
 
 from .agent_lock import AgentLock
 from .answers import Answers
+from .autonomy import EarnedAutonomy
 from .conditions import RuleConditions
 from .const import DOMAIN
 from .delivery import DeliveryParts, StepDelivery
@@ -122,14 +123,22 @@ class AgentRuntime:
         self.book = RecordBook(hass, entry_id, name, self.keeper)
         self.notifier = Notifier(hass, list(settings.notify_targets))
         self.own = OwnActivity(hass, entry_id)
+        self.autonomy = EarnedAutonomy(self, data)
         self.executor = ActionExecutor(hass, DOMAIN)
         parts = DeliveryParts(
             book=self.book,
-            pending=PendingRequests(name, self.keeper, self.book, self.notifier),
+            pending=PendingRequests(
+                name,
+                self.keeper,
+                self.book,
+                self.notifier,
+                noted=self.autonomy.async_noted,
+            ),
             notifier=self.notifier,
             executor=self.executor,
             own=self.own,
             privacy=self.privacy,
+            autonomy=self.autonomy,
         )
         self.pending = parts.pending
         self.delivery = StepDelivery(
@@ -177,6 +186,7 @@ class AgentRuntime:
         # Read field by field: a bad part is dropped (and reported), never fatal.
         memory = await self.keeper.async_load()
         self.router.load(memory.router)
+        self.autonomy.load()
         self._report(MEMORY_PROBLEMS, memory.problems, line="%s: memory: %s", shown=20)
         specs, self.trigger_problems = trigger_specs(
             self.definition.triggers,

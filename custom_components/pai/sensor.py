@@ -101,6 +101,7 @@ async def async_setup_entry(
     runtime = entry.runtime_data.runtime
     sensors: list[SensorEntity] = [
         PaiLastDecisionSensor(runtime),
+        PaiEarnedAutonomySensor(runtime),
         *(PaiFigureSensor(runtime, description) for description in COUNT_SENSORS),
     ]
     llm_keys = [d.key for d in LLM_SENSORS] + [LAST_BRAIN]
@@ -182,6 +183,30 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
             "status": view.status,
             "reasons": [reason.get("detail") for reason in view.reasons],
         }
+
+
+class PaiEarnedAutonomySensor(PaiEntity, SensorEntity):
+    """How many actions earned acting on their own; each action's trust record."""
+
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _unrecorded_attributes = frozenset({"trust"})
+
+    def __init__(self, runtime: AgentRuntime) -> None:
+        """Show the runtime's trust records (autonomy earned with consent)."""
+        super().__init__(runtime, "earned_autonomy")
+
+    @property
+    @override
+    def native_value(self) -> int:
+        """Return how many actions act on their own, having earned it."""
+        return len(self.runtime.autonomy.book.earned())
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return which actions earned it, and each action's trust record."""
+        book = self.runtime.autonomy.book
+        return {"earned": book.earned(), "trust": book.summary()}
 
 
 class PaiLastBrainSensor(PaiEntity, SensorEntity):

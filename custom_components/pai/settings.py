@@ -45,6 +45,8 @@ from .const import (
     CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
+    CONF_TRUST_DAYS,
+    CONF_TRUST_STREAK,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
@@ -62,6 +64,7 @@ from .const import (
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.models import AutonomyLevel, Policy, QuietHours
 from .engine.router import RouterLimits
+from .engine.trust import DEFAULT_DAYS, DEFAULT_STREAK, Ladder, TrustError
 
 DEFAULT_CEILING = "act"
 """The autonomy ceiling of an agent whose user has not lowered it."""
@@ -189,6 +192,17 @@ def limits_with_options(options: Mapping[str, Any]) -> RouterLimits:
     )
 
 
+def ladder_of(options: Mapping[str, Any]) -> Ladder:
+    """Return when an action earns the question "may I do it on my own?" (the defaults if bad)."""
+    try:
+        return Ladder(
+            streak=options.get(CONF_TRUST_STREAK, DEFAULT_STREAK),
+            days=options.get(CONF_TRUST_DAYS, DEFAULT_DAYS),
+        )
+    except TrustError:
+        return Ladder()
+
+
 def ceiling_of(options: Mapping[str, Any]) -> AutonomyLevel:
     """Return the autonomy ceiling the options set (the select entity writes it there)."""
     return AutonomyLevel(
@@ -226,6 +240,8 @@ class AgentSettings:
     user_state_template: str | None
     ignored_unbound: tuple[str, ...]
     """Actions left unbound on purpose (Repairs asks no more about them)."""
+    ladder: Ladder
+    """When an action capped at ASK earns the question "may I do it on my own?"."""
     options: Mapping[str, Any] = field(repr=False)
     """The raw options (kept for writing them back with one key changed)."""
 
@@ -263,6 +279,7 @@ class AgentSettings:
             interruption_cost_template=options.get(CONF_INTERRUPTION_COST_TEMPLATE),
             user_state_template=options.get(CONF_USER_STATE_TEMPLATE),
             ignored_unbound=ignored_unbound(options),
+            ladder=ladder_of(options),
             options=options,
         )
 
@@ -307,7 +324,22 @@ class AgentSettings:
             "interruption_cost_template": self.interruption_cost_template,
             "user_state_template": self.user_state_template,
             "ignored_unbound": list(self.ignored_unbound),
+            "trust_approvals_in_a_row": self.ladder.streak,
+            "trust_min_days": self.ladder.days,
         }
+
+    def with_action_cap(self, action: str, level: AutonomyLevel) -> AgentSettings:
+        """Return these settings with `action` capped at `level` (in the options too)."""
+        levels = dict(self.options.get(CONF_ACTION_MAX_LEVELS) or {})
+        levels[action] = int(level)
+        return replace(
+            self,
+            policy=replace(
+                self.policy,
+                action_max_levels={**self.policy.action_max_levels, action: level},
+            ),
+            options={**self.options, CONF_ACTION_MAX_LEVELS: levels},
+        )
 
     def with_ceiling(self, level: AutonomyLevel) -> AgentSettings:
         """Return these settings with another ceiling (and the options that keep it)."""
@@ -332,6 +364,8 @@ def default_values(data: Mapping[str, Any]) -> dict[str, Any]:
             CONF_NOTIFY_TARGETS: [],
             CONF_APPROVERS: [],
             CONF_LIFTED_ACTIONS: [],
+            CONF_TRUST_STREAK: DEFAULT_STREAK,
+            CONF_TRUST_DAYS: DEFAULT_DAYS,
         }
     )
     values.update(llm_defaults(brain_kind(data)))
