@@ -14,8 +14,9 @@ from typing import Any
 import uuid
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.helpers import llm
 import pai
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -579,3 +580,29 @@ def pack(
         weights_path=str(weights_path) if weights_path else None,
     )
     return path
+
+
+class Talker:
+    """A conversation agent's side of the PAI LLM API: tool calls as a real agent makes them.
+
+    Like the LLM conversation integrations, it asks Home Assistant's LLM helper for the API
+    with the conversation's context (the signed-in user) and calls the tools by name.
+    """
+
+    def __init__(self, hass: HomeAssistant, user_id: str | None) -> None:
+        self.hass = hass
+        self.user_id = user_id
+
+    async def call(self, tool: str, **args: Any) -> Any:
+        api = await llm.async_get_api(
+            self.hass,
+            "pai",
+            llm.LLMContext(
+                platform="scripted_agent",
+                context=Context(user_id=self.user_id),
+                language="en",
+                assistant="conversation",
+                device_id=None,
+            ),
+        )
+        return await api.async_call_tool(llm.ToolInput(tool_name=tool, tool_args=args))

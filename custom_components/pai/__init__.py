@@ -32,6 +32,7 @@ from .const import (
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
+from .llm_api import async_register_llm_api
 from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
 from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
@@ -50,6 +51,7 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR, Platform.
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the listener for answers tapped on phones."""
     async_setup_services(hass)
+    async_register_llm_api(hass)  # the "PAI" LLM API for conversation agents
 
     async def async_phone_action(event: Event[dict[str, Any]]) -> None:
         await async_handle_phone_action(hass, event)
