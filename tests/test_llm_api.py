@@ -90,7 +90,7 @@ async def test_pending_then_approve_in_conversation(
     assert agent["agent"] == "Porch watch"
     [request] = agent["requests"]
     assert request["record_id"] == records[0].data["record"]["record_id"]
-    assert "input_boolean.porch_light" in request["what_would_run"]
+    assert request["what_would_run"] == "Turn on: porch light (input_boolean.turn_on)"
     assert request["why"] == "ask fired"
 
     answered = await talker.call("answer", verdict="approve")
