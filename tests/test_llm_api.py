@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from homeassistant.components.homeassistant.exposed_entities import (
-    async_expose_entity,
-)
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
@@ -256,9 +254,7 @@ async def test_propose_unlock_is_asked_never_run(
     assert asked["data"]["actions"][0]["action"].startswith("PAI_APPROVE_")
 
     pending = (await talker.call("pending")).data["agents"]
-    assert [agent["agent"] for agent in pending] == [
-        f"Assist ({hass_admin_user.name})"
-    ]
+    assert [agent["agent"] for agent in pending] == [f"Assist ({hass_admin_user.name})"]
     answered = await talker.call("answer", verdict="approve")
     assert answered.data["record"]["status"] == "executed"
     await hass.async_block_till_done()
@@ -295,7 +291,10 @@ async def test_bad_proposals_change_nothing(
             "invalid_proposal",
         ),
         ({"action": "lock.unlock", "entity_ids": [DOOR]}, "unknown_entity"),
-        ({"action": "light.turn_on", "entity_ids": ["light.nowhere"]}, "unknown_entity"),
+        (
+            {"action": "light.turn_on", "entity_ids": ["light.nowhere"]},
+            "unknown_entity",
+        ),
     ]
     for args, error in cases:
         result = await talker.call("propose", rationale="because", **args)
