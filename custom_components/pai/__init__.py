@@ -18,6 +18,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
+from .assist_intents import async_watch_conversation
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
 from .const import (
@@ -52,6 +53,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the listener for answers tapped on phones."""
     async_setup_services(hass)
     async_register_llm_api(hass)  # the "PAI" LLM API for conversation agents
+    async_watch_conversation(hass)  # sentences for the built-in Assist
 
     async def async_phone_action(event: Event[dict[str, Any]]) -> None:
         await async_handle_phone_action(hass, event)

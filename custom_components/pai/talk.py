@@ -195,10 +195,13 @@ def _outside(value: Any) -> Any:
     return short(json.dumps(value, default=str), MAX_FIELD)
 
 
-def _mentions(record: Mapping[str, Any], entity_id: str) -> bool:
-    """Whether the record is about `entity_id`: perceived, proposed for, or acted on."""
+def _mentions(record: Mapping[str, Any], entity_id: str, binding: Any) -> bool:
+    """Whether the record is about `entity_id`: perceived, proposed for, or acted on.
+
+    `binding`: what the agent's action runs (its targets name what it acts on).
+    """
     view = RecordView.of(record)
-    about = [view.payload.get("entity_id"), view.action, view.params]
+    about = [view.payload.get("entity_id"), view.action, view.params, binding]
     about += record.get("4_execution", {}).get("actions_taken", [])
     return entity_id in json.dumps(about, default=str)
 
@@ -223,7 +226,7 @@ async def async_explain(
         runtimes = [r for r in runtimes if r.name.casefold() == agent.casefold()]
         if not runtimes:
             raise TalkError("unknown_agent", f"no agent named {agent!r} of yours")
-    entry_ids = {runtime.entry_id for runtime in runtimes}
+    by_entry = {runtime.entry_id: runtime for runtime in runtimes}
     records: dict[str, Mapping[str, Any]] = {}
     since = None if at is None else at - window
     try:
@@ -234,11 +237,13 @@ async def async_explain(
         history = []  # no recorder: the recent records alone
     for record in _all(history, (r.recent_records() for r in runtimes)):
         ha = record.get(EXTENSION_KEY, {}).get("ha", {})
-        if ha.get("entry_id") in entry_ids:
+        if ha.get("entry_id") in by_entry:
             records.setdefault(RecordView.of(record).record_id, record)
     chosen = []
     for record in records.values():
-        if entity_id is not None and not _mentions(record, entity_id):
+        runtime = by_entry[record[EXTENSION_KEY]["ha"]["entry_id"]]
+        binding = runtime.action_bindings.get(RecordView.of(record).action)
+        if entity_id is not None and not _mentions(record, entity_id, binding):
             continue
         if at is not None:
             when = dt_util.parse_datetime(RecordView.of(record).timestamp)
