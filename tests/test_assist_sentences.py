@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  # Traditional Chinese answers use full-width punctuation
 """PAI's sentences for the built-in Assist (no LLM): pending, approve it, decline it, why.
 
 Spoken through Home Assistant's own conversation integration (`conversation.async_converse`
@@ -10,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.components.homeassistant.exposed_entities import (
-    async_expose_entity,
-)
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
