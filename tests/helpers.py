@@ -13,11 +13,18 @@ import shutil
 from typing import Any
 import uuid
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
+from homeassistant.components import ai_task, conversation
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigFlow,
+)
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
 from homeassistant.helpers import llm
 import pai
+import probatio
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
@@ -606,3 +613,44 @@ class Talker:
             ),
         )
         return await api.async_call_tool(llm.ToolInput(tool_name=tool, tool_args=args))
+
+
+LLM_DOMAIN = "test_llm"
+TASK_ENTITY = "ai_task.test_llm_task"
+
+
+class ScriptedTaskEntity(ai_task.AITaskEntity):
+    """An AI Task entity whose 'model' answers what the test put in `answers`."""
+
+    _attr_name = "Test LLM task"
+    _attr_supported_features = ai_task.AITaskEntityFeature.GENERATE_DATA
+
+    def __init__(self) -> None:
+        self.answers: list[Any] = []
+        self.tasks: list[ai_task.GenDataTask] = []
+        self.schemas: list[dict[str, Any]] = []
+
+    async def _async_generate_data(
+        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
+    ) -> ai_task.GenDataTaskResult:
+        self.tasks.append(task)
+        assert task.structure is not None
+        self.schemas.append(
+            probatio.to_openapi(
+                task.structure,
+                custom_serializer=llm.selector_serializer,
+                openapi_version="3.1.0",
+            )
+        )
+        answer = self.answers.pop(0) if self.answers else {"intents": []}
+        if isinstance(answer, Exception):
+            raise answer
+        return ai_task.GenDataTaskResult(
+            conversation_id=chat_log.conversation_id, data=answer
+        )
+
+
+class LLMFlow(ConfigFlow):
+    """The test integration's config flow (entries are made by the test)."""
+
+    VERSION = 1
