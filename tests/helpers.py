@@ -5,6 +5,7 @@ Fixtures live in conftest.py; nothing here is a test, and no test module imports
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -336,7 +337,7 @@ async def start_upload(hass: HomeAssistant) -> FlowResult:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["upload", "create"]
+    assert result["menu_options"] == ["upload", "create", "describe"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "upload"}
     )
@@ -627,6 +628,8 @@ class ScriptedTaskEntity(ai_task.AITaskEntity):
 
     def __init__(self) -> None:
         self.answers: list[Any] = []
+        self.delay = 0.0
+        """Seconds the 'model' thinks before it answers."""
         self.tasks: list[ai_task.GenDataTask] = []
         self.schemas: list[dict[str, Any]] = []
 
@@ -634,6 +637,7 @@ class ScriptedTaskEntity(ai_task.AITaskEntity):
         self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
     ) -> ai_task.GenDataTaskResult:
         self.tasks.append(task)
+        await asyncio.sleep(self.delay)
         assert task.structure is not None
         self.schemas.append(
             probatio.to_openapi(

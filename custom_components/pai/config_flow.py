@@ -31,7 +31,6 @@ from homeassistant.components.file_upload import process_uploaded_file
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
@@ -99,6 +98,7 @@ from .const import (
     ENGINE_OPENAI,
     ENGINE_RULES,
 )
+from .describe_flow import DescribeFlow
 from .engine.agent import AgentDefinition, AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
@@ -132,7 +132,7 @@ from .storable import storable_problem
 from .triggers import trigger_specs
 
 
-class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
+class PaiConfigFlow(DescribeFlow, domain=DOMAIN):
     """Import an agent file, or create a simple agent, as a config entry."""
 
     VERSION = VERSION
@@ -154,7 +154,9 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Import an agent file or create an agent here."""
-        return self.async_show_menu(step_id="user", menu_options=["upload", "create"])
+        return self.async_show_menu(
+            step_id="user", menu_options=["upload", "create", "describe"]
+        )
 
     # --- a .pai file ----------------------------------------------------------------------
 
