@@ -20,7 +20,14 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
+from custom_components.pai.assist_agent import (
+    Proposal,
+    ProposalError,
+    async_restore_assist,
+    async_stop_assist,
+)
 from custom_components.pai.const import EVENT_PAI_RECORD
+from custom_components.pai.models import ASSIST_RUNTIMES
 from tests.helpers import (
     DOOR,
     LIGHT_ON,
@@ -367,3 +374,92 @@ async def test_injection_in_names_stays_data_and_widens_nothing(
     assert pending["why"] == INJECTION
     assert hass.states.get(DOOR).state == "locked"
     assert len(phone) == 1  # asked, once
+
+
+@pytest.mark.usefixtures("home")
+async def test_an_assist_request_survives_a_restart(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    await start(hass, _asking())
+    await _expose(hass, DOOR)
+    talker = Talker(hass, hass_admin_user.id)
+    await talker.call(
+        "propose", action="lock.unlock", entity_ids=[DOOR], rationale="a guest"
+    )
+    approve = phone[-1].data["data"]["actions"][0]["action"]
+
+    await async_stop_assist(hass)  # Home Assistant stops ...
+    assert hass.data.get(ASSIST_RUNTIMES) is None
+    await async_restore_assist(hass)  # ... and starts again
+    hass.bus.async_fire("mobile_app_notification_action", {"action": approve})
+    await hass.async_block_till_done()
+
+    assert hass.states.get(DOOR).state == "unlocked"
+
+
+@pytest.mark.usefixtures("house")
+async def test_undo_in_conversation(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    await start(hass, _asking())
+    await _expose(hass, PORCH)
+    talker = Talker(hass, hass_admin_user.id)
+    done = await talker.call(
+        "propose",
+        action="input_boolean.turn_on",
+        entity_ids=PORCH,
+        rationale="asked",
+        confidence=0.95,
+    )
+    assert hass.states.get(PORCH).state == "on"
+
+    undone = await talker.call(
+        "answer", verdict="undo", record_id=done.data["record_id"]
+    )
+
+    assert undone.data["record"]["status"] == "undone"
+    assert hass.states.get(PORCH).state == "off"
+    maybe = await talker.call("answer", verdict="maybe")
+    assert maybe.error
+    assert maybe.data["error"] == "invalid_arguments"
+    unsaid = await talker.call("propose", action="light.turn_on", entity_ids=PORCH)
+    assert unsaid.data["error"] == "invalid_arguments"  # no rationale
+
+
+@pytest.mark.parametrize(
+    ("action", "entities", "data", "problem"),
+    [
+        ("light.turn_on", ["light.a"] * 11, None, "at most 10 entities"),
+        ("light.turn_on", [], None, "at least one entity"),
+        ("light.turn-on", ["light.a"], None, "is not a service name"),
+        ("light.turn_on", ["light.a"], [1], "must be an object"),
+        ("light.turn_on", ["light.a"], {f"k{n}": 1 for n in range(9)}, "at most 8"),
+        ("light.turn_on", ["light.a"], {"1x": 1}, "is not a field name"),
+        ("light.turn_on", ["light.a"], {"rgb": [1, 2, 3]}, "plain number"),
+        ("light.turn_on", ["light.a"], {"effect": "x" * 400}, "too long"),
+    ],
+)
+def test_a_proposal_is_checked_part_by_part(
+    action: str, entities: list[str], data: Any, problem: str
+) -> None:
+    with pytest.raises(ProposalError, match=problem):
+        Proposal.build(action, entities, data)
+
+
+def test_a_proposal_name_carries_the_whole_call() -> None:
+    proposal = Proposal.build(
+        "Light.Turn_On", ["light.b", "light.a", "light.a"], {"brightness_pct": 50}
+    )
+    assert proposal.name == 'light.turn_on light.a,light.b {"brightness_pct":50}'
+    assert Proposal.parse(proposal.name) == proposal
+    assert Proposal.parse("light_on") is None
+    assert Proposal.parse("light.turn_on light.a {no json") is None
+    assert proposal.sequence() == [
+        {
+            "action": "light.turn_on",
+            "target": {"entity_id": ["light.a", "light.b"]},
+            "data": {"brightness_pct": 50},
+        }
+    ]

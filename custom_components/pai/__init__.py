@@ -14,10 +14,12 @@ from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
+from .assist_agent import async_restore_assist
 from .assist_intents import async_watch_conversation
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
@@ -54,6 +56,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
     async_register_llm_api(hass)  # the "PAI" LLM API for conversation agents
     async_watch_conversation(hass)  # sentences for the built-in Assist
+    async_at_started(hass, async_restore_assist)  # each user's Assist agent, if any
 
     async def async_phone_action(event: Event[dict[str, Any]]) -> None:
         await async_handle_phone_action(hass, event)

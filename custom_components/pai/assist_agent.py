@@ -25,6 +25,7 @@ from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event as HaEvent, HomeAssistant, valid_entity_id
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
@@ -299,11 +300,27 @@ def _phones(hass: HomeAssistant) -> list[str]:
     return list(targets)
 
 
+def _index(hass: HomeAssistant) -> Store[list[str]]:
+    """Return the store listing the users with an Assist agent (and memory)."""
+    return Store(hass, 1, f"{DOMAIN}.assist_users")
+
+
+async def async_restore_assist(hass: HomeAssistant) -> None:
+    """Start the Assist agents of earlier runs: their requests and undo offers wait on."""
+    for user_id in await _index(hass).async_load() or []:
+        if isinstance(user_id, str) and await hass.auth.async_get_user(user_id):
+            await async_assist_runtime(hass, user_id)
+
+
 async def async_assist_runtime(hass: HomeAssistant, user_id: str) -> AssistRuntime:
     """Return `user_id`'s Assist agent, started on first use (stopped with Home Assistant)."""
     runtimes = hass.data.setdefault(ASSIST_KEY, {})
     if (runtime := runtimes.get(user_id)) is not None:
         return runtime
+    index = _index(hass)
+    users = await index.async_load() or []
+    if user_id not in users:
+        await index.async_save([*users, user_id])
     user = await hass.auth.async_get_user(user_id)
     runtime = AssistRuntime(hass, user_id, (user.name if user else None) or user_id)
     if not runtimes:

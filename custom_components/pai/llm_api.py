@@ -57,7 +57,27 @@ def _error(reason: str, message: str) -> llm.ToolResult:
 
 
 class _PaiTool(llm.Tool):
+    """A PAI tool: its arguments are checked first; bad ones are an error result."""
+
     integration = DOMAIN
+
+    async def async_call(
+        self,
+        hass: HomeAssistant,
+        tool_input: llm.ToolInput,
+        llm_context: llm.LLMContext,
+    ) -> llm.ToolResult:
+        """Check the arguments, then run the tool."""
+        try:
+            args = self.parameters(tool_input.tool_args)
+        except vol.Invalid as err:
+            return _error("invalid_arguments", str(err))
+        return await self._async_run(hass, args, llm_context)
+
+    async def _async_run(
+        self, hass: HomeAssistant, args: dict[str, Any], llm_context: llm.LLMContext
+    ) -> llm.ToolResult:
+        raise NotImplementedError
 
 
 class PendingTool(_PaiTool):
@@ -72,11 +92,8 @@ class PendingTool(_PaiTool):
         read_only=True, destructive=False, idempotent=True, open_world=False
     )
 
-    async def async_call(
-        self,
-        hass: HomeAssistant,
-        tool_input: llm.ToolInput,
-        llm_context: llm.LLMContext,
+    async def _async_run(
+        self, hass: HomeAssistant, args: dict[str, Any], llm_context: llm.LLMContext
     ) -> llm.ToolResult:
         """Return the user's pending requests, grouped by agent, newest first."""
         agents: dict[str, list[dict[str, Any]]] = {}
@@ -108,14 +125,10 @@ class AnswerTool(_PaiTool):
         read_only=False, destructive=True, idempotent=False, open_world=False
     )
 
-    async def async_call(
-        self,
-        hass: HomeAssistant,
-        tool_input: llm.ToolInput,
-        llm_context: llm.LLMContext,
+    async def _async_run(
+        self, hass: HomeAssistant, args: dict[str, Any], llm_context: llm.LLMContext
     ) -> llm.ToolResult:
         """Resolve the request exactly once, or say why not."""
-        args = self.parameters(tool_input.tool_args)
         try:
             answer = await async_answer(
                 hass, _user(llm_context), args.get("record_id"), args["verdict"]
@@ -151,14 +164,10 @@ class ExplainTool(_PaiTool):
         read_only=True, destructive=False, idempotent=True, open_world=False
     )
 
-    async def async_call(
-        self,
-        hass: HomeAssistant,
-        tool_input: llm.ToolInput,
-        llm_context: llm.LLMContext,
+    async def _async_run(
+        self, hass: HomeAssistant, args: dict[str, Any], llm_context: llm.LLMContext
     ) -> llm.ToolResult:
         """Return the matching records, explained, newest first."""
-        args = self.parameters(tool_input.tool_args)
         at = None
         if "at" in args:
             at = dt_util.parse_datetime(args["at"])
@@ -207,17 +216,10 @@ class ProposeTool(_PaiTool):
         read_only=False, destructive=True, idempotent=False, open_world=False
     )
 
-    async def async_call(
-        self,
-        hass: HomeAssistant,
-        tool_input: llm.ToolInput,
-        llm_context: llm.LLMContext,
+    async def _async_run(
+        self, hass: HomeAssistant, args: dict[str, Any], llm_context: llm.LLMContext
     ) -> llm.ToolResult:
         """Gate the proposal through the user's Assist agent; return its record."""
-        try:
-            args = self.parameters(tool_input.tool_args)
-        except vol.Invalid as err:
-            return _error("invalid_proposal", str(err))
         user_id = _user(llm_context)
         if user_id is None:
             return _error("no_user", "a proposal needs a signed-in user")
