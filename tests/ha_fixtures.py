@@ -37,11 +37,14 @@ from tests.helpers import (
     DOOR,
     GARAGE,
     LLM_DOMAIN,
+    TALK_DOMAIN,
+    TALK_ENTITY,
     TASK_ENTITY,
     FakeBrain,
     HookServer,
     LLMFlow,
     ModelServer,
+    ScriptedConversationEntity,
     ScriptedTaskEntity,
     Uploads,
 )
@@ -319,4 +322,40 @@ async def task_entity(hass: HomeAssistant) -> AsyncIterator[ScriptedTaskEntity]:
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert hass.states.get(TASK_ENTITY) is not None
+        yield entity
+
+
+@pytest.fixture
+async def talk_agent(hass: HomeAssistant) -> AsyncIterator[ScriptedConversationEntity]:
+    """A conversation agent of a test LLM integration, given the PAI API."""
+    entity = ScriptedConversationEntity()
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(
+            entry, [Platform.CONVERSATION]
+        )
+        return True
+
+    async def setup_platform(
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_add_entities([entity])
+
+    mock_integration(hass, MockModule(TALK_DOMAIN, async_setup_entry=setup_entry))
+    mock_platform(hass, f"{TALK_DOMAIN}.config_flow")
+    mock_platform(
+        hass,
+        f"{TALK_DOMAIN}.conversation",
+        MockPlatform(async_setup_entry=setup_platform),
+    )
+    entry = MockConfigEntry(domain=TALK_DOMAIN)
+    entry.add_to_hass(hass)
+    with mock_config_flow(TALK_DOMAIN, LLMFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert hass.states.get(TALK_ENTITY) is not None
         yield entity

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
 import shutil
 from typing import Any
@@ -658,3 +659,47 @@ class LLMFlow(ConfigFlow):
     """The test integration's config flow (entries are made by the test)."""
 
     VERSION = 1
+
+
+TALK_DOMAIN = "test_talk"
+TALK_ENTITY = "conversation.talk_agent"
+
+
+class ScriptedConversationEntity(conversation.ConversationEntity):
+    """An LLM conversation agent whose 'model' makes the tool calls the test scripts.
+
+    Given the PAI API as a real integration is (`chat_log.async_provide_llm_data`), it calls
+    the next scripted tool through the chat log (which runs it through the API instance) and
+    answers with the tool's result as its text.
+    """
+
+    _attr_name = "Talk agent"
+    _attr_supported_languages = "*"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.results: list[Any] = []
+
+    @property
+    def supported_languages(self) -> str:
+        return "*"
+
+    async def _async_handle_message(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> conversation.ConversationResult:
+        await chat_log.async_provide_llm_data(
+            user_input.as_llm_context(TALK_DOMAIN), "pai", None, None
+        )
+        tool, args = self.calls.pop(0)
+        content = conversation.AssistantContent(
+            agent_id=user_input.agent_id,
+            tool_calls=[llm.ToolInput(tool_name=tool, tool_args=args)],
+        )
+        async for result in chat_log.async_add_assistant_content(content):
+            self.results.append(result.result.data)
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(
+                agent_id=user_input.agent_id, content=json.dumps(self.results[-1])
+            )
+        )
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)

@@ -7,10 +7,12 @@ lock), real exposure settings; only the phone's notify service is a recording mo
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
-from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 import pytest
@@ -32,6 +34,8 @@ from tests.helpers import (
     DOOR,
     LIGHT_ON,
     PHONE,
+    TALK_ENTITY,
+    ScriptedConversationEntity,
     Talker,
     agent_entry,
     motion,
@@ -463,3 +467,39 @@ def test_a_proposal_name_carries_the_whole_call() -> None:
             "data": {"brightness_pct": 50},
         }
     ]
+
+
+@pytest.mark.usefixtures("home")
+async def test_a_conversation_agent_proposes_and_the_user_approves(
+    hass: HomeAssistant,
+    hass_admin_user: MockUser,
+    talk_agent: ScriptedConversationEntity,
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    await start(hass, _asking())
+    await _expose(hass, DOOR)
+    talk_agent.calls = [
+        (
+            "propose",
+            {"action": "lock.unlock", "entity_ids": [DOOR], "rationale": "guest"},
+        ),
+        ("answer", {"verdict": "approve"}),
+    ]
+    user = Context(user_id=hass_admin_user.id)
+
+    first = await conversation.async_converse(
+        hass, "let my guest in", None, user, agent_id=TALK_ENTITY
+    )
+    assert json.loads(first.response.speech["plain"]["speech"])["status"] == (
+        "pending_approval"
+    )
+    assert hass.states.get(DOOR).state == "locked"
+    assert len(phone) == 1
+
+    second = await conversation.async_converse(
+        hass, "yes, approve it", first.conversation_id, user, agent_id=TALK_ENTITY
+    )
+    answered = json.loads(second.response.speech["plain"]["speech"])
+    assert answered["record"]["status"] == "executed"
+    await hass.async_block_till_done()
+    assert hass.states.get(DOOR).state == "unlocked"
