@@ -38,7 +38,7 @@ async def test_explain_after_a_restart_reads_the_history(
     await async_wait_recording_done(hass)
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.runtime.recent_records() == []
+    assert entry.runtime_data.runtime.book.recent() == []
 
     found = await Talker(hass, hass_admin_user.id).call(
         "explain", entity_id="input_boolean.porch_light"

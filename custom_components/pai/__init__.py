@@ -19,6 +19,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
+from .answers import ResolveError
 from .assist_agent import async_restore_assist
 from .assist_intents import async_watch_conversation
 from .brains import create_brain
@@ -40,7 +41,7 @@ from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
 from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
-from .runtime import AgentRuntime, ResolveError
+from .runtime import AgentRuntime
 from .services import async_setup_services
 from .settings import brain_kind
 from .triggers import InvalidTriggerError
@@ -80,7 +81,7 @@ async def async_handle_phone_action(
         _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
         return
     try:
-        await runtime.async_resolve(
+        await runtime.answers.async_resolve(
             parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
         )
     except ResolveError as err:

@@ -19,7 +19,7 @@ runtime's: a record, a nudge, an ASK on the phones, or ACT with an undo offer.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import json
 from typing import Any
 
@@ -42,7 +42,7 @@ from .engine.agent import AgentDefinition
 from .engine.models import AutonomyLevel, Event, Intent
 from .models import ASSIST_RUNTIMES
 from .runtime import AgentRuntime
-from .sensitivity import BindingSensitivity
+from .survival import SurvivalLayer
 
 ASSIST_DOMAINS: frozenset[str] = frozenset(
     {
@@ -226,7 +226,8 @@ class AssistRuntime(AgentRuntime):
             f"assist_{user_id}",
             name,
             definition=AgentDefinition.from_sections(sections),
-            data={CONF_AGENT_NAME: name, "bindings": {"actions": {}}},
+            # Any valid proposal name binds to its own call (delivery runs it from here).
+            data={CONF_AGENT_NAME: name, "bindings": {"actions": ProposalBindings()}},
             options={
                 CONF_AUTONOMY_CEILING: LEVEL_NAMES[AutonomyLevel.ACT],
                 CONF_MAX_INTERRUPTIONS: ASSIST_POLICY["max_interruptions_per_hour"],
@@ -234,7 +235,6 @@ class AssistRuntime(AgentRuntime):
             },
         )
         self.user_id = user_id
-        self.action_bindings = ProposalBindings()
 
     async def async_propose(
         self,
@@ -269,24 +269,20 @@ class AssistRuntime(AgentRuntime):
             rationale=rationale,
             requested_level=AutonomyLevel.ACT,
         )
-        async with self._locked():
+        allowed = proposal.domain in ASSIST_DOMAINS and self.hass.services.has_service(
+            proposal.domain, proposal.service.split(".", 1)[1]
+        )
+        async with self._lock.hold():
             # The survival layer judges this very call; the allowlist is by domain.
-            self.sensitivity = BindingSensitivity(
-                self.hass, {name: proposal.sequence()}
-            )
-            allowed = (
-                proposal.domain in ASSIST_DOMAINS
-                and self.hass.services.has_service(
-                    proposal.domain, proposal.service.split(".", 1)[1]
-                )
-            )
-            self._survival = replace(
-                self._survival,
-                allowed_actions=frozenset({name}) if allowed else frozenset(),
+            self.survival_layer = SurvivalLayer(
+                self.hass,
+                {name: proposal.sequence()},
+                frozenset({name}) if allowed else frozenset(),
+                frozenset(),
             )
             self.runnable = frozenset({name}) if allowed else frozenset()
             records = await self._async_decide(
-                event, self._context(event), False, [intent], remember=False
+                event, self.situation.context(), [intent], private=True
             )
         return records[0]
 

@@ -247,7 +247,7 @@ class ProposeTool(_PaiTool):
         )
         result: JsonObjectType = {
             **explained(record),
-            "what_runs": runtime.what_runs(record),
+            "what_runs": runtime.delivery.what_runs(record),
         }
         return llm.ToolResult(data=result)
 

@@ -18,13 +18,14 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from .answers import ResolveError
 from .const import DOMAIN, LEVEL_NAMES
 from .engine.approvals import Verb
 from .engine.bounds import short
 from .engine.records import EXTENSION_KEY, RecordView
 from .models import ASSIST_RUNTIMES
 from .record_history import RecordHistoryError, async_get_records
-from .runtime import AgentRuntime, ResolveError
+from .runtime import AgentRuntime
 
 MAX_EXPLAINED = 20
 HISTORY_LIMIT = 500
@@ -97,7 +98,7 @@ def pending_requests(hass: HomeAssistant, user_id: str | None) -> list[Request]:
                     item.record_id,
                     item.created,
                     item.expires,
-                    runtime.what_runs(record),
+                    runtime.delivery.what_runs(record),
                     RecordView.of(record).rationale,
                 )
             )
@@ -137,7 +138,7 @@ async def async_answer(
             "not_pending", f"no {verb.kind} of {record_id} waits for your answer"
         )
     try:
-        record = await owner.async_resolve(record_id, str(verb), None, user_id)
+        record = await owner.answers.async_resolve(record_id, str(verb), None, user_id)
     except ResolveError as err:
         raise TalkError(err.reason, str(err)) from err
     return {"agent": owner.name, "record": explained(record)}
@@ -235,7 +236,7 @@ async def async_explain(
         )
     except RecordHistoryError:
         history = []  # no recorder: the recent records alone
-    for record in _all(history, (r.recent_records() for r in runtimes)):
+    for record in _all(history, (r.book.recent() for r in runtimes)):
         ha = record.get(EXTENSION_KEY, {}).get("ha", {})
         if ha.get("entry_id") in by_entry:
             records.setdefault(RecordView.of(record).record_id, record)
