@@ -4,7 +4,7 @@ A conversation agent (OpenAI, Anthropic, Ollama, ... with the PAI LLM API) never
 service itself through PAI: it *proposes* one (`propose` tool) with a rationale. Each Home
 Assistant user has their own Assist agent, a small `AgentRuntime` with no triggers and no
 rules, kept in memory while Home Assistant runs: its own ledger (budgets, declines), its own
-pending approvals and undo offers, persisted like any agent's (`pai.memory.assist_<user>`).
+pending approvals and undo offers, persisted like any agent's (`.storage/pai.assist_<user id>`).
 A proposal is an intent whose action name *is* the call, `<service> <entity,...> [<data>]`
 (`light.turn_on light.kitchen {"brightness_pct":50}`), so that what the survival layer judges
 (`sensitivity.py`: locks, covers, alarms and whatever a scene or script would open) is
