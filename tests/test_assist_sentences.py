@@ -13,6 +13,7 @@ from typing import Any
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -158,3 +159,28 @@ async def test_why_did_it_is_answered_from_the_record(
     async_expose_entity(hass, "conversation", "input_boolean.front_door_open", True)
     silent = await _say(hass, "why is front door open on", hass_admin_user)
     assert silent.startswith("No PAI record says anything about")
+
+
+@pytest.mark.usefixtures("assist")
+async def test_the_sentences_intents_are_not_assist_api_tools(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    """An LLM reaches PAI only through the PAI API, never through Assist's intent tools."""
+    assert await async_setup_component(hass, "pai", {})
+    assert await async_setup_component(hass, "intent", {})
+    assert await async_setup_component(hass, "llm", {})
+    await hass.async_block_till_done()
+    api = await llm.async_get_api(
+        hass,
+        llm.LLM_API_ASSIST,
+        llm.LLMContext(
+            platform="test",
+            context=Context(user_id=hass_admin_user.id),
+            language="en",
+            assistant="conversation",
+            device_id=None,
+        ),
+    )
+    names = {tool.name for tool in api.tools}
+    assert names  # Assist's own tools are there
+    assert not {name for name in names if "Pai" in name}

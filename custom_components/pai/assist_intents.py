@@ -121,7 +121,7 @@ class PendingHandler(intent.IntentHandler):
     description = "Tells which PAI requests wait for the user's answer"
 
     def __init__(self) -> None:
-        """Only for PAI's own sentences (no entity domain is ever `pai`)."""
+        """Never an Assist API tool, should it offer more intents (no entity domain is `pai`)."""
         self.platforms = {DOMAIN}
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
