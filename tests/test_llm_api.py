@@ -29,7 +29,7 @@ from custom_components.pai.assist_agent import (
     async_stop_assist,
 )
 from custom_components.pai.const import EVENT_PAI_RECORD
-from custom_components.pai.models import ASSIST_RUNTIMES
+from custom_components.pai.runtime_data import ASSIST_RUNTIMES
 from tests.helpers import (
     DOOR,
     LIGHT_ON,

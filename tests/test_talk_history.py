@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
-import pytest
 from pytest_homeassistant_custom_component.common import MockUser, async_mock_service
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, Talker, agent_entry, motion, rule, start
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 async def test_explain_after_a_restart_reads_the_history(

@@ -40,8 +40,8 @@ from .const import (
 )
 from .engine.agent import AgentDefinition
 from .engine.models import AutonomyLevel, Event, Intent
-from .models import ASSIST_RUNTIMES
 from .runtime import AgentRuntime
+from .runtime_data import ASSIST_RUNTIMES
 from .survival import SurvivalLayer
 
 ASSIST_DOMAINS: frozenset[str] = frozenset(

@@ -23,9 +23,9 @@ from .const import DOMAIN, LEVEL_NAMES
 from .engine.approvals import Verb
 from .engine.bounds import short
 from .engine.records import EXTENSION_KEY, RecordView
-from .models import ASSIST_RUNTIMES
 from .record_history import RecordHistoryError, async_get_records
 from .runtime import AgentRuntime
+from .runtime_data import ASSIST_RUNTIMES
 
 MAX_EXPLAINED = 20
 HISTORY_LIMIT = 500
