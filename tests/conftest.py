@@ -26,6 +26,8 @@ if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None
         openai_server,
         shelf,
         snapshot,
+        talk_agent,
+        task_entity,
         uploads,
     )
 

@@ -13,17 +13,42 @@ from typing import Any
 from unittest.mock import patch
 
 from aiohttp import web
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import async_mock_service
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockModule,
+    MockPlatform,
+    async_mock_service,
+    mock_config_flow,
+    mock_integration,
+    mock_platform,
+)
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
 from custom_components.pai.const import DOMAIN
-from tests.helpers import DOOR, GARAGE, FakeBrain, HookServer, ModelServer, Uploads
+from tests.helpers import (
+    DOOR,
+    GARAGE,
+    LLM_DOMAIN,
+    TALK_DOMAIN,
+    TALK_ENTITY,
+    TASK_ENTITY,
+    FakeBrain,
+    HookServer,
+    LLMFlow,
+    ModelServer,
+    ScriptedConversationEntity,
+    ScriptedTaskEntity,
+    Uploads,
+)
 from tests.loopback import serving
 
 from .brains.fake_anthropic import FakeAnthropic
@@ -269,3 +294,71 @@ async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
     async with serving(app) as base:
         server.url = f"{base}/hook"
         yield server
+
+
+@pytest.fixture
+async def task_entity(hass: HomeAssistant) -> AsyncIterator[ScriptedTaskEntity]:
+    """The scripted entity, set up through a config entry of a test LLM integration."""
+    entity = ScriptedTaskEntity()
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "ai_task", {})
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(entry, [Platform.AI_TASK])
+        return True
+
+    async def setup_platform(
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_add_entities([entity])
+
+    mock_integration(hass, MockModule(LLM_DOMAIN, async_setup_entry=setup_entry))
+    mock_platform(hass, f"{LLM_DOMAIN}.config_flow")
+    mock_platform(
+        hass, f"{LLM_DOMAIN}.ai_task", MockPlatform(async_setup_entry=setup_platform)
+    )
+    entry = MockConfigEntry(domain=LLM_DOMAIN)
+    entry.add_to_hass(hass)
+    with mock_config_flow(LLM_DOMAIN, LLMFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert hass.states.get(TASK_ENTITY) is not None
+        yield entity
+
+
+@pytest.fixture
+async def talk_agent(hass: HomeAssistant) -> AsyncIterator[ScriptedConversationEntity]:
+    """A conversation agent of a test LLM integration, given the PAI API."""
+    entity = ScriptedConversationEntity()
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
+
+    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        await hass.config_entries.async_forward_entry_setups(
+            entry, [Platform.CONVERSATION]
+        )
+        return True
+
+    async def setup_platform(
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_add_entities([entity])
+
+    mock_integration(hass, MockModule(TALK_DOMAIN, async_setup_entry=setup_entry))
+    mock_platform(hass, f"{TALK_DOMAIN}.config_flow")
+    mock_platform(
+        hass,
+        f"{TALK_DOMAIN}.conversation",
+        MockPlatform(async_setup_entry=setup_platform),
+    )
+    entry = MockConfigEntry(domain=TALK_DOMAIN)
+    entry.add_to_hass(hass)
+    with mock_config_flow(TALK_DOMAIN, LLMFlow):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert hass.states.get(TALK_ENTITY) is not None
+        yield entity

@@ -5,18 +5,28 @@ Fixtures live in conftest.py; nothing here is a test, and no test module imports
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
 import shutil
 from typing import Any
 import uuid
 
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.components import ai_task, conversation
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigFlow,
+)
+from homeassistant.core import Context, Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
+from homeassistant.helpers import llm
 import pai
+import probatio
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -354,7 +364,7 @@ async def start_upload(hass: HomeAssistant) -> FlowResult:
         DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["upload", "create"]
+    assert result["menu_options"] == ["upload", "create", "describe"]
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "upload"}
     )
@@ -614,3 +624,117 @@ def pack(
         weights_path=str(weights_path) if weights_path else None,
     )
     return path
+
+
+class Talker:
+    """A conversation agent's side of the PAI LLM API: tool calls as a real agent makes them.
+
+    Like the LLM conversation integrations, it asks Home Assistant's LLM helper for the API
+    with the conversation's context (the signed-in user) and calls the tools by name.
+    """
+
+    def __init__(self, hass: HomeAssistant, user_id: str | None) -> None:
+        self.hass = hass
+        self.user_id = user_id
+
+    async def call(self, tool: str, **args: Any) -> Any:
+        api = await llm.async_get_api(
+            self.hass,
+            "pai",
+            llm.LLMContext(
+                platform="scripted_agent",
+                context=Context(user_id=self.user_id),
+                language="en",
+                assistant="conversation",
+                device_id=None,
+            ),
+        )
+        return await api.async_call_tool(llm.ToolInput(tool_name=tool, tool_args=args))
+
+
+LLM_DOMAIN = "test_llm"
+TASK_ENTITY = "ai_task.test_llm_task"
+
+
+class ScriptedTaskEntity(ai_task.AITaskEntity):
+    """An AI Task entity whose 'model' answers what the test put in `answers`."""
+
+    _attr_name = "Test LLM task"
+    _attr_supported_features = ai_task.AITaskEntityFeature.GENERATE_DATA
+
+    def __init__(self) -> None:
+        self.answers: list[Any] = []
+        self.delay = 0.0
+        """Seconds the 'model' thinks before it answers."""
+        self.tasks: list[ai_task.GenDataTask] = []
+        self.schemas: list[dict[str, Any]] = []
+
+    async def _async_generate_data(
+        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
+    ) -> ai_task.GenDataTaskResult:
+        self.tasks.append(task)
+        await asyncio.sleep(self.delay)
+        assert task.structure is not None
+        self.schemas.append(
+            probatio.to_openapi(
+                task.structure,
+                custom_serializer=llm.selector_serializer,
+                openapi_version="3.1.0",
+            )
+        )
+        answer = self.answers.pop(0) if self.answers else {"intents": []}
+        if isinstance(answer, Exception):
+            raise answer
+        return ai_task.GenDataTaskResult(
+            conversation_id=chat_log.conversation_id, data=answer
+        )
+
+
+class LLMFlow(ConfigFlow):
+    """The test integration's config flow (entries are made by the test)."""
+
+    VERSION = 1
+
+
+TALK_DOMAIN = "test_talk"
+TALK_ENTITY = "conversation.talk_agent"
+
+
+class ScriptedConversationEntity(conversation.ConversationEntity):
+    """An LLM conversation agent whose 'model' makes the tool calls the test scripts.
+
+    Given the PAI API as a real integration is (`chat_log.async_provide_llm_data`), it calls
+    the next scripted tool through the chat log (which runs it through the API instance) and
+    answers with the tool's result as its text.
+    """
+
+    _attr_name = "Talk agent"
+    _attr_supported_languages = "*"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.results: list[Any] = []
+
+    @property
+    def supported_languages(self) -> str:
+        return "*"
+
+    async def _async_handle_message(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> conversation.ConversationResult:
+        await chat_log.async_provide_llm_data(
+            user_input.as_llm_context(TALK_DOMAIN), "pai", None, None
+        )
+        tool, args = self.calls.pop(0)
+        content = conversation.AssistantContent(
+            agent_id=user_input.agent_id,
+            tool_calls=[llm.ToolInput(tool_name=tool, tool_args=args)],
+        )
+        async for result in chat_log.async_add_assistant_content(content):
+            self.results.append(result.result.data)
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(
+                agent_id=user_input.agent_id, content=json.dumps(self.results[-1])
+            )
+        )
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)

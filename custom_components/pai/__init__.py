@@ -14,11 +14,14 @@ from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.start import async_at_started
 from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
 from .answers import ResolveError
+from .assist_agent import async_restore_assist
+from .assist_intents import async_watch_conversation
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
 from .const import (
@@ -31,6 +34,7 @@ from .const import (
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
+from .llm_api import async_register_llm_api
 from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
@@ -51,6 +55,9 @@ PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR, Platform.
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the listener for answers tapped on phones."""
     async_setup_services(hass)
+    async_register_llm_api(hass)  # the "PAI" LLM API for conversation agents
+    async_watch_conversation(hass)  # sentences for the built-in Assist
+    async_at_started(hass, async_restore_assist)  # each user's Assist agent, if any
 
     async def async_phone_action(event: Event[dict[str, Any]]) -> None:
         await async_handle_phone_action(hass, event)

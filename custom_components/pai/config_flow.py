@@ -87,6 +87,7 @@ from .const import (
     CONF_NOTIFY_TARGETS,
     DOMAIN,
 )
+from .describe_flow import DescribeFlow
 from .engine.agent import AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
@@ -118,7 +119,7 @@ from .triggers import trigger_specs
 from .versions import with_shadow
 
 
-class PaiConfigFlow(BrainSteps, domain=DOMAIN):
+class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
     """Import an agent file, or create a simple agent, as a config entry."""
 
     VERSION = VERSION
@@ -140,7 +141,9 @@ class PaiConfigFlow(BrainSteps, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Import an agent file or create an agent here."""
-        return self.async_show_menu(step_id="user", menu_options=["upload", "create"])
+        return self.async_show_menu(
+            step_id="user", menu_options=["upload", "create", "describe"]
+        )
 
     # --- a .pai file ----------------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .engine.approvals import PendingKind
 
 if TYPE_CHECKING:
+    from .assist_agent import AssistRuntime
     from .runtime import AgentRuntime
     from .shadow import VersionKeeper
 
@@ -29,6 +31,9 @@ class PaiRuntimeData:
 
 
 type PaiConfigEntry = ConfigEntry[PaiRuntimeData]
+
+ASSIST_RUNTIMES: HassKey[dict[str, AssistRuntime]] = HassKey(f"{DOMAIN}_assist")
+"""Each user's Assist agent (assist_agent.py), by user id, once started."""
 
 
 def owner_of_record(
@@ -47,6 +52,7 @@ def owner_of_record(
         entry.runtime_data.runtime
         for entry in hass.config_entries.async_loaded_entries(DOMAIN)
     ]
+    runtimes += hass.data.get(ASSIST_RUNTIMES, {}).values()
     if kind is not None and nonce is not None:
         runtimes.sort(
             key=lambda runtime: not runtime.answers.waits_for(record_id, kind, nonce)

@@ -8,28 +8,15 @@ with the data the test scripts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from homeassistant.components import ai_task, conversation
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import llm
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.setup import async_setup_component
-import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    MockModule,
-    MockPlatform,
     async_capture_events,
     async_mock_service,
-    mock_config_flow,
-    mock_integration,
-    mock_platform,
 )
 
 from custom_components.pai.brains import create_brain
@@ -38,11 +25,18 @@ from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.models import AutonomyLevel
 
-from ..helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from ..helpers import (
+    LIGHT_ON,
+    TASK_ENTITY as ENTITY_ID,
+    ScriptedTaskEntity,
+    agent_entry,
+    motion,
+    rule,
+    start,
+    statuses,
+)
 from .conftest import brain_request
 
-LLM_DOMAIN = "test_llm"
-ENTITY_ID = "ai_task.test_llm_task"
 LIGHT = {
     "action": "light_on",
     "params": {},
@@ -51,75 +45,6 @@ LIGHT = {
     "level": 3,
     "rationale": "it is dark and someone is there",
 }
-
-
-class ScriptedTaskEntity(ai_task.AITaskEntity):
-    """An AI Task entity whose 'model' answers what the test put in `answers`."""
-
-    _attr_name = "Test LLM task"
-    _attr_supported_features = ai_task.AITaskEntityFeature.GENERATE_DATA
-
-    def __init__(self) -> None:
-        self.answers: list[Any] = []
-        self.tasks: list[ai_task.GenDataTask] = []
-        self.schemas: list[dict[str, Any]] = []
-
-    async def _async_generate_data(
-        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
-    ) -> ai_task.GenDataTaskResult:
-        self.tasks.append(task)
-        assert task.structure is not None
-        self.schemas.append(
-            probatio.to_openapi(
-                task.structure,
-                custom_serializer=llm.selector_serializer,
-                openapi_version="3.1.0",
-            )
-        )
-        answer = self.answers.pop(0) if self.answers else {"intents": []}
-        if isinstance(answer, Exception):
-            raise answer
-        return ai_task.GenDataTaskResult(
-            conversation_id=chat_log.conversation_id, data=answer
-        )
-
-
-class LLMFlow(ConfigFlow):
-    """The test integration's config flow (entries are made by the test)."""
-
-    VERSION = 1
-
-
-@pytest.fixture
-async def task_entity(hass: HomeAssistant) -> AsyncIterator[ScriptedTaskEntity]:
-    """The scripted entity, set up through a config entry of a test LLM integration."""
-    entity = ScriptedTaskEntity()
-    assert await async_setup_component(hass, "homeassistant", {})
-    assert await async_setup_component(hass, "ai_task", {})
-
-    async def setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-        await hass.config_entries.async_forward_entry_setups(entry, [Platform.AI_TASK])
-        return True
-
-    async def setup_platform(
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        async_add_entities: AddConfigEntryEntitiesCallback,
-    ) -> None:
-        async_add_entities([entity])
-
-    mock_integration(hass, MockModule(LLM_DOMAIN, async_setup_entry=setup_entry))
-    mock_platform(hass, f"{LLM_DOMAIN}.config_flow")
-    mock_platform(
-        hass, f"{LLM_DOMAIN}.ai_task", MockPlatform(async_setup_entry=setup_platform)
-    )
-    entry = MockConfigEntry(domain=LLM_DOMAIN)
-    entry.add_to_hass(hass)
-    with mock_config_flow(LLM_DOMAIN, LLMFlow):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        assert hass.states.get(ENTITY_ID) is not None
-        yield entity
 
 
 # --- the brain alone -----------------------------------------------------------------------
