@@ -13,6 +13,8 @@ import logging
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -235,3 +237,84 @@ async def test_a_suggestion_is_announced(
     await hass.async_block_till_done()
     assert kitchen.announcements == ["porch fired"]
     assert kitchen.questions == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "snoozed_for"),
+    [(None, timedelta(minutes=30)), ("", timedelta(minutes=30)), ("10", timedelta(minutes=10))],
+)
+async def test_the_phone_snoozes_for_the_minutes_typed(
+    hass: HomeAssistant,
+    phone: list[ServiceCall],
+    reply: str | None,
+    snoozed_for: timedelta,
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, asking_agent("persistent_notification"))
+    await motion(hass)
+    snooze = phone[0].data["data"]["actions"][2]["action"]
+    data = {"action": snooze} | ({} if reply is None else {"reply_text": reply})
+
+    hass.bus.async_fire("mobile_app_notification_action", data)
+    await hass.async_block_till_done()
+
+    pending = entry.runtime_data.runtime.approvals.pending("approval")[0]
+    assert pending.snoozed_until is not None
+    assert abs(pending.snoozed_until - dt_util.utcnow() - snoozed_for) < timedelta(
+        seconds=2
+    )
+    assert statuses(records) == ["pending_approval"]
+
+
+@pytest.mark.parametrize("reply", ["soon", "0", "-5", "99999", "nan"])
+async def test_a_bad_snooze_reply_changes_nothing(
+    hass: HomeAssistant,
+    phone: list[ServiceCall],
+    reply: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = await start(hass, asking_agent("persistent_notification"))
+    await motion(hass)
+    snooze = phone[0].data["data"]["actions"][2]["action"]
+
+    hass.bus.async_fire(
+        "mobile_app_notification_action", {"action": snooze, "reply_text": reply}
+    )
+    await hass.async_block_till_done()
+
+    assert entry.runtime_data.runtime.approvals.pending("approval")[0].snoozed_until is None
+    assert f"snooze for {reply!r} minutes (1 to 1440)" in caplog.text
+
+
+async def test_false_alarm_from_the_phone_and_the_actions(
+    hass: HomeAssistant, phone: list[ServiceCall]
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, asking_agent("persistent_notification"))
+    await motion(hass)
+    false_alarm = phone[0].data["data"]["actions"][3]["action"]
+    hass.bus.async_fire("mobile_app_notification_action", {"action": false_alarm})
+    await hass.async_block_till_done()
+    assert statuses(records) == ["pending_approval", "declined"]
+    assert records[-1].data["record"]["6_adaptation"]["learning_adjustment"] == {
+        "reason_code": "false_alarm"
+    }
+
+    # The pai.snooze and pai.false_alarm actions, for dashboards and automations.
+    await motion(hass, "off")
+    await motion(hass)
+    runtime = entry.runtime_data.runtime
+    record_id = runtime.approvals.pending("approval")[0].record_id
+    await hass.services.async_call(
+        "pai", "snooze", {"record_id": record_id, "minutes": 5}, blocking=True
+    )
+    assert runtime.approvals.pending("approval")[0].snoozed_until is not None
+    await hass.services.async_call(
+        "pai", "false_alarm", {"record_id": record_id}, blocking=True
+    )
+    assert statuses(records)[-1] == "declined"
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "pai", "snooze", {"record_id": record_id}, blocking=True
+        )
+    assert err.value.translation_key == "resolve_already_done"
