@@ -192,8 +192,9 @@ async def test_a_language_without_sentences_is_read_out_to_answer_elsewhere(
 
     assert kitchen.questions == []
     assert len(kitchen.announcements) == 1
-    assert "needs your approval on your phone or the Porch watch inbox" in (
-        kitchen.announcements[0]
+    assert (
+        "needs your approval on your phone or the Porch watch inbox"
+        in (kitchen.announcements[0])
     )
     assert "No answer sentences for language fr (shipped: en, zh-Hant)" in caplog.text
     assert entry.runtime_data.runtime.pending_approvals == 1
@@ -241,7 +242,11 @@ async def test_a_suggestion_is_announced(
 
 @pytest.mark.parametrize(
     ("reply", "snoozed_for"),
-    [(None, timedelta(minutes=30)), ("", timedelta(minutes=30)), ("10", timedelta(minutes=10))],
+    [
+        (None, timedelta(minutes=30)),
+        ("", timedelta(minutes=30)),
+        ("10", timedelta(minutes=10)),
+    ],
 )
 async def test_the_phone_snoozes_for_the_minutes_typed(
     hass: HomeAssistant,
@@ -282,7 +287,10 @@ async def test_a_bad_snooze_reply_changes_nothing(
     )
     await hass.async_block_till_done()
 
-    assert entry.runtime_data.runtime.approvals.pending("approval")[0].snoozed_until is None
+    assert (
+        entry.runtime_data.runtime.approvals.pending("approval")[0].snoozed_until
+        is None
+    )
     assert f"snooze for {reply!r} minutes (1 to 1440)" in caplog.text
 
 

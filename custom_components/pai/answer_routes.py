@@ -28,7 +28,7 @@ MAX_SNOOZE_MINUTES: Final = 1440
 
 
 def snooze_span(minutes: object) -> timedelta | None:
-    """A snooze of `minutes` (1 to 1440, a number or its text), or None for anything else."""
+    """Read a snooze of `minutes` (1 to 1440, a number or its text); None for anything else."""
     if isinstance(minutes, bool) or not isinstance(minutes, int | float | str):
         return None
     try:

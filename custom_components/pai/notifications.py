@@ -30,7 +30,12 @@ from homeassistant.exceptions import HomeAssistantError
 import probatio as vol
 
 from .engine.approvals import Verb, action_id
-from .satellites import SATELLITE_DOMAIN, Satellites, is_satellite, spoken_answer_allowed
+from .satellites import (
+    SATELLITE_DOMAIN,
+    Satellites,
+    is_satellite,
+    spoken_answer_allowed,
+)
 
 _LOGGER = logging.getLogger(__name__)
 

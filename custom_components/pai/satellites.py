@@ -60,7 +60,11 @@ SENTENCES: Final[Mapping[str, Mapping[Verb, tuple[str, ...]]]] = {
             "snooze",
             "not now",
         ),
-        Verb.FALSE_ALARM: ("false alarm", "it is a false alarm", "it was a false alarm"),
+        Verb.FALSE_ALARM: (
+            "false alarm",
+            "it is a false alarm",
+            "it was a false alarm",
+        ),
     },
     "zh-Hant": {
         Verb.APPROVE: ("好", "好的", "是", "可以", "批准", "確定", "執行"),
@@ -83,7 +87,7 @@ NOTICES: Final[Mapping[str, str]] = {
 
 
 def sentences_language(language: str) -> str | None:
-    """The shipped sentences for `language` (a BCP 47 tag), or None.
+    """Find the shipped sentences for `language` (a BCP 47 tag), or None.
 
     `en-GB` takes English; `zh-Hant`, `zh-TW`, `zh-HK` and `zh-MO` take Traditional Chinese.
     """
@@ -98,7 +102,7 @@ def sentences_language(language: str) -> str | None:
 
 
 def answers_for(language: str) -> list[dict[str, Any]] | None:
-    """The `answers` of `ask_question` in `language`, or None when none ship."""
+    """Build the `answers` of `ask_question` in `language` (None when none ship)."""
     found = sentences_language(language)
     if found is None:
         return None
@@ -128,7 +132,7 @@ def satellite_state(hass: HomeAssistant, target: str) -> tuple[bool, int] | None
 def spoken_answer_allowed(
     hass: HomeAssistant, record_id: str, nonce: str
 ) -> tuple[str, bool]:
-    """(the agent's name, whether a spoken answer may decide the request).
+    """Return the agent's name, and whether a spoken answer may decide the request.
 
     Not when the agent names approvers (a voice is nobody in particular) nor for a
     security-sensitive action (the gate's list and the bindings found sensitive).
@@ -214,7 +218,9 @@ class Satellites:
             return False
         question = QUESTIONS[spoken or "en"].format(message=message)
         self._hass.async_create_background_task(
-            self._async_ask(target, record_id, nonce, question, answers, agent),
+            self._async_ask(
+                target, record_id, nonce, question, answers=answers, agent=agent
+            ),
             f"pai ask {record_id} on {target}",
         )
         return True
@@ -225,6 +231,7 @@ class Satellites:
         record_id: str,
         nonce: str,
         question: str,
+        *,
         answers: list[dict[str, Any]],
         agent: str,
     ) -> None:
@@ -296,4 +303,3 @@ class Satellites:
         except (HomeAssistantError, vol.Invalid) as err:
             _LOGGER.info("%s on %s: %s (no decision)", service, target, err)
         return None
-

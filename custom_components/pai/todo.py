@@ -14,12 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, override
 
-from homeassistant.components.todo import (
-    TodoItem,
-    TodoItemStatus,
-    TodoListEntity,
-    TodoListEntityFeature,
-)
+from homeassistant.components.todo.const import TodoItemStatus, TodoListEntityFeature
+from homeassistant.components.todo.entity import TodoItem, TodoListEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -142,7 +138,9 @@ class PaiInbox(PaiEntity, TodoListEntity):
             now < dt_util.as_utc(due) <= now + MAX_SNOOZE
         ):
             raise _error(
-                "inbox_bad_snooze", record_id=uid, hours=str(MAX_SNOOZE // timedelta(hours=1))
+                "inbox_bad_snooze",
+                record_id=uid,
+                hours=str(MAX_SNOOZE // timedelta(hours=1)),
             )
         await self._async_answer(Verb.SNOOZE, uid, until=dt_util.as_utc(due))
 
@@ -161,4 +159,3 @@ class PaiInbox(PaiEntity, TodoListEntity):
             raise _error(f"resolve_{err.reason}", record_id=uid) from err
         finally:
             self.async_write_ha_state()
-

@@ -561,7 +561,9 @@ TestExactlyOnce = ExactlyOnce.TestCase
 # Snooze and false alarm
 
 
-def test_snooze_and_false_alarm_answer_the_approval_and_only_false_alarm_declines() -> None:
+def test_snooze_and_false_alarm_answer_the_approval_and_only_false_alarm_declines() -> (
+    None
+):
     assert Verb.SNOOZE.kind == Verb.FALSE_ALARM.kind == "approval"
     assert [verb for verb in Verb if verb.declines] == [Verb.DECLINE, Verb.FALSE_ALARM]
     assert action_id(Verb.FALSE_ALARM, RID, NONCE) == f"PAI_FALSE_ALARM_{RID}_{NONCE}"
@@ -573,7 +575,8 @@ def test_a_snoozed_request_keeps_waiting_and_wakes_once_at_its_time() -> None:
     until = NOW + timedelta(minutes=20)
     result = book.snooze(RID, "approval", NONCE, until, NOW + timedelta(minutes=10))
     assert result.ok
-    assert result.item is not None and result.item.snoozed_until == until
+    assert result.item is not None
+    assert result.item.snoozed_until == until
     # Asked again at 20 minutes, it has its 30 minutes to be answered again.
     assert book.get(RID, "approval").expires == until + timedelta(minutes=30)  # type: ignore[union-attr]
     assert book.wake(until - timedelta(seconds=1)) == []
@@ -601,8 +604,14 @@ def test_a_snooze_that_cannot_apply_changes_nothing() -> None:
     book = ApprovalBook()
     book.add(item(minutes=30))
     later = NOW + timedelta(minutes=5)
-    assert book.snooze(RID, "approval", WRONG, later, NOW).outcome is ClaimOutcome.WRONG_NONCE
-    assert book.snooze(OTHER, "approval", NONCE, later, NOW).outcome is ClaimOutcome.UNKNOWN
+    assert (
+        book.snooze(RID, "approval", WRONG, later, NOW).outcome
+        is ClaimOutcome.WRONG_NONCE
+    )
+    assert (
+        book.snooze(OTHER, "approval", NONCE, later, NOW).outcome
+        is ClaimOutcome.UNKNOWN
+    )
     assert book.snooze(RID, "approval", 5, later, NOW).outcome is ClaimOutcome.UNKNOWN  # type: ignore[arg-type]
     assert book.get(RID, "approval") == item(minutes=30)
     assert book.claim(RID, "approval", NONCE, NOW).ok
@@ -617,7 +626,8 @@ def test_snoozing_an_expired_request_expires_it_once() -> None:
     book.add(item(minutes=30))
     at = NOW + timedelta(minutes=30)
     result = book.snooze(RID, "approval", None, at + timedelta(minutes=5), at)
-    assert result.outcome is ClaimOutcome.EXPIRED and result.item is not None
+    assert result.outcome is ClaimOutcome.EXPIRED
+    assert result.item is not None
     assert len(book) == 0
 
 

@@ -336,7 +336,9 @@ class ApprovalBook:
             return ClaimResult(ClaimOutcome.UNKNOWN)
         item = self._items.get((record_id, checked))
         if item is None:
-            return self.claim(record_id, checked, nonce, now)  # says why, changes nothing
+            return self.claim(
+                record_id, checked, nonce, now
+            )  # says why, changes nothing
         if nonce is not None and not _same(item.nonce, nonce):
             return ClaimResult(ClaimOutcome.WRONG_NONCE)
         if item.is_expired(now):
