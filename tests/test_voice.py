@@ -1,4 +1,4 @@
-"""Voice: requests asked aloud on an Assist satellite, answered by what the person says.
+"""Voice on an Assist satellite, and Snooze / False alarm from every surface.
 
 A real Home Assistant `assist_satellite` integration runs the question and matches the
 answer against PAI's sentences (tests/satellite.py replaces only the speaker and the
@@ -326,3 +326,20 @@ async def test_false_alarm_from_the_phone_and_the_actions(
             "pai", "snooze", {"record_id": record_id}, blocking=True
         )
     assert err.value.translation_key == "resolve_already_done"
+
+
+async def test_a_security_sensitive_request_is_announced_not_asked(
+    hass: HomeAssistant, kitchen: KitchenSatellite, phone: list[ServiceCall]
+) -> None:
+    entry = agent_entry(
+        [rule("door", "lock.unlock", 2)],
+        bindings={"actions": {"lock.unlock": LIGHT_ON}},
+        options={"notify_targets": [PHONE, str(kitchen.entity_id)]},
+    )
+    await start(hass, entry)
+    await motion(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert kitchen.questions == []
+    assert "needs your approval on your phone" in kitchen.announcements[0]
+    assert entry.runtime_data.runtime.pending_approvals == 1

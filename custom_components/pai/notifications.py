@@ -30,12 +30,7 @@ from homeassistant.exceptions import HomeAssistantError
 import probatio as vol
 
 from .engine.approvals import Verb, action_id
-from .satellites import (
-    SATELLITE_DOMAIN,
-    Satellites,
-    is_satellite,
-    spoken_answer_allowed,
-)
+from .satellites import SATELLITE_DOMAIN, Satellites, is_satellite, voice_terms
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -276,10 +271,8 @@ class Notifier:
         nonce = data.get("ask")
         if not isinstance(nonce, str):
             return await self._satellites.async_announce(target, text)
-        owner = spoken_answer_allowed(self._hass, record_id, nonce)
-        return self._satellites.ask(
-            target, record_id, nonce, text, agent=owner[0], spoken_answer=owner[1]
-        )
+        terms = voice_terms(self._hass, record_id, nonce)
+        return self._satellites.ask(target, record_id, nonce, text, terms)
 
     async def _async_notify(self, service: str, data: dict[str, Any]) -> None:
         await self._hass.services.async_call(

@@ -18,6 +18,7 @@ A suggestion is an announcement (`assist_satellite.announce`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 import logging
 from typing import Any, Final
 
@@ -129,24 +130,36 @@ def satellite_state(hass: HomeAssistant, target: str) -> tuple[bool, int] | None
     )
 
 
-def spoken_answer_allowed(
-    hass: HomeAssistant, record_id: str, nonce: str
-) -> tuple[str, bool]:
-    """Return the agent's name, and whether a spoken answer may decide the request.
+@dataclass(frozen=True, slots=True)
+class VoiceTerms:
+    """How a request may be asked aloud, from the agent that waits for it."""
 
-    Not when the agent names approvers (a voice is nobody in particular) nor for a
-    security-sensitive action (the gate's list and the bindings found sensitive).
+    agent: str
+    may_answer: bool
+    """Whether a spoken answer may decide it."""
+    context: Context
+    """The agent's own context, a child of the request's cause (loops and logbook)."""
+
+
+def voice_terms(hass: HomeAssistant, record_id: str, nonce: str) -> VoiceTerms:
+    """Say how the request may be asked aloud.
+
+    A spoken answer may not decide it when the agent names approvers (a voice is nobody in
+    particular) nor for a security-sensitive action (the gate's list and the bindings found
+    sensitive).
     """
     runtime = owner_of_record(hass, record_id, kind="approval", nonce=nonce)
-    if runtime is None:
-        return ("", False)
-    pending = runtime.approvals.get(record_id, "approval")
-    record = pending.payload.get("record") if pending is not None else None
+    pending = runtime.approvals.get(record_id, "approval") if runtime else None
+    if runtime is None or pending is None:
+        return VoiceTerms("PAI", may_answer=False, context=Context())
+    cause = pending.payload.get("cause")
+    context = runtime.own.context(parent_id=cause if isinstance(cause, str) else None)
+    record = pending.payload.get("record")
     if not isinstance(record, Mapping):
-        return (runtime.name, False)
-    action = RecordView.of(record).action
-    sensitive = action in runtime.survival.sensitive_actions
-    return (runtime.name, not runtime.settings.approvers and not sensitive)
+        return VoiceTerms(runtime.name, may_answer=False, context=context)
+    sensitive = RecordView.of(record).action in runtime.survival.sensitive_actions
+    may_answer = not runtime.settings.approvers and not sensitive
+    return VoiceTerms(runtime.name, may_answer=may_answer, context=context)
 
 
 class Satellites:
@@ -166,7 +179,7 @@ class Satellites:
             _LOGGER.warning("Assist satellite %s cannot announce; skipped", target)
             return False
         self._hass.async_create_background_task(
-            self._async_call(target, SERVICE_ANNOUNCE, {"message": message}),
+            self._async_call(target, SERVICE_ANNOUNCE, {"message": message}, Context()),
             f"pai announce on {target}",
         )
         return True
@@ -177,11 +190,9 @@ class Satellites:
         record_id: str,
         nonce: str,
         message: str,
-        *,
-        agent: str,
-        spoken_answer: bool,
+        terms: VoiceTerms,
     ) -> bool:
-        """Ask a request aloud (answered by voice only when `spoken_answer`).
+        """Ask a request aloud (answered by voice only when `terms.may_answer`).
 
         Returns whether the satellite was asked; the answer is handled in a background
         task, so this never waits for it.
@@ -199,7 +210,7 @@ class Satellites:
         spoken = sentences_language(language)
         answers = answers_for(language)
         can_ask = bool(found[1] & FEATURE_START_CONVERSATION)
-        if answers is None or not spoken_answer or not can_ask:
+        if answers is None or not terms.may_answer or not can_ask:
             if answers is None:
                 _LOGGER.warning(
                     "No answer sentences for language %s (shipped: %s); %s is read "
@@ -209,17 +220,19 @@ class Satellites:
                     record_id,
                     target,
                 )
-            notice = NOTICES[spoken or "en"].format(message=message, agent=agent)
+            notice = NOTICES[spoken or "en"].format(message=message, agent=terms.agent)
             if found[1] & FEATURE_ANNOUNCE:
                 self._hass.async_create_background_task(
-                    self._async_call(target, SERVICE_ANNOUNCE, {"message": notice}),
+                    self._async_call(
+                        target, SERVICE_ANNOUNCE, {"message": notice}, terms.context
+                    ),
                     f"pai announce {record_id} on {target}",
                 )
             return False
         question = QUESTIONS[spoken or "en"].format(message=message)
         self._hass.async_create_background_task(
             self._async_ask(
-                target, record_id, nonce, question, answers=answers, agent=agent
+                target, record_id, nonce, question, answers=answers, terms=terms
             ),
             f"pai ask {record_id} on {target}",
         )
@@ -233,14 +246,15 @@ class Satellites:
         question: str,
         *,
         answers: list[dict[str, Any]],
-        agent: str,
+        terms: VoiceTerms,
     ) -> None:
         """Ask, wait for the answer, and route a matched one like a phone's tap."""
         response = await self._async_call(
             target,
             SERVICE_ASK_QUESTION,
-            {"entity_id": target, "question": question, "answers": answers},
-            target_in_data=True,
+            {"question": question, "answers": answers},
+            terms.context,
+            ask=True,
         )
         if response is None:
             return  # no answer: no decision
@@ -248,7 +262,7 @@ class Satellites:
         if not isinstance(answer_id, str):
             _LOGGER.info(
                 "%s: %r on %s is no answer to %s; it stays pending",
-                agent,
+                terms.agent,
                 response.get("sentence"),
                 target,
                 record_id,
@@ -277,17 +291,20 @@ class Satellites:
         target: str,
         service: str,
         data: dict[str, Any],
+        context: Context,
         *,
-        target_in_data: bool = False,
+        ask: bool = False,
     ) -> Mapping[str, Any] | None:
-        """Call a satellite action; a failure (no answer included) is logged, not raised."""
-        context = Context()
+        """Call a satellite action; a failure (no answer included) is logged, not raised.
+
+        `ask_question` takes the satellite in its data and returns the answer.
+        """
         try:
-            if target_in_data:
+            if ask:
                 response = await self._hass.services.async_call(
                     SATELLITE_DOMAIN,
                     service,
-                    data,
+                    data | {"entity_id": target},
                     blocking=True,
                     context=context,
                     return_response=True,
