@@ -59,6 +59,8 @@ class PaiInbox(PaiEntity, TodoListEntity):
         TodoListEntityFeature.UPDATE_TODO_ITEM
         | TodoListEntityFeature.DELETE_TODO_ITEM
         | TodoListEntityFeature.SET_DUE_DATETIME_ON_ITEM
+        # Shown with the description; rewriting it is refused (it changes nothing).
+        | TodoListEntityFeature.SET_DESCRIPTION_ON_ITEM
     )
 
     def __init__(self, runtime: AgentRuntime) -> None:
@@ -90,7 +92,7 @@ class PaiInbox(PaiEntity, TodoListEntity):
             f"Record {pending.record_id}."
         )
         return TodoItem(
-            summary=f"{view.action}: {self.runtime.what_runs(record)}",
+            summary=self.runtime.what_runs(record),
             uid=pending.record_id,
             status=TodoItemStatus.NEEDS_ACTION,
             due=dt_util.as_local(pending.expires),
