@@ -99,7 +99,7 @@ async def test_the_inbox_lists_what_waits_and_completing_approves_once(
 
     await motion(hass)
     items = await listed(hass, hass_ws_client)
-    pending = entry.runtime_data.runtime.approvals.pending("approval")[0]
+    pending = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[0]
     assert len(items) == 1
     item = items[0]
     assert item["uid"] == pending.record_id
@@ -165,7 +165,9 @@ async def test_edits_that_mean_nothing_are_refused_and_nothing_runs(
 ) -> None:
     entry = await start(hass, inbox_agent())
     await motion(hass)
-    uid = entry.runtime_data.runtime.approvals.pending("approval")[0].record_id
+    uid = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[
+        0
+    ].record_id
 
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -177,7 +179,7 @@ async def test_edits_that_mean_nothing_are_refused_and_nothing_runs(
         )
     assert err.value.translation_key == key
     assert runs(hass) == 0
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
 
 
 @pytest.mark.usefixtures("counter", "phone")
@@ -201,7 +203,9 @@ async def test_only_approvers_answer_from_the_inbox(
     guest = await hass.auth.async_create_user("Guest", group_ids=["system-users"])
     entry = await start(hass, inbox_agent(approvers=[hass_admin_user.id]))
     await motion(hass)
-    uid = entry.runtime_data.runtime.approvals.pending("approval")[0].record_id
+    uid = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[
+        0
+    ].record_id
 
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -248,7 +252,7 @@ async def test_the_inbox_follows_answers_elsewhere_expiry_and_snooze(
     # Snoozed from the inbox by moving the due time; then it expires.
     await motion(hass, "off")
     await motion(hass)
-    uid = runtime.approvals.pending("approval")[0].record_id
+    uid = runtime.keeper.memory.approvals.pending("approval")[0].record_id
     later = dt_util.now() + timedelta(hours=1)
     await hass.services.async_call(
         "todo",
@@ -257,7 +261,7 @@ async def test_the_inbox_follows_answers_elsewhere_expiry_and_snooze(
         target={"entity_id": INBOX},
         blocking=True,
     )
-    snoozed = runtime.approvals.pending("approval")[0]
+    snoozed = runtime.keeper.memory.approvals.pending("approval")[0]
     assert snoozed.snoozed_until is not None
     assert abs(snoozed.snoozed_until - dt_util.as_utc(later)) < timedelta(seconds=1)
     assert hass.states.get(INBOX).state == "1"  # type: ignore[union-attr]
@@ -279,7 +283,9 @@ async def test_answers_racing_on_satellite_phone_and_inbox_run_once(
     entry = await start(hass, inbox_agent(str(kitchen.entity_id)))
     await motion(hass)
     await kitchen.wait_asked()
-    uid = entry.runtime_data.runtime.approvals.pending("approval")[0].record_id
+    uid = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[
+        0
+    ].record_id
     approve = phone[0].data["data"]["actions"][0]["action"]
 
     async def inbox() -> None:

@@ -82,7 +82,7 @@ async def test_yes_approves_once_and_the_phone_is_cleared(
         "clear_notification",  # the phone's question goes
         "Undo puts porch light back to off",
     ]
-    assert entry.runtime_data.runtime.pending_approvals == 0
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 0
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,9 @@ async def test_no_and_false_alarm_decline(
     adaptation = records[-1].data["record"]["6_adaptation"]
     assert adaptation == {"user_feedback": "rejected", "learning_adjustment": reason}
     runtime = entry.runtime_data.runtime
-    assert runtime.ledger.to_dict()["declines"]  # counts as a decline for the gate
+    assert runtime.keeper.memory.ledger.to_dict()[
+        "declines"
+    ]  # counts as a decline for the gate
 
 
 async def test_later_snoozes_and_the_request_is_asked_again(
@@ -125,7 +127,7 @@ async def test_later_snoozes_and_the_request_is_asked_again(
 
     runtime = entry.runtime_data.runtime
     assert statuses(records) == ["pending_approval"]  # not a decline
-    assert runtime.pending_approvals == 1
+    assert runtime.pending.approvals_waiting == 1
     assert phone[-1].data["message"] == "clear_notification"
     asks = len([call for call in phone if "actions" in call.data.get("data", {})])
 
@@ -157,7 +159,7 @@ async def test_no_answer_decides_nothing(
     await hass.async_block_till_done(wait_background_tasks=True)
 
     assert statuses(records) == ["pending_approval"]
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
     # Still answerable on the phone.
     approve = phone[0].data["data"]["actions"][0]["action"]
     hass.bus.async_fire("mobile_app_notification_action", {"action": approve})
@@ -197,7 +199,7 @@ async def test_a_language_without_sentences_is_read_out_to_answer_elsewhere(
         in (kitchen.announcements[0])
     )
     assert "No answer sentences for language fr (shipped: en, zh-Hant)" in caplog.text
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
     assert "actions" in phone[0].data["data"]
 
 
@@ -227,7 +229,7 @@ async def test_an_unavailable_satellite_is_skipped_and_the_phone_still_asks(
     assert kitchen.questions == []
     assert f"Assist satellite {kitchen.entity_id} is unavailable" in caplog.text
     assert "actions" in phone[0].data["data"]
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
 
 
 async def test_a_suggestion_is_announced(
@@ -263,7 +265,7 @@ async def test_the_phone_snoozes_for_the_minutes_typed(
     hass.bus.async_fire("mobile_app_notification_action", data)
     await hass.async_block_till_done()
 
-    pending = entry.runtime_data.runtime.approvals.pending("approval")[0]
+    pending = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[0]
     assert pending.snoozed_until is not None
     assert abs(pending.snoozed_until - dt_util.utcnow() - snoozed_for) < timedelta(
         seconds=2
@@ -288,7 +290,9 @@ async def test_a_bad_snooze_reply_changes_nothing(
     await hass.async_block_till_done()
 
     assert (
-        entry.runtime_data.runtime.approvals.pending("approval")[0].snoozed_until
+        entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")[
+            0
+        ].snoozed_until
         is None
     )
     assert f"snooze for {reply!r} minutes (1 to 1440)" in caplog.text
@@ -312,11 +316,13 @@ async def test_false_alarm_from_the_phone_and_the_actions(
     await motion(hass, "off")
     await motion(hass)
     runtime = entry.runtime_data.runtime
-    record_id = runtime.approvals.pending("approval")[0].record_id
+    record_id = runtime.keeper.memory.approvals.pending("approval")[0].record_id
     await hass.services.async_call(
         "pai", "snooze", {"record_id": record_id, "minutes": 5}, blocking=True
     )
-    assert runtime.approvals.pending("approval")[0].snoozed_until is not None
+    assert (
+        runtime.keeper.memory.approvals.pending("approval")[0].snoozed_until is not None
+    )
     await hass.services.async_call(
         "pai", "false_alarm", {"record_id": record_id}, blocking=True
     )
@@ -342,4 +348,4 @@ async def test_a_security_sensitive_request_is_announced_not_asked(
 
     assert kitchen.questions == []
     assert "needs your approval on your phone" in kitchen.announcements[0]
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1

@@ -16,9 +16,9 @@ from typing import Final
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from .answers import ResolveError
 from .engine.approvals import Verb
 from .models import owner_of_record
-from .runtime import ResolveError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,9 +61,9 @@ async def async_answer(
     try:
         if verb is Verb.SNOOZE:
             until = dt_util.utcnow() + (snooze_for or DEFAULT_SNOOZE)
-            await runtime.async_snooze(record_id, nonce, until, user_id)
+            await runtime.snoozes.async_snooze(record_id, nonce, until, user_id)
         else:
-            await runtime.async_resolve(record_id, verb, nonce, user_id)
+            await runtime.answers.async_resolve(record_id, verb, nonce, user_id)
     except ResolveError as err:
         _LOGGER.warning("Ignored %s: %s", source, err)
         return False

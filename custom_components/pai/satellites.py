@@ -149,7 +149,9 @@ def voice_terms(hass: HomeAssistant, record_id: str, nonce: str) -> VoiceTerms:
     sensitive).
     """
     runtime = owner_of_record(hass, record_id, kind="approval", nonce=nonce)
-    pending = runtime.approvals.get(record_id, "approval") if runtime else None
+    pending = (
+        runtime.keeper.memory.approvals.get(record_id, "approval") if runtime else None
+    )
     if runtime is None or pending is None:
         return VoiceTerms("PAI", may_answer=False, context=Context())
     cause = pending.payload.get("cause")

@@ -21,12 +21,12 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .answers import ResolveError
 from .const import DOMAIN
 from .engine.approvals import MAX_SNOOZE, PendingItem, Verb
 from .engine.records import RecordView
 from .entity import PaiEntity
 from .models import PaiConfigEntry
-from .runtime import ResolveError
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -68,7 +68,7 @@ class PaiInbox(PaiEntity, TodoListEntity):
         super().__init__(runtime, INBOX)
 
     def _waiting(self) -> list[PendingItem]:
-        return self.runtime.approvals.pending("approval")
+        return self.runtime.keeper.memory.approvals.pending("approval")
 
     def _item(self, pending: PendingItem) -> TodoItem:
         record = pending.payload.get("record")
@@ -81,7 +81,7 @@ class PaiInbox(PaiEntity, TodoListEntity):
             )
         view = RecordView.of(record)
         lines = [view.rationale] if view.rationale else []
-        lines.append(f"Would run: {self.runtime.what_runs(record)}")
+        lines.append(f"Would run: {self.runtime.delivery.what_runs(record)}")
         if pending.snoozed_until is not None:
             lines.append(
                 "Snoozed until "
@@ -92,7 +92,7 @@ class PaiInbox(PaiEntity, TodoListEntity):
             f"Record {pending.record_id}."
         )
         return TodoItem(
-            summary=self.runtime.what_runs(record),
+            summary=self.runtime.delivery.what_runs(record),
             uid=pending.record_id,
             status=TodoItemStatus.NEEDS_ACTION,
             due=dt_util.as_local(pending.expires),
@@ -154,9 +154,9 @@ class PaiInbox(PaiEntity, TodoListEntity):
         runtime = self.runtime
         try:
             if verb is Verb.SNOOZE and until is not None:
-                await runtime.async_snooze(uid, None, until, user_id)
+                await runtime.snoozes.async_snooze(uid, None, until, user_id)
             else:
-                await runtime.async_resolve(uid, verb, None, user_id)
+                await runtime.answers.async_resolve(uid, verb, None, user_id)
         except ResolveError as err:
             raise _error(f"resolve_{err.reason}", record_id=uid) from err
         finally:
