@@ -11,6 +11,7 @@ from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import ServiceValidationError
@@ -25,6 +26,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.notifications import available_targets
+from custom_components.pai.satellites import sentences_language
 from tests.helpers import LIGHT_ON, PHONE, agent_entry, motion, rule, start, statuses
 from tests.satellite import KitchenSatellite, async_setup_satellite
 
@@ -349,3 +351,93 @@ async def test_a_security_sensitive_request_is_announced_not_asked(
     assert kitchen.questions == []
     assert "needs your approval on your phone" in kitchen.announcements[0]
     assert entry.runtime_data.runtime.pending.approvals_waiting == 1
+
+
+async def test_a_snoozed_request_is_asked_again_after_a_restart(
+    hass: HomeAssistant,
+    phone: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    entry = await start(hass, asking_agent("persistent_notification"))
+    await motion(hass)
+    snooze = phone[0].data["data"]["actions"][2]["action"]
+    hass.bus.async_fire(
+        "mobile_app_notification_action", {"action": snooze, "reply_text": "10"}
+    )
+    await hass.async_block_till_done()
+
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    asked = len(phone)
+    freezer.tick(timedelta(minutes=11))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    again = phone[asked:]
+    assert [call.data["data"]["actions"][0]["action"] for call in again] == [
+        phone[0].data["data"]["actions"][0]["action"]  # the same request, same nonce
+    ]
+    hass.bus.async_fire(
+        "mobile_app_notification_action",
+        {"action": again[0].data["data"]["actions"][0]["action"]},
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get(PORCH).state == "on"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentences"),
+    [
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("zh-Hant", "zh-Hant"),
+        ("zh-TW", "zh-Hant"),
+        ("zh-HK", "zh-Hant"),
+        ("zh-Hans", None),
+        ("zh", None),
+        ("fr", None),
+        ("", None),
+    ],
+)
+def test_the_sentences_for_a_language(language: str, sentences: str | None) -> None:
+    assert sentences_language(language) == sentences
+
+
+async def test_a_satellite_that_cannot_converse_announces_and_one_that_cannot_announce_is_skipped(
+    hass: HomeAssistant,
+    phone: list[ServiceCall],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    announcer = KitchenSatellite("Hall")
+    announcer._attr_supported_features = AssistSatelliteEntityFeature.ANNOUNCE
+    await async_setup_satellite(hass, announcer)
+    entry = await start(hass, asking_agent(str(announcer.entity_id)))
+    await motion(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert announcer.questions == []
+    assert "needs your approval" in announcer.announcements[0]
+
+    announcer._attr_supported_features = AssistSatelliteEntityFeature(0)
+    announcer.async_write_ha_state()
+    await entry.runtime_data.runtime.notifier.async_suggest(
+        "paid_20261203_abcdef", "Porch watch", "Hello"
+    )
+    assert f"Assist satellite {announcer.entity_id} cannot announce" in caplog.text
+    assert len(announcer.announcements) == 1
+
+
+async def test_snoozing_an_expired_request_says_it_expired(
+    hass: HomeAssistant, phone: list[ServiceCall], freezer: FrozenDateTimeFactory
+) -> None:
+    entry = await start(hass, asking_agent("persistent_notification"))
+    await motion(hass)
+    runtime = entry.runtime_data.runtime
+    record_id = runtime.keeper.memory.approvals.pending("approval")[0].record_id
+    freezer.tick(timedelta(hours=2))  # past its expiry, before the periodic check
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "pai", "snooze", {"record_id": record_id}, blocking=True
+        )
+    assert err.value.translation_key == "resolve_expired"
+    assert runtime.pending.approvals_waiting == 0
