@@ -18,7 +18,7 @@ from homeassistant.util import dt as dt_util
 
 from .answers import ResolveError
 from .engine.approvals import Verb
-from .models import owner_of_record
+from .runtime_data import owner_of_record
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import probatio as vol
 
 from .engine.approvals import Verb
 from .engine.records import RecordView
-from .models import owner_of_record
+from .runtime_data import owner_of_record
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from .const import DOMAIN
 from .engine.approvals import MAX_SNOOZE, PendingItem, Verb
 from .engine.records import RecordView
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
