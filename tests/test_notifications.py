@@ -80,7 +80,7 @@ async def test_a_suggestion_reaches_every_kind_of_target(
     assert notifier.missing_targets == []
 
 
-async def test_an_approval_request_puts_approve_and_decline_on_the_phones(
+async def test_an_approval_request_puts_approve_decline_snooze_and_false_alarm_on_the_phones(
     hass: HomeAssistant, pixel: list[ServiceCall]
 ) -> None:
     iphone = async_mock_service(hass, "notify", "mobile_app_iphone")
@@ -97,6 +97,14 @@ async def test_an_approval_request_puts_approve_and_decline_on_the_phones(
             "actions": [
                 {"action": f"PAI_APPROVE_{RID}_{NONCE}", "title": "Approve"},
                 {"action": f"PAI_DECLINE_{RID}_{NONCE}", "title": "Decline"},
+                {
+                    "action": f"PAI_SNOOZE_{RID}_{NONCE}",
+                    "title": "Snooze",
+                    "behavior": "textInput",
+                    "textInputButtonTitle": "Snooze",
+                    "textInputPlaceholder": "Minutes (30)",
+                },
+                {"action": f"PAI_FALSE_ALARM_{RID}_{NONCE}", "title": "False alarm"},
             ],
         },
     }
@@ -107,6 +115,8 @@ async def test_an_approval_request_puts_approve_and_decline_on_the_phones(
     assert [parse_action_id(button["action"]) for button in buttons] == [
         PhoneAction(Verb.APPROVE, RID, NONCE),
         PhoneAction(Verb.DECLINE, RID, NONCE),
+        PhoneAction(Verb.SNOOZE, RID, NONCE),
+        PhoneAction(Verb.FALSE_ALARM, RID, NONCE),
     ]
 
 

@@ -19,7 +19,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
-from .answers import ResolveError
+from .answer_routes import DEFAULT_SNOOZE, async_answer, snooze_span
 from .assist_agent import async_restore_assist
 from .assist_intents import async_watch_conversation
 from .brains import create_brain
@@ -33,13 +33,13 @@ from .const import (
     MANUFACTURER,
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
-from .engine.approvals import parse_action_id
+from .engine.approvals import Verb, parse_action_id
 from .llm_api import async_register_llm_api
 from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
 from .runtime import AgentRuntime
-from .runtime_data import PaiConfigEntry, PaiRuntimeData, owner_of_record
+from .runtime_data import PaiConfigEntry, PaiRuntimeData
 from .services import async_setup_services
 from .settings import AgentSettings
 from .shadow import async_start_versions
@@ -49,7 +49,13 @@ from .versions import versions_store
 _LOGGER = logging.getLogger(__name__)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TODO,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -69,23 +75,35 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_handle_phone_action(
     hass: HomeAssistant, event: Event[dict[str, Any]]
 ) -> None:
-    """Route a tapped PAI_APPROVE/DECLINE/UNDO action to the agent that asked."""
+    """Route a tapped PAI_<VERB> action to the agent that asked.
+
+    Snooze takes the minutes typed in the reply (none: 30); a reply that is not 1 to 1440
+    minutes snoozes nothing.
+    """
     action = event.data.get("action")
     parsed = parse_action_id(action) if isinstance(action, str) else None
     if parsed is None:
         return
-    runtime = owner_of_record(
-        hass, parsed.record_id, kind=parsed.kind, nonce=parsed.nonce
+    snooze_for = None
+    if parsed.verb is Verb.SNOOZE:
+        reply = event.data.get("reply_text")
+        snooze_for = DEFAULT_SNOOZE if reply in (None, "") else snooze_span(reply)
+        if snooze_for is None:
+            _LOGGER.warning(
+                "Ignored phone answer %s: snooze for %r minutes (1 to 1440)",
+                action,
+                reply,
+            )
+            return
+    await async_answer(
+        hass,
+        parsed.verb,
+        parsed.record_id,
+        parsed.nonce,
+        user_id=event.context.user_id,
+        source=f"phone answer {action}",
+        snooze_for=snooze_for,
     )
-    if runtime is None:
-        _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
-        return
-    try:
-        await runtime.answers.async_resolve(
-            parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
-        )
-    except ResolveError as err:
-        _LOGGER.warning("Ignored phone answer %s: %s", action, err)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:

@@ -14,7 +14,13 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 
 from .delivery import DeliveryParts, StepDelivery
-from .engine.approvals import ClaimOutcome, PendingItem, PendingKind, Verb
+from .engine.approvals import (
+    FALSE_ALARM_REASON,
+    ClaimOutcome,
+    PendingItem,
+    PendingKind,
+    Verb,
+)
 from .engine.records import (
     ExecutionStatus,
     Feedback,
@@ -34,6 +40,16 @@ class ResolveError(Exception):
         """Keep a stable reason code (for translations) and a sentence for logs."""
         super().__init__(message)
         self.reason = reason
+
+
+def check_approver(
+    settings: AgentSettings, record_id: str, user_id: str | None
+) -> None:
+    """Raise ResolveError unless `user_id` may answer the agent's requests."""
+    if settings.approvers and user_id not in settings.approvers:
+        raise ResolveError(
+            "not_an_approver", f"user {user_id} may not answer {record_id}"
+        )
 
 
 class Answers:
@@ -73,12 +89,11 @@ class Answers:
         nonce: str | None = None,
         user_id: str | None = None,
     ) -> dict[str, Any]:
-        """Approve, decline or undo a record, exactly once. Raises ResolveError."""
-        approvers = self.settings.approvers
-        if approvers and user_id not in approvers:
-            raise ResolveError(
-                "not_an_approver", f"user {user_id} may not answer {record_id}"
-            )
+        """Approve, decline (or false alarm) or undo a record, exactly once.
+
+        Raises ResolveError.
+        """
+        check_approver(self.settings, record_id, user_id)
         memory = self._keeper.memory
         # nonce None: an authenticated Home Assistant action, not a phone tap.
         claim = memory.approvals.claim(
@@ -119,9 +134,12 @@ class Answers:
         if verdict == "approve":
             record = await self._delivery.async_execute(record, context)
             record = with_feedback(record, Feedback.ACCEPTED)
-        elif verdict == "decline":
+        elif Verb(verdict).declines:  # a false alarm says so (its reason code)
+            reason = {"reason_code": FALSE_ALARM_REASON}
             record = with_feedback(
-                with_execution(record, ExecutionStatus.DECLINED), Feedback.REJECTED
+                with_execution(record, ExecutionStatus.DECLINED),
+                Feedback.REJECTED,
+                reason if verdict == Verb.FALSE_ALARM else None,
             )
             self._keeper.memory.ledger.record_decline(action, now)
         else:

@@ -5,7 +5,10 @@ the notification panel in Home Assistant. `notify.mobile_app_<device>` is the Co
 app's notify action, the only kind that carries buttons, so approvals and undo offers are
 answered there (`PAI_APPROVE_...`, `PAI_DECLINE_...`, `PAI_UNDO_...`). `notify.<entity>` is
 a notify entity (`notify.send_message`: a message and a title, nothing more); a legacy
-notify action that is not a phone gets the same plain text.
+notify action that is not a phone gets the same plain text. `assist_satellite.<entity>` is
+a voice satellite: requests are asked aloud there and suggestions announced
+(`satellites.py`). Phones also offer Snooze (with the minutes typed in, or 30) and False
+alarm.
 
 Every notification about one record carries the record id as its tag (phones) or in its
 id (the panel), so a later one replaces it and `async_dismiss` clears it. A target that
@@ -27,6 +30,7 @@ from homeassistant.exceptions import HomeAssistantError
 import probatio as vol
 
 from .engine.approvals import Verb, action_id
+from .satellites import SATELLITE_DOMAIN, Satellites, is_satellite, voice_terms
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +55,8 @@ def available_targets(hass: HomeAssistant) -> list[str]:
         if service.startswith(PHONE_PREFIX)
     )
     entities = sorted(hass.states.async_entity_ids(NOTIFY_DOMAIN))
-    return [PERSISTENT_NOTIFICATION, *phones, *entities]
+    satellites = sorted(hass.states.async_entity_ids(SATELLITE_DOMAIN))
+    return [PERSISTENT_NOTIFICATION, *phones, *entities, *satellites]
 
 
 class TargetKind(Enum):
@@ -61,6 +66,7 @@ class TargetKind(Enum):
     PHONE = auto()
     ENTITY = auto()
     SERVICE = auto()
+    SATELLITE = auto()
 
 
 def notification_id(record_id: str) -> str:
@@ -84,6 +90,7 @@ class Notifier:
         self._hass = hass
         self._targets = list(dict.fromkeys(str(target) for target in targets))
         self._warned: set[str] = set()
+        self._satellites = Satellites(hass)
 
     @property
     def targets(self) -> list[str]:
@@ -106,17 +113,31 @@ class Notifier:
     ) -> int:
         """Ask for approval; return how many phones (the ones with buttons) got it.
 
-        Phones get Approve and Decline buttons; the other targets a notice that says
-        where the approval can be given.
+        Phones get Approve, Decline, Snooze and False alarm buttons (Android shows the
+        first three); satellites ask aloud; the other targets get a notice that says where
+        the approval can be given.
         """
         actions = [
             {"action": action_id(Verb.APPROVE, record_id, nonce), "title": "Approve"},
             {"action": action_id(Verb.DECLINE, record_id, nonce), "title": "Decline"},
+            {
+                "action": action_id(Verb.SNOOZE, record_id, nonce),
+                "title": "Snooze",
+                "behavior": "textInput",
+                "textInputButtonTitle": "Snooze",
+                "textInputPlaceholder": "Minutes (30)",
+            },
+            {
+                "action": action_id(Verb.FALSE_ALARM, record_id, nonce),
+                "title": "False alarm",
+            },
         ]
 
         def content(kind: TargetKind) -> tuple[str, dict[str, Any]]:
             if kind is TargetKind.PHONE:
                 return message, {"tag": record_id, "actions": actions}
+            if kind is TargetKind.SATELLITE:
+                return message, {"ask": nonce}
             return approval_notice(message, record_id), {"tag": record_id}
 
         reached = await self._async_deliver(record_id, title, content)
@@ -166,6 +187,9 @@ class Notifier:
         """How `target` is reached now, or None when it does not exist."""
         if target == PERSISTENT_NOTIFICATION:
             return TargetKind.PANEL
+        if is_satellite(target):
+            exists = self._hass.states.get(target) is not None
+            return TargetKind.SATELLITE if exists else None
         domain, _, name = target.partition(".")
         if domain != NOTIFY_DOMAIN or not name:
             return None
@@ -224,6 +248,8 @@ class Notifier:
                     )
                 case TargetKind.PHONE:
                     await self._async_notify(name, text_and_title | {"data": data})
+                case TargetKind.SATELLITE:
+                    return await self._async_speak(target, record_id, text, data)
                 case TargetKind.ENTITY:
                     await self._async_notify(
                         SERVICE_SEND_MESSAGE, {"entity_id": target} | text_and_title
@@ -238,6 +264,16 @@ class Notifier:
             return False
         return True
 
+    async def _async_speak(
+        self, target: str, record_id: str, text: str, data: dict[str, Any]
+    ) -> bool:
+        """Ask a request aloud (`data["ask"]` is its nonce) or announce a suggestion."""
+        nonce = data.get("ask")
+        if not isinstance(nonce, str):
+            return await self._satellites.async_announce(target, text)
+        terms = voice_terms(self._hass, record_id, nonce)
+        return self._satellites.ask(target, record_id, nonce, text, terms)
+
     async def _async_notify(self, service: str, data: dict[str, Any]) -> None:
         await self._hass.services.async_call(
             NOTIFY_DOMAIN, service, data, blocking=True
@@ -250,6 +286,7 @@ class Notifier:
         self._warned.add(target)
         _LOGGER.warning(
             "Notify target %s does not exist (expected persistent_notification, "
-            "notify.mobile_app_<device> or a notify entity); skipped",
+            "notify.mobile_app_<device>, a notify entity or an Assist satellite); "
+            "skipped",
             target,
         )

@@ -58,6 +58,7 @@ from .repairs import (
 from .review import cap_webhooks, consented_webhooks
 from .settings import AgentSettings
 from .situation import Situation
+from .snooze import Snoozes
 from .survival import SurvivalLayer
 from .triggers import (
     PerceivedEvent,
@@ -151,6 +152,7 @@ class AgentRuntime:
             parts=parts,
         )
         self.answers = Answers(name, settings, self.keeper, self.delivery, parts)
+        self.snoozes = Snoozes(name, settings, self.keeper, self.delivery, parts)
         self.situation = Situation(hass, name, settings, self.policy, self.keeper)
         self._lock = AgentLock()
         self.shadow: VersionKeeper | None = None
@@ -212,6 +214,11 @@ class AgentRuntime:
         self._unsubs.append(
             async_track_time_interval(
                 self.hass, self.pending.async_expire, timedelta(seconds=EXPIRY_CHECK)
+            )
+        )
+        self._unsubs.append(  # snoozed requests are asked again (snooze.py)
+            async_track_time_interval(
+                self.hass, self.snoozes.async_ask_again, timedelta(seconds=EXPIRY_CHECK)
             )
         )
         await self.pending.async_expire()

@@ -10,7 +10,7 @@ other user); the answers (approve, decline, undo, feedback) stay open to every u
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntryState
@@ -24,6 +24,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.service import async_register_admin_service
+from homeassistant.util import dt as dt_util
 from homeassistant.util.json import JsonValueType
 import probatio as vol
 
@@ -54,6 +55,8 @@ SERVICE_EVALUATE = "evaluate"
 SERVICE_APPROVE = "approve"
 SERVICE_DECLINE = "decline"
 SERVICE_UNDO = "undo"
+SERVICE_SNOOZE = "snooze"
+SERVICE_FALSE_ALARM = "false_alarm"
 SERVICE_FEEDBACK = "feedback"
 SERVICE_GET_RECORDS = "get_records"
 SERVICE_REPLAY = "replay"
@@ -66,6 +69,15 @@ SERVICE_PROMOTE = "promote"
 SERVICE_ROLLBACK = "rollback"
 
 _RECORD_SCHEMA = vol.Schema({vol.Required(ATTR_RECORD_ID): cv.string})
+ATTR_MINUTES = "minutes"
+_SNOOZE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_RECORD_ID): cv.string,
+        vol.Optional(ATTR_MINUTES, default=30): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=1440)
+        ),
+    }
+)
 _EVALUATE_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_AGENT): cv.string,
@@ -176,6 +188,18 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
         return resolve
 
+    async def snooze(call: ServiceCall) -> ServiceResponse:
+        record_id = call.data[ATTR_RECORD_ID]
+        runtime = _runtime_for_record(hass, record_id)
+        until = dt_util.utcnow() + timedelta(minutes=call.data[ATTR_MINUTES])
+        try:
+            record = await runtime.snoozes.async_snooze(
+                record_id, None, until, call.context.user_id
+            )
+        except ResolveError as err:
+            raise _error(f"resolve_{err.reason}", record_id=record_id) from err
+        return {"record": record}
+
     async def feedback(call: ServiceCall) -> ServiceResponse:
         record_id = call.data[ATTR_RECORD_ID]
         runtime = _runtime_for_record(hass, record_id)
@@ -283,6 +307,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         ("approve", SERVICE_APPROVE),
         ("decline", SERVICE_DECLINE),
         ("undo", SERVICE_UNDO),
+        ("false_alarm", SERVICE_FALSE_ALARM),
     ):
         hass.services.async_register(
             DOMAIN,
@@ -291,6 +316,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
             schema=_RECORD_SCHEMA,
             supports_response=SupportsResponse.OPTIONAL,
         )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SNOOZE,
+        snooze,
+        schema=_SNOOZE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
     hass.services.async_register(
         DOMAIN,
         SERVICE_FEEDBACK,

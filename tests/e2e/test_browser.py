@@ -12,7 +12,8 @@ config-flow API the frontend calls.
   binding is kept, the option is kept.
 - the shipped examples/night_watch.pai, as the README's quick start walks it, all in the
   browser: uploaded in PAI's form, the bindings come pre-filled, and after "dark + motion in
-  the backyard" the device page says Ask.
+  the backyard" the device page says Ask and the request waits in the agent's inbox (the
+  To-do lists dashboard).
 
 Every wait is on a condition, never a fixed sleep, and no step waits more than 15 s.
 
@@ -391,6 +392,16 @@ async def test_the_shipped_example_asks_before_lighting_the_entrance(
         ).to_be_visible()
         await expect(page.get_by_text("Pending approvals")).to_be_visible()
         await screens.shot("entities")
+
+        # The request waits in the agent's inbox, on the To-do lists dashboard too.
+        inbox = await entity_of(hass, NIGHT_WATCH, "inbox")
+        await page.goto(f"{hass.base_url}/todo?entity_id={inbox}")
+        await expect(
+            page.get_by_text(re.compile("Entrance Color \\+ White Lights"))
+            .filter(visible=True)
+            .first
+        ).to_be_visible()
+        await screens.shot("inbox")
     assert_no_pai_errors(hass)
 
 

@@ -59,6 +59,8 @@ def item(
         (f"PAI_APPROVE_{RID}_{NONCE}", Verb.APPROVE),
         (f"PAI_DECLINE_{RID}_{NONCE}", Verb.DECLINE),
         (f"PAI_UNDO_{RID}_{NONCE}", Verb.UNDO),
+        (f"PAI_SNOOZE_{RID}_{NONCE}", Verb.SNOOZE),
+        (f"PAI_FALSE_ALARM_{RID}_{NONCE}", Verb.FALSE_ALARM),
     ],
 )
 def test_phone_action_ids_parse_into_verb_record_and_nonce(
@@ -93,6 +95,9 @@ def test_approve_and_decline_answer_the_approval_and_undo_the_undo_offer() -> No
         f"PAI_APPROVE_{RID}_{NONCE}_extra",
         f"PAI_APPROVE_{RID}_{'g' * 16}",
         f"OTHER_PAI_APPROVE_{RID}_{NONCE}",
+        f"PAI_FALSE_{RID}_{NONCE}",  # half a verb
+        f"PAI_FALSEALARM_{RID}_{NONCE}",
+        f"PAI_SNOOZE_{RID}",  # no nonce
     ],
 )
 def test_anything_else_is_not_a_phone_action(text: object) -> None:
@@ -122,7 +127,7 @@ def test_action_ids_use_the_contract_s_spelling() -> None:
 @pytest.mark.parametrize(
     ("verb", "record_id", "nonce", "message"),
     [
-        ("accept", RID, NONCE, "approve, decline or undo"),
+        ("accept", RID, NONCE, "approve, decline, undo, snooze, false_alarm"),
         ("approve", "paid_x", NONCE, "paid_YYYYMMDD_<16 hex digits>"),
         ("approve", RID, "xyz", "16 to 64 lowercase hex"),
         ("approve", RID, None, "16 to 64 lowercase hex"),
@@ -551,3 +556,102 @@ ExactlyOnce.TestCase.settings = settings(
     max_examples=150, stateful_step_count=30, deadline=None, derandomize=True
 )
 TestExactlyOnce = ExactlyOnce.TestCase
+
+
+# Snooze and false alarm
+
+
+def test_snooze_and_false_alarm_answer_the_approval_and_only_false_alarm_declines() -> (
+    None
+):
+    assert Verb.SNOOZE.kind == Verb.FALSE_ALARM.kind == "approval"
+    assert [verb for verb in Verb if verb.declines] == [Verb.DECLINE, Verb.FALSE_ALARM]
+    assert action_id(Verb.FALSE_ALARM, RID, NONCE) == f"PAI_FALSE_ALARM_{RID}_{NONCE}"
+
+
+def test_a_snoozed_request_keeps_waiting_and_wakes_once_at_its_time() -> None:
+    book = ApprovalBook()
+    book.add(item(minutes=30))
+    until = NOW + timedelta(minutes=20)
+    result = book.snooze(RID, "approval", NONCE, until, NOW + timedelta(minutes=10))
+    assert result.ok
+    assert result.item is not None
+    assert result.item.snoozed_until == until
+    # Asked again at 20 minutes, it has its 30 minutes to be answered again.
+    assert book.get(RID, "approval").expires == until + timedelta(minutes=30)  # type: ignore[union-attr]
+    assert book.wake(until - timedelta(seconds=1)) == []
+    woken = book.wake(until)
+    assert [(w.record_id, w.snoozed_until, w.nonce) for w in woken] == [
+        (RID, None, NONCE)
+    ]
+    assert book.wake(until + timedelta(minutes=1)) == []  # once
+    assert book.expire(until + timedelta(minutes=29)) == []
+    # Still one answer only: the first claim wins.
+    assert book.claim(RID, "approval", NONCE, until + timedelta(minutes=1)).ok
+    assert (
+        book.claim(RID, "approval", NONCE, until).outcome is ClaimOutcome.ALREADY_DONE
+    )
+
+
+def test_a_snooze_never_shortens_the_expiry() -> None:
+    book = ApprovalBook()
+    book.add(item(minutes=120))
+    book.snooze(RID, "approval", NONCE, NOW + timedelta(minutes=1), NOW)
+    assert book.get(RID, "approval").expires == NOW + timedelta(minutes=121)  # type: ignore[union-attr]
+
+
+def test_a_snooze_that_cannot_apply_changes_nothing() -> None:
+    book = ApprovalBook()
+    book.add(item(minutes=30))
+    later = NOW + timedelta(minutes=5)
+    assert (
+        book.snooze(RID, "approval", WRONG, later, NOW).outcome
+        is ClaimOutcome.WRONG_NONCE
+    )
+    assert (
+        book.snooze(OTHER, "approval", NONCE, later, NOW).outcome
+        is ClaimOutcome.UNKNOWN
+    )
+    assert book.snooze(RID, "approval", 5, later, NOW).outcome is ClaimOutcome.UNKNOWN  # type: ignore[arg-type]
+    assert book.get(RID, "approval") == item(minutes=30)
+    assert book.claim(RID, "approval", NONCE, NOW).ok
+    assert (
+        book.snooze(RID, "approval", NONCE, later, NOW).outcome
+        is ClaimOutcome.ALREADY_DONE
+    )
+
+
+def test_snoozing_an_expired_request_expires_it_once() -> None:
+    book = ApprovalBook()
+    book.add(item(minutes=30))
+    at = NOW + timedelta(minutes=30)
+    result = book.snooze(RID, "approval", None, at + timedelta(minutes=5), at)
+    assert result.outcome is ClaimOutcome.EXPIRED
+    assert result.item is not None
+    assert len(book) == 0
+
+
+@pytest.mark.parametrize(
+    "until",
+    [NOW, NOW - timedelta(minutes=1), NOW + timedelta(days=1, seconds=1)],
+)
+def test_a_snooze_ends_after_now_and_within_a_day(until: datetime) -> None:
+    book = ApprovalBook()
+    book.add(item())
+    with pytest.raises(ApprovalError, match="a snooze ends after now"):
+        book.snooze(RID, "approval", NONCE, until, NOW)
+    assert book.get(RID, "approval") == item()
+
+
+def test_a_snooze_survives_a_restart_and_an_old_file_reads_as_not_snoozed() -> None:
+    book = ApprovalBook()
+    book.add(item())
+    until = NOW + timedelta(minutes=10)
+    book.snooze(RID, "approval", NONCE, until, NOW)
+    again = roundtrip(book)
+    assert again.get(RID, "approval").snoozed_until == until  # type: ignore[union-attr]
+    old = book.to_dict()
+    del old["pending"][0]["snoozed_until"]
+    assert ApprovalBook.from_dict(old).get(RID, "approval").snoozed_until is None  # type: ignore[union-attr]
+    old["pending"][0]["snoozed_until"] = "tomorrow"
+    assert len(ApprovalBook.from_dict(old)) == 0  # an unreadable entry is skipped

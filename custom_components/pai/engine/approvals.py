@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import hmac
@@ -33,6 +33,8 @@ MAX_PENDING = 500
 MAX_RESOLVED = 2000
 """At most this many resolved items are remembered (to answer ALREADY_DONE)."""
 RESOLVED_KEPT_FOR = timedelta(days=7)
+MAX_SNOOZE = timedelta(days=1)
+"""A request is snoozed for at most this long at a time."""
 """A resolved item is remembered this long after it was resolved."""
 NONCE_BYTES = 16
 """128 random bits per nonce (the contract asks for at least 64)."""
@@ -42,7 +44,9 @@ KINDS: tuple[PendingKind, ...] = ("approval", "undo")
 
 _RECORD_ID = r"paid_\d{8}_(?:[0-9a-f]{16}|[0-9a-f]{6})"  # ours, and paigent's
 _NONCE = r"[0-9a-f]{16,64}"
-_ACTION_ID = re.compile(rf"PAI_(APPROVE|DECLINE|UNDO)_({_RECORD_ID})_({_NONCE})")
+_ACTION_ID = re.compile(
+    rf"PAI_(APPROVE|DECLINE|UNDO|SNOOZE|FALSE_ALARM)_({_RECORD_ID})_({_NONCE})"
+)
 _RECORD_ID_RE = re.compile(_RECORD_ID)
 _NONCE_RE = re.compile(_NONCE)
 
@@ -52,16 +56,31 @@ class ApprovalError(ValueError):
 
 
 class Verb(StrEnum):
-    """What a phone action asks for."""
+    """What an answer asks for (a phone's button, a spoken answer, an inbox change).
+
+    SNOOZE keeps the request waiting and asks again later (not a decline); FALSE_ALARM
+    declines it and says the request should not have been made (its own reason code).
+    """
 
     APPROVE = "approve"
     DECLINE = "decline"
     UNDO = "undo"
+    SNOOZE = "snooze"
+    FALSE_ALARM = "false_alarm"
 
     @property
     def kind(self) -> PendingKind:
         """The kind of pending item this verb answers."""
         return "undo" if self is Verb.UNDO else "approval"
+
+    @property
+    def declines(self) -> bool:
+        """Whether the answer counts as a decline for the gate."""
+        return self in (Verb.DECLINE, Verb.FALSE_ALARM)
+
+
+FALSE_ALARM_REASON = "false_alarm"
+"""The reason code a record declined as a false alarm carries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +111,7 @@ def action_id(verb: Verb | str, record_id: str, nonce: str) -> str:
         word = Verb(verb)
     except ValueError:
         raise ApprovalError(
-            f"a phone action is approve, decline or undo, not {verb!r}"
+            f"a phone action is one of {', '.join(Verb)}, not {verb!r}"
         ) from None
     _check_record_id(record_id)
     _check_nonce(nonce)
@@ -118,6 +137,8 @@ class PendingItem:
     created: datetime
     expires: datetime
     payload: dict[str, Any] = field(default_factory=dict)
+    snoozed_until: datetime | None = None
+    """When a snoozed request is to be asked again (None: not snoozed)."""
 
     def __post_init__(self) -> None:
         """Refuse an item the book could not match, expire or store."""
@@ -126,6 +147,8 @@ class PendingItem:
         _check_nonce(self.nonce)
         _check_aware(self.created, "created")
         _check_aware(self.expires, "expires")
+        if self.snoozed_until is not None:
+            _check_aware(self.snoozed_until, "snoozed_until")
         payload: object = self.payload
         if not isinstance(payload, Mapping):
             raise ApprovalError(
@@ -151,7 +174,11 @@ class PendingItem:
             "created": self.created.isoformat(),
             "expires": self.expires.isoformat(),
             "payload": dict(self.payload),
-        }
+        } | (
+            {"snoozed_until": self.snoozed_until.isoformat()}
+            if self.snoozed_until is not None
+            else {}
+        )
 
     @classmethod
     def from_dict(cls, data: object) -> PendingItem:
@@ -166,6 +193,9 @@ class PendingItem:
                 created=_parse_time(data["created"], "created"),
                 expires=_parse_time(data["expires"], "expires"),
                 payload=data.get("payload", {}),
+                snoozed_until=None
+                if data.get("snoozed_until") is None
+                else _parse_time(data["snoozed_until"], "snoozed_until"),
             )
         except KeyError as err:
             raise ApprovalError(f"a pending item lacks {err}") from None
@@ -279,6 +309,60 @@ class ApprovalBook:
                 return ClaimResult(ClaimOutcome.WRONG_NONCE)
             return ClaimResult(resolved.outcome)
         return ClaimResult(ClaimOutcome.UNKNOWN)
+
+    def snooze(
+        self,
+        record_id: str,
+        kind: str,
+        nonce: str | None,
+        until: datetime,
+        now: datetime,
+    ) -> ClaimResult:
+        """Ask again at `until`: the item keeps waiting (same nonce), nobody claims it.
+
+        The expiry moves so the item, asked again, has the answer window it had when it
+        was first asked. OK carries the snoozed item; any other outcome changes nothing
+        (an unknown, done or expired item, a wrong nonce). A snooze is refused
+        (`ApprovalError`) unless `until` is after `now` and at most `MAX_SNOOZE` away.
+        """
+        checked = _kind(kind)
+        _check_aware(now, "now")
+        _check_aware(until, "until")
+        if not now < until <= now + MAX_SNOOZE:
+            raise ApprovalError(
+                f"a snooze ends after now and within {MAX_SNOOZE}, got {until}"
+            )
+        if not _is_text(record_id) or not (nonce is None or _is_text(nonce)):
+            return ClaimResult(ClaimOutcome.UNKNOWN)
+        item = self._items.get((record_id, checked))
+        if item is None:
+            return self.claim(
+                record_id, checked, nonce, now
+            )  # says why, changes nothing
+        if nonce is not None and not _same(item.nonce, nonce):
+            return ClaimResult(ClaimOutcome.WRONG_NONCE)
+        if item.is_expired(now):
+            return self.claim(record_id, checked, nonce, now)  # takes it out, expired
+        window = item.expires - item.created
+        snoozed = replace(
+            item, snoozed_until=until, expires=max(item.expires, until + window)
+        )
+        self._items[item.key] = snoozed
+        return ClaimResult(ClaimOutcome.OK, snoozed)
+
+    def wake(self, now: datetime) -> list[PendingItem]:
+        """Return the snoozed items due again at `now`, no longer snoozed, oldest first."""
+        _check_aware(now, "now")
+        due = [
+            item
+            for item in self._items.values()
+            if item.snoozed_until is not None and item.snoozed_until <= now
+        ]
+        woken = []
+        for item in sorted(due, key=lambda pending: pending.created):
+            self._items[item.key] = replace(item, snoozed_until=None)
+            woken.append(self._items[item.key])
+        return woken
 
     def expire(self, now: datetime) -> list[PendingItem]:
         """Take out and return every item expired at `now`; forget old resolutions."""
