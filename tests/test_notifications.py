@@ -21,6 +21,12 @@ PIXEL = "notify.mobile_app_pixel"
 IPHONE = "notify.mobile_app_iphone"
 DISPLAY = "notify.kitchen_display"
 FAMILY = "notify.family"
+ACTIVE = {
+    "push": {"interruption-level": "active"},
+    "channel": "PAI requests",
+    "importance": "default",
+}
+"""An urgency that is not known interrupts as usual (tests/test_phone_fields.py: the rest)."""
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ async def test_a_suggestion_reaches_every_kind_of_target(
         {
             "message": "The porch light is still on",
             "title": "Night watch",
-            "data": {"tag": RID},
+            "data": {"tag": RID, **ACTIVE},
         }
     ]
     assert [call.data for call in send_message] == [
@@ -98,6 +104,7 @@ async def test_an_approval_request_puts_approve_and_decline_on_the_phones(
                 {"action": f"PAI_APPROVE_{RID}_{NONCE}", "title": "Approve"},
                 {"action": f"PAI_DECLINE_{RID}_{NONCE}", "title": "Decline"},
             ],
+            **ACTIVE,
         },
     }
     assert [call.data for call in pixel] == [expected]
