@@ -38,10 +38,15 @@ CONF_NOTIFY_TARGETS: Final = "notify_targets"
 CONF_APPROVAL_EXPIRY: Final = "approval_expiry_minutes"
 CONF_APPROVERS: Final = "approvers"
 CONF_UNDO_WINDOW: Final = "undo_window_minutes"
+CONF_CRITICAL_NOTIFICATIONS: Final = "critical_notifications"
+CONF_ESCALATION_TARGETS: Final = "escalation_targets"
+CONF_ESCALATION_WAIT: Final = "escalation_wait_minutes"
+CONF_ESCALATION_PRESENCE: Final = "escalation_presence"
 
 DEFAULT_INTERRUPTION_COST: Final = 0.3
 DEFAULT_APPROVAL_EXPIRY_MINUTES: Final = 30
 DEFAULT_UNDO_WINDOW_MINUTES: Final = 60
+DEFAULT_ESCALATION_WAIT_MINUTES: Final = 10
 
 # the LLM brain (config entry data: CONF_BRAIN = {"engine": ..., credentials})
 CONF_BRAIN: Final = "brain"

@@ -35,6 +35,10 @@ from .const import (
     CONF_ALLOWED_ACTIONS,
     CONF_APPROVAL_EXPIRY,
     CONF_APPROVERS,
+    CONF_CRITICAL_NOTIFICATIONS,
+    CONF_ESCALATION_PRESENCE,
+    CONF_ESCALATION_TARGETS,
+    CONF_ESCALATION_WAIT,
     CONF_AUTONOMY_CEILING,
     CONF_BINDINGS,
     CONF_BRAIN_MODEL,
@@ -64,6 +68,7 @@ from .const import (
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION
+from .engine.escalation import MAX_WAIT_MINUTES
 from .notifications import available_targets
 from .settings import agent_definition, brain_kind, default_values, file_policy
 
@@ -93,6 +98,10 @@ MANAGED_OPTIONS = frozenset(
         CONF_APPROVERS,
         CONF_APPROVAL_EXPIRY,
         CONF_UNDO_WINDOW,
+        CONF_CRITICAL_NOTIFICATIONS,
+        CONF_ESCALATION_TARGETS,
+        CONF_ESCALATION_WAIT,
+        CONF_ESCALATION_PRESENCE,
     }
 )
 """Every option this form edits; any other key in the options is kept as it is."""
@@ -120,6 +129,7 @@ _INT_OPTIONS = (
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
     CONF_UNDO_WINDOW,
+    CONF_ESCALATION_WAIT,
     CONF_LLM_MIN_INTERVAL,
     CONF_LLM_MAX_CALLS,
     CONF_LLM_TIMEOUT,
@@ -131,6 +141,7 @@ _LIST_OPTIONS = (
     CONF_LIFTED_ACTIONS,
     CONF_NOTIFY_TARGETS,
     CONF_APPROVERS,
+    CONF_ESCALATION_TARGETS,
 )
 
 
@@ -221,7 +232,11 @@ def _stored(key: str, value: Any, actions: list[str]) -> Any:
         return int(value)
     if key == CONF_LLM_MAX_COST:
         return float(value)
-    if key == CONF_LLM_EVERY_EVENT:
+    if key in (
+        CONF_LLM_EVERY_EVENT,
+        CONF_CRITICAL_NOTIFICATIONS,
+        CONF_ESCALATION_PRESENCE,
+    ):
         return bool(value)
     if key in (CONF_BRAIN_MODEL, CONF_PRIVACY_LABEL):
         return str(value).strip()
@@ -319,7 +334,8 @@ class PaiOptionsFlow(OptionsFlowWithReload):
         options = self.config_entry.options
         action_choices = selectors.choices(actions)
         targets = available_targets(self.hass)
-        targets += [t for t in options.get(CONF_NOTIFY_TARGETS, []) if t not in targets]
+        for kept in (CONF_NOTIFY_TARGETS, CONF_ESCALATION_TARGETS):
+            targets += [t for t in options.get(kept, []) if t not in targets]
         users = [
             SelectOptionDict(value=user.id, label=user.name or user.id)
             for user in await self.hass.auth.async_get_users()
@@ -375,6 +391,14 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                         vol.Optional(CONF_UNDO_WINDOW): selectors.count(
                             10080, "min", 1
                         ),
+                        vol.Optional(CONF_CRITICAL_NOTIFICATIONS): BooleanSelector(),
+                        vol.Optional(CONF_ESCALATION_TARGETS): selectors.multi(
+                            selectors.choices(targets), custom=True, key="notify_target"
+                        ),
+                        vol.Optional(CONF_ESCALATION_WAIT): selectors.count(
+                            MAX_WAIT_MINUTES, "min", 1
+                        ),
+                        vol.Optional(CONF_ESCALATION_PRESENCE): BooleanSelector(),
                     }
                 )
             ),
@@ -420,6 +444,10 @@ _SECTION_OF = {
     CONF_APPROVERS: SECTION_DELIVERY,
     CONF_APPROVAL_EXPIRY: SECTION_DELIVERY,
     CONF_UNDO_WINDOW: SECTION_DELIVERY,
+    CONF_CRITICAL_NOTIFICATIONS: SECTION_DELIVERY,
+    CONF_ESCALATION_TARGETS: SECTION_DELIVERY,
+    CONF_ESCALATION_WAIT: SECTION_DELIVERY,
+    CONF_ESCALATION_PRESENCE: SECTION_DELIVERY,
     **dict.fromkeys(LLM_OPTIONS, SECTION_LLM),
 }
 

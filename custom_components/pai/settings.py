@@ -23,9 +23,13 @@ from .const import (
     CONF_AUTONOMY_CEILING,
     CONF_BRAIN,
     CONF_BRAIN_MODEL,
+    CONF_CRITICAL_NOTIFICATIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
     CONF_ENGINE,
+    CONF_ESCALATION_PRESENCE,
+    CONF_ESCALATION_TARGETS,
+    CONF_ESCALATION_WAIT,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
     CONF_LLM_EVERY_EVENT,
@@ -45,6 +49,7 @@ from .const import (
     CONF_USER_STATE_TEMPLATE,
     DEFAULT_ANTHROPIC_MODEL,
     DEFAULT_APPROVAL_EXPIRY_MINUTES,
+    DEFAULT_ESCALATION_WAIT_MINUTES,
     DEFAULT_LLM_MAX_CALLS,
     DEFAULT_LLM_MAX_COST,
     DEFAULT_LLM_MIN_INTERVAL,
@@ -206,6 +211,13 @@ class AgentSettings:
     undo_window_minutes: float
     interruption_cost_template: str | None
     user_state_template: str | None
+    critical_notifications: bool
+    """Whether the phones may be sent critical notifications (through Do Not Disturb)."""
+    escalation_targets: tuple[str, ...]
+    """Who is asked, one after the other, when nobody answers a request."""
+    escalation_wait_minutes: float
+    escalation_presence: bool
+    """Whether a target whose person is at home is asked before the others."""
     options: Mapping[str, Any] = field(repr=False)
     """The raw options (kept for writing them back with one key changed)."""
 
@@ -238,6 +250,12 @@ class AgentSettings:
             ),
             interruption_cost_template=options.get(CONF_INTERRUPTION_COST_TEMPLATE),
             user_state_template=options.get(CONF_USER_STATE_TEMPLATE),
+            critical_notifications=bool(options.get(CONF_CRITICAL_NOTIFICATIONS)),
+            escalation_targets=tuple(options.get(CONF_ESCALATION_TARGETS) or []),
+            escalation_wait_minutes=options.get(
+                CONF_ESCALATION_WAIT, DEFAULT_ESCALATION_WAIT_MINUTES
+            ),
+            escalation_presence=bool(options.get(CONF_ESCALATION_PRESENCE)),
             options=options,
         )
 
@@ -264,6 +282,10 @@ def default_values(data: Mapping[str, Any]) -> dict[str, Any]:
             CONF_NOTIFY_TARGETS: [],
             CONF_APPROVERS: [],
             CONF_LIFTED_ACTIONS: [],
+            CONF_CRITICAL_NOTIFICATIONS: False,
+            CONF_ESCALATION_TARGETS: [],
+            CONF_ESCALATION_WAIT: DEFAULT_ESCALATION_WAIT_MINUTES,
+            CONF_ESCALATION_PRESENCE: False,
         }
     )
     values.update(llm_defaults(brain_kind(data)))
