@@ -20,10 +20,8 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_mock_service,
 )
-from pytest_homeassistant_custom_component.test_util.aiohttp import (
-    AiohttpClientMocker,
-)
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
@@ -322,7 +320,11 @@ class Phones:
     def received(self, name: str) -> list[dict[str, Any]]:
         """What phone `name` received, oldest first (message, title, data)."""
         return [
-            {key: value for key, value in body.items() if key in ("message", "title", "data")}
+            {
+                key: value
+                for key, value in body.items()
+                if key in ("message", "title", "data")
+            }
             for _method, _url, body, _headers in self._gateway.mock_calls
             if isinstance(body, dict) and body.get("push_token") == f"token-{name}"
         ]

@@ -10,6 +10,7 @@ import pytest
 
 from custom_components.pai.notifications import Notifier, PhoneStyle
 from tests.ha_fixtures import Phones
+from tests.helpers import DOOR, agent_entry, motion, rule, start
 
 RID = "paid_20260328_a1b2c3"
 NONCE = "0123456789abcdef0123456789abcdef"
@@ -116,8 +117,12 @@ async def test_a_sensitive_approval_asks_the_phone_to_authenticate(
     notifier = Notifier(hass, [iphone], style())
 
     await notifier.async_ask(
-        RID, NONCE, "Unlock: Front door (lock.unlock)", "Let the plumber in?",
-        urgency=0.5, sensitive=True,
+        RID,
+        NONCE,
+        "Unlock: Front door (lock.unlock)",
+        "Let the plumber in?",
+        urgency=0.5,
+        sensitive=True,
     )
 
     actions = phones.received("iphone")[0]["data"]["actions"]
@@ -160,3 +165,39 @@ async def test_an_undo_offer_is_grouped_and_opens_the_agent(
     data = phones.received("iphone")[0]["data"]
     assert data["push"] == {"interruption-level": "passive"}  # never loud
     assert {key: data[key] for key in LOOKS} == LOOKS
+
+
+@pytest.mark.usefixtures("home")
+async def test_the_agent_asks_for_authentication_when_its_action_unlocks_a_door(
+    hass: HomeAssistant, phones: Phones
+) -> None:
+    pixel = await phones.pair("pixel", os_name="Android")
+    unlock = [{"action": "lock.unlock", "target": {"entity_id": DOOR}}]
+    light = [
+        {
+            "action": "input_boolean.turn_on",
+            "target": {"entity_id": "input_boolean.porch_light"},
+        }
+    ]
+    entry = await start(
+        hass,
+        agent_entry(
+            [rule("door", "let_in", 2, urgency=0.4), rule("light", "light_on", 2)],
+            bindings={"actions": {"let_in": unlock, "light_on": light}},
+            options={"notify_targets": [pixel]},
+        ),
+    )
+
+    await motion(hass)
+
+    pushes = {push["title"]: push["data"] for push in phones.received("pixel")}
+    door = next(data for title, data in pushes.items() if "lock.unlock" in title)
+    lamp = next(data for title, data in pushes.items() if "turn_on" in title)
+    assert door["actions"][0]["authenticationRequired"] is True
+    assert door["actions"][0]["destructive"] is True
+    assert door["push"] == {"interruption-level": "active"}  # its urgency, 0.4
+    assert "authenticationRequired" not in lamp["actions"][0]
+    assert lamp["push"] == {"interruption-level": "time-sensitive"}  # urgency 0.8
+    page = f"/config/integrations/integration/pai#config_entry={entry.entry_id}"
+    assert door["clickAction"] == lamp["url"] == page
+    assert door["group"] == lamp["group"] == f"pai_{entry.entry_id}"

@@ -104,7 +104,7 @@ class PhoneStyle:
         return data | self.looks()
 
     def looks(self) -> dict[str, Any]:
-        """The group and what a tap opens."""
+        """Return the group and what a tap opens."""
         data: dict[str, Any] = {}
         if self.group:
             data["group"] = self.group

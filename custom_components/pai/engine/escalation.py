@@ -117,7 +117,9 @@ class Escalation:
     def from_dict(cls, data: object) -> Escalation:
         """Read what `to_dict` wrote, field by field; a bad entry raises EscalationError."""
         if not isinstance(data, Mapping):
-            raise EscalationError(f"an escalation is a mapping, got {type(data).__name__}")
+            raise EscalationError(
+                f"an escalation is a mapping, got {type(data).__name__}"
+            )
         wait = data.get("wait_minutes")
         if isinstance(wait, bool) or not isinstance(wait, int | float):
             raise EscalationError(f"wait_minutes is a number, got {wait!r}")

@@ -37,7 +37,11 @@ def interruption(
     `override` is the policy's urgency override; `critical_allowed` the agent's opt-in.
     A value that is not a number in [0, 1] reads as active: never louder than asked.
     """
-    if urgency is None or not isinstance(urgency, int | float) or isinstance(urgency, bool):
+    if (
+        urgency is None
+        or not isinstance(urgency, int | float)
+        or isinstance(urgency, bool)
+    ):
         return Interruption.ACTIVE
     if math.isnan(urgency) or not 0 <= urgency <= 1:
         return Interruption.ACTIVE
