@@ -71,10 +71,11 @@ from .engine.records import (
 )
 from .engine.router import BrainRouter, RouteOutcome
 from .engine.rules import Rule, RuleBrain, action_params
+from .escalation import Escalator, Notice
 from .executor import ActionExecutor, ExecutionResult
 from .loops import OwnActivity
 from .memory import async_load_memory, memory_store, stored_memory
-from .notifications import Notifier
+from .notifications import Notifier, PhoneStyle
 from .privacy import PrivacyGuard
 from .repairs import (
     MEMORY_PROBLEMS,
@@ -187,7 +188,20 @@ class AgentRuntime:
         self.queue = CollapsingQueue()
         self.ledger = GovernanceLedger()
         self.approvals = ApprovalBook()
-        self.notifier = Notifier(hass, list(self.settings.notify_targets))
+        style = PhoneStyle.of_agent(
+            entry_id,
+            urgency_override=self.settings.policy.urgency_override,
+            critical=self.settings.critical_notifications,
+        )
+        self.notifier = Notifier(hass, list(self.settings.notify_targets), style)
+        self.escalator = Escalator(
+            hass,
+            name,
+            self.settings,
+            style,
+            book=lambda: self.approvals,
+            save=lambda: self._store.async_save(self._stored()),
+        )
         self.executor = ActionExecutor(hass, DOMAIN)
         self.active = True
         self.last_record: dict[str, Any] | None = None
@@ -247,6 +261,7 @@ class AgentRuntime:
             async_track_time_interval(self.hass, self._async_expire, EXPIRY_CHECK)
         )
         await self._async_expire(dt_util.utcnow())
+        await self.escalator.async_start()
         await self._async_interrupted()
 
     def _report(
@@ -295,6 +310,7 @@ class AgentRuntime:
         clear_reported(self.hass, self.entry_id)
         self.conditions.async_unload()
         self._stopped = True
+        self.escalator.stop()
         while self._unsubs:
             self._unsubs.pop()()
         self.queue.clear()
@@ -797,7 +813,9 @@ class AgentRuntime:
 
         if step.delivery is Delivery.SUGGEST:
             record = self._fit(record_with(step.status))
-            await self.notifier.async_suggest(record["record_id"], title, message)
+            await self.notifier.async_suggest(
+                record["record_id"], title, message, urgency=intent.urgency
+            )
             return self._publish(record, fitted=True)
 
         if step.delivery is Delivery.ASK:
@@ -805,12 +823,15 @@ class AgentRuntime:
             # Say what will really run, from the binding; the model's words only quoted.
             title = self.what_runs(record)
             message = with_quote(title, self.name, intent.rationale)
+            sensitive = intent.action in self.survival.sensitive_actions
+            notice = Notice(title, message, intent.urgency, sensitive)
             try:
                 nonce = await self._async_wait_for_answer(
                     record["record_id"],
                     "approval",
                     self.settings.approval_expiry_minutes,
-                    {"record": record, "event": event.to_dict(), "cause": event.cause},
+                    {"record": record, "event": event.to_dict(), "cause": event.cause}
+                    | self.escalator.begin(dt_util.utcnow(), notice),
                 )
             except ApprovalError as err:  # never replace what waits under this id
                 _LOGGER.warning("%s: %s", self.name, err)
@@ -821,7 +842,15 @@ class AgentRuntime:
                         [ActionTaken(intent.action, "failed", str(err))],
                     )
                 )
-            await self.notifier.async_ask(record["record_id"], nonce, title, message)
+            await self.notifier.async_ask(
+                record["record_id"],
+                nonce,
+                title,
+                message,
+                urgency=intent.urgency,
+                sensitive=sensitive,
+            )
+            self.escalator.schedule()
             return self._publish(record)
 
         # Run first, then make the record once, with what the run did.
@@ -1015,6 +1044,7 @@ class AgentRuntime:
         now = dt_util.now()
         context = self.own.context(user_id, parent_id=item.payload.get("cause"))
         await self.notifier.async_dismiss(record_id)
+        await self.escalator.async_withdraw(item)
         if verdict == "approve":
             record = await self._execute(record, context)
             record = with_feedback(record, Feedback.ACCEPTED)
@@ -1095,6 +1125,7 @@ class AgentRuntime:
                     err,
                 )
             await self.notifier.async_dismiss(item.record_id)
+            await self.escalator.async_withdraw(item)
         self._changed(save=True)
         await self._store.async_save(self._stored())
 
