@@ -18,12 +18,13 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
 )
 
-from custom_components.pai.const import DOMAIN
+from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from tests.ha_fixtures import Phones
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start
+from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 pytestmark = pytest.mark.usefixtures("house")
 
@@ -255,3 +256,47 @@ async def test_a_damaged_escalation_in_memory_drops_only_the_escalation(
     await tap(hass, first)  # the request itself still stands
     assert hass.states.get("input_boolean.porch_light").state == "on"
     assert DOMAIN in hass.config.components
+
+
+async def test_two_phones_answering_at_once_run_the_action_once(
+    hass: HomeAssistant, phones: Phones, freezer: FrozenDateTimeFactory
+) -> None:
+    await pair_everyone(phones)
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(hass, ladder_agent())
+    await motion(hass)
+    await later(hass, freezer, 5.1)
+    approve = asked(phones, "bob")[0]
+
+    for _phone in ("alice", "bob"):  # both tap before either is handled
+        hass.bus.async_fire("mobile_app_notification_action", {"action": approve})
+    await hass.async_block_till_done()
+
+    assert statuses(records) == ["pending_approval", "executed"]
+    assert hass.states.get("input_boolean.porch_light").state == "on"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"escalation_targets": [f"notify.mobile_app_p{i}" for i in range(20)]},
+        {"escalation_targets": [BOB, ""]},
+        {"escalation_wait_minutes": "soon"},
+        {"escalation_wait_minutes": 10**9},
+    ],
+)
+async def test_escalation_options_edited_by_hand_still_ask(
+    hass: HomeAssistant,
+    phones: Phones,
+    freezer: FrozenDateTimeFactory,
+    options: dict[str, Any],
+) -> None:
+    await pair_everyone(phones)
+    await start(hass, ladder_agent(**options))
+    await motion(hass)
+    await later(hass, freezer, 30)
+
+    assert len(asked(phones, "alice")) == 1
+    assert asked(phones, "bob") == []
+    await tap(hass, asked(phones, "alice")[0])
+    assert hass.states.get("input_boolean.porch_light").state == "on"

@@ -156,7 +156,10 @@ class Escalator:
             for target in dict.fromkeys(str(t) for t in settings.escalation_targets)
             if target not in asked_first
         )
-        self._wait = float(settings.escalation_wait_minutes)
+        try:
+            self._wait = float(settings.escalation_wait_minutes)
+        except TypeError, ValueError:
+            self._wait = 0.0  # no escalation
         self._presence = settings.escalation_presence
         self._style = style
         self._book = book
@@ -166,7 +169,11 @@ class Escalator:
 
     def begin(self, now: datetime, notice: Notice) -> dict[str, Any]:
         """Return what a new request keeps in its payload to be escalated (or nothing)."""
-        escalation = Escalation.begin(self._ladder, self._wait, now)
+        try:
+            escalation = Escalation.begin(self._ladder, self._wait, now)
+        except EscalationError as err:  # options edited by hand: ask, do not escalate
+            _LOGGER.warning("%s: no escalation: %s", self._name, err)
+            return {}
         return {} if escalation is None else {PAYLOAD_KEY: stored(escalation, notice)}
 
     async def async_start(self) -> None:
