@@ -141,7 +141,7 @@ async def test_an_escalating_rule_wakes_the_llm_and_its_answer_goes_through_the_
     }
     # The rule settled the first intent on its own: its record names no brain.
     assert brain_block(records[0]) is None
-    assert entry.runtime_data.runtime.last_brain["name"] == "cloud"
+    assert entry.runtime_data.runtime.llm.last_brain["name"] == "cloud"
 
 
 @pytest.mark.usefixtures("house")

@@ -143,11 +143,14 @@ class Escalator:
         *,
         book: Callable[[], ApprovalBook],
         save: Callable[[], Awaitable[None]],
+        sensitive: Callable[[str], bool] = lambda _action: False,
     ) -> None:
         """Escalate the requests in `book()`; `save` writes the agent's memory.
 
-        The ladder leaves out the notify targets: they were asked first.
+        `sensitive` tells whether an action is security-sensitive (the survival layer's
+        list). The ladder leaves out the notify targets: they were asked first.
         """
+        self._sensitive = sensitive
         self._hass = hass
         self._name = name
         asked_first = set(settings.notify_targets)
@@ -166,6 +169,12 @@ class Escalator:
         self._save = save
         self._timer: CALLBACK_TYPE | None = None
         self._stopped = False
+
+    def notice(
+        self, action: str, title: str, message: str, urgency: float | None
+    ) -> Notice:
+        """Return what a request for `action` says, and how (urgency, sensitivity)."""
+        return Notice(title, message, urgency, self._sensitive(action))
 
     def begin(self, now: datetime, notice: Notice) -> dict[str, Any]:
         """Return what a new request keeps in its payload to be escalated (or nothing)."""
