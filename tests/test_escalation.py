@@ -235,18 +235,41 @@ async def test_a_restart_in_the_middle_of_an_escalation_continues_it(
     assert [cleared(phones, name) for name in ("alice", "bob", "carol")] == [1, 1, 1]
 
 
+def wait_of(escalation: dict[str, Any]) -> None:
+    escalation["wait_minutes"] = "soon"
+
+
+def notice_of(**change: Any) -> Any:
+    def damage(escalation: dict[str, Any]) -> None:
+        escalation["notice"].update(change)
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        wait_of,
+        notice_of(title=3),
+        notice_of(urgency="high"),
+        notice_of(sensitive="yes"),
+        lambda escalation: escalation.pop("notice"),
+    ],
+    ids=["wait", "title", "urgency", "sensitive", "no notice"],
+)
 async def test_a_damaged_escalation_in_memory_drops_only_the_escalation(
     hass: HomeAssistant,
     phones: Phones,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
+    damage: Any,
 ) -> None:
     await pair_everyone(phones)
     entry = await start(hass, ladder_agent())
     await motion(hass)
     runtime = entry.runtime_data.runtime
-    (item,) = runtime.approvals.pending("approval")
-    item.payload["escalation"]["wait_minutes"] = "soon"
+    (item,) = runtime.keeper.memory.approvals.pending("approval")
+    damage(item.payload["escalation"])
     first = asked(phones, "alice")[0]
 
     await later(hass, freezer, 20)
@@ -256,6 +279,45 @@ async def test_a_damaged_escalation_in_memory_drops_only_the_escalation(
     await tap(hass, first)  # the request itself still stands
     assert hass.states.get("input_boolean.porch_light").state == "on"
     assert DOMAIN in hass.config.components
+
+
+async def test_an_escalation_that_is_not_an_object_is_dropped_at_the_answer(
+    hass: HomeAssistant, phones: Phones
+) -> None:
+    await pair_everyone(phones)
+    entry = await start(hass, ladder_agent())
+    await motion(hass)
+    (item,) = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")
+    item.payload["escalation"] = ["notify.mobile_app_bob"]
+
+    await tap(hass, asked(phones, "alice")[0])
+
+    assert hass.states.get("input_boolean.porch_light").state == "on"
+    assert cleared(phones, "alice") == 1
+    assert cleared(phones, "bob") == 0
+
+
+async def test_presence_leaves_targets_that_are_not_phones_in_their_place(
+    hass: HomeAssistant, phones: Phones, freezer: FrozenDateTimeFactory
+) -> None:
+    await pair_everyone(phones)
+    await async_create_person(hass, "Nobody", device_trackers=["device_tracker.x"])
+    hass.states.async_set("device_tracker.x", "home", {"source_type": "gps"})
+    lost = "notify.mobile_app_lost"  # paired once, gone since
+    await start(
+        hass,
+        ladder_agent(
+            escalation_presence=True,
+            escalation_targets=["persistent_notification", lost, BOB],
+        ),
+    )
+    await motion(hass)
+
+    await later(hass, freezer, 5.1)  # the panel
+    await later(hass, freezer, 5)  # the lost phone: skipped with a warning
+    assert asked(phones, "bob") == []
+    await later(hass, freezer, 5)
+    assert asked(phones, "bob") == asked(phones, "alice")
 
 
 async def test_two_phones_answering_at_once_run_the_action_once(
