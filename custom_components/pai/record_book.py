@@ -26,6 +26,8 @@ from .repairs import report_record_too_large
 _LOGGER = logging.getLogger(__name__)
 
 RECENT_RECORDS = 200
+UNBOUND_KEPT = 64
+"""At most so many unbound action names remembered (an LLM may invent any)."""
 
 
 class RecordBook:
@@ -45,6 +47,8 @@ class RecordBook:
         self._keeper = keeper
         self.last: dict[str, Any] | None = None
         self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.unbound: dict[str, None] = {}
+        """Actions proposed that nothing runs (Repairs lists them), oldest first."""
 
     def fit(self, record: dict[str, Any]) -> dict[str, Any]:
         """Cut a record to what the recorder keeps; warn (and Repairs) if it cannot."""
@@ -79,6 +83,10 @@ class RecordBook:
         self.last = record
         view = RecordView.of(record)
         self._keeper.memory.history.setdefault(view.action, Counter())[view.status] += 1
+        if view.status == ExecutionStatus.NO_ACTION_REGISTERED:
+            self.unbound[view.action] = None
+            while len(self.unbound) > UNBOUND_KEPT:
+                del self.unbound[next(iter(self.unbound))]
         self.hass.bus.async_fire(
             EVENT_PAI_RECORD,
             {"entry_id": self.entry_id, "agent": self.name, "record": record},

@@ -48,24 +48,26 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from . import selectors
-from .brains.checks import KEYED_ENGINES, async_brain_problem, async_validate
+from .brains.checks import KEYED_BRAINS, async_brain_problem, async_validate
 from .const import (
+    BRAIN_OPENAI,
+    BRAIN_RULES,
     CONF_API_KEY,
     CONF_BASE_URL,
     CONF_BINDINGS,
     CONF_BRAIN,
+    CONF_BRAIN_KIND,
     CONF_BRAIN_MODEL,
-    CONF_ENGINE,
+    CONF_IGNORED_UNBOUND,
     CONF_LLM_MAX_CALLS,
     CONF_LLM_MAX_COST,
     CONF_NOTIFY_TARGETS,
     DOMAIN,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
 from .notifications import NOTIFY_DOMAIN, available_targets
+from .settings import AgentSettings, brain_config, ignored_unbound
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -87,13 +89,10 @@ REPORTED = (MEMORY_PROBLEMS, TRIGGER_PROBLEMS, RULE_CONDITIONS)
 
 RECORD_TOO_LARGE = "record_too_large"
 
-CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 """Options: actions the user chose to leave unbound (no issue for them again)."""
 
 RECHECK = timedelta(minutes=5)
 """Budgets age out with no event; look again this often."""
-
-NO_ACTION_BOUND = "no_action_registered"
 
 
 def issue_id(kind: str, entry_id: str) -> str:
@@ -113,8 +112,8 @@ async def async_check_brain_at_setup(
     a service that does not answer is logged and raised in Repairs, and the agent runs on
     its rules meanwhile.
     """
-    config = entry.data.get(CONF_BRAIN) or {}
-    if config.get(CONF_ENGINE) not in KEYED_ENGINES or not config.get(CONF_API_KEY):
+    config = brain_config(entry.data)
+    if config.get(CONF_BRAIN_KIND) not in KEYED_BRAINS or not config.get(CONF_API_KEY):
         return
     try:
         await async_validate(brain)
@@ -232,7 +231,7 @@ def async_update_issues(
     elif (runtime.llm.last_brain or {}).get("name", RULES) != RULES:
         ir.async_delete_issue(hass, DOMAIN, unreachable_id)  # it answered
     _update_notify_targets(hass, entry, runtime)
-    _update_unbound(hass, entry, runtime, _proposed_unbound(runtime))
+    _update_unbound(hass, entry, runtime, set(runtime.book.unbound))
 
 
 @callback
@@ -258,19 +257,6 @@ def _update_notify_targets(
 
 
 @callback
-def _proposed_unbound(runtime: AgentRuntime) -> set[str]:
-    """Return the actions the agent's recent records proposed but could not run."""
-    return {
-        action
-        for record in runtime.book.recent()
-        if (record.get("4_execution") or {}).get("status") == NO_ACTION_BOUND
-        and isinstance(
-            action := (record.get("3_anticipation") or {}).get("action"), str
-        )
-    }
-
-
-@callback
 def _update_unbound(
     hass: HomeAssistant, entry: ConfigEntry, runtime: AgentRuntime, proposed: set[str]
 ) -> None:
@@ -278,7 +264,7 @@ def _update_unbound(
     unbound_id = issue_id(UNBOUND_ACTION, entry.entry_id)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, unbound_id)
     listed = set(unbound_actions(issue.data if issue else None))
-    ignored = set(entry.options.get(CONF_IGNORED_UNBOUND, []))
+    ignored = set(ignored_unbound(entry.options))  # changed without a reload
     actions = sorted(
         name
         for name in listed | proposed
@@ -546,7 +532,7 @@ class UnreachableFlow(PaiRepairFlow):
             menu_options=["retry", "rules_only"],
             description_placeholders={
                 **self._placeholders(entry),
-                "engine": str((entry.data.get(CONF_BRAIN) or {}).get(CONF_ENGINE)),
+                "engine": str(brain_config(entry.data).get(CONF_BRAIN_KIND)),
             },
         )
 
@@ -555,10 +541,9 @@ class UnreachableFlow(PaiRepairFlow):
         self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Check the brain now; when it answers, reload the agent to use it again."""
+        settings = AgentSettings.read(entry.data, entry.options)
         problem = await async_brain_problem(
-            self.hass,
-            entry.data.get(CONF_BRAIN) or {},
-            entry.options.get(CONF_BRAIN_MODEL),
+            self.hass, settings.brain, settings.brain_model
         )
         if problem is None:
             return self._fixed(entry)
@@ -578,7 +563,7 @@ class UnreachableFlow(PaiRepairFlow):
     ) -> RepairsFlowResult:
         """Switch the agent to its rules (the brain can be set again with Reconfigure)."""
         return self._fixed(
-            entry, data={**entry.data, CONF_BRAIN: {CONF_ENGINE: ENGINE_RULES}}
+            entry, data={**entry.data, CONF_BRAIN: {CONF_BRAIN_KIND: BRAIN_RULES}}
         )
 
 
@@ -686,7 +671,7 @@ class UnboundActionFlow(PaiRepairFlow):
         ignored = list(
             dict.fromkeys(
                 [
-                    *entry.options.get(CONF_IGNORED_UNBOUND, []),
+                    *ignored_unbound(entry.options),
                     *unbound_actions(self.issue_data),
                 ]
             )
@@ -746,7 +731,7 @@ class UseRemoteServerFlow(PaiRepairFlow):
         detail = ""
         if user_input is not None:
             brain: dict[str, Any] = {
-                CONF_ENGINE: ENGINE_OPENAI,
+                CONF_BRAIN_KIND: BRAIN_OPENAI,
                 CONF_BASE_URL: str(user_input[CONF_BASE_URL]).strip(),
             }
             if key := str(user_input.get(CONF_API_KEY) or "").strip():
@@ -760,7 +745,7 @@ class UseRemoteServerFlow(PaiRepairFlow):
                     options={**entry.options, CONF_BRAIN_MODEL: model},
                 )
             errors["base"], detail = problem
-        schema = selectors.CREDENTIAL_SCHEMAS[ENGINE_OPENAI]
+        schema = selectors.CREDENTIAL_SCHEMAS[BRAIN_OPENAI]
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),

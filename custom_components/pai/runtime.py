@@ -15,9 +15,9 @@ import asyncio
 from collections.abc import Mapping
 import contextlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -34,7 +34,7 @@ from .engine.agent import AgentDefinition
 from .engine.approvals import ApprovalBook
 from .engine.brain import ActionChoice, Brain
 from .engine.event_queue import CollapsingQueue
-from .engine.loop import recorded_event, replay_report, steps
+from .engine.loop import Step, recorded_event, replay_report, steps
 from .engine.models import AutonomyLevel, Event, Intent, SurvivalPolicy
 from .engine.records import RecordView
 from .engine.router import BrainRouter, RouteOutcome
@@ -66,6 +66,9 @@ from .triggers import (
     async_validate,
     trigger_specs,
 )
+
+if TYPE_CHECKING:
+    from .shadow import VersionKeeper
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,13 +137,14 @@ class AgentRuntime:
             sensitive=lambda action: action in self.survival.sensitive_actions,
         )
         self.own = OwnActivity(hass, entry_id)
+        self.executor = ActionExecutor(hass, DOMAIN)
         parts = DeliveryParts(
             book=self.book,
             pending=PendingRequests(
                 name, self.keeper, self.book, self.notifier, self.escalator
             ),
             notifier=self.notifier,
-            executor=ActionExecutor(hass, DOMAIN),
+            executor=self.executor,
             own=self.own,
             privacy=self.privacy,
         )
@@ -157,6 +161,8 @@ class AgentRuntime:
         self.answers = Answers(name, settings, self.keeper, self.delivery, parts)
         self.situation = Situation(hass, name, settings, self.policy, self.keeper)
         self._lock = AgentLock()
+        self.shadow: VersionKeeper | None = None
+        """The agent's versions: a shadow deciding beside it (set by shadow.py)."""
         self.llm = LlmTier(
             hass,
             name,
@@ -248,6 +254,7 @@ class AgentRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
         self._worker = None
+        await self.executor.async_unload()
         await self.keeper.async_save()
 
     def _reauth(self) -> None:
@@ -314,7 +321,7 @@ class AgentRuntime:
         self.queue.put(perceived.event, perceived.collapse_key)
         if self._worker is None or self._worker.done():
             self._worker = self.hass.async_create_task(
-                self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=False
+                self._async_drain(), f"{DOMAIN} agent {self.name}", eager_start=True
             )
 
     async def _async_drain(self) -> None:
@@ -375,16 +382,19 @@ class AgentRuntime:
         async with self._lock.hold():
             settled, escalated = self.rules.assess(event)
             context = self.situation.context()
+            # Once per event, where an LLM may hear of it (now, or in the recent events).
+            private = self.router.has_llm and self.privacy.is_private(event)
             if not self.router.has_llm or not (
                 escalated or escalate or self.settings.llm_every_event
             ):
-                return await self._async_decide(event, context, settled + escalated)
-            # Computed once: what the LLM may hear of the event, and remember of it.
-            held = Held(event, context, self.privacy.is_private(event), escalated)
+                return await self._async_decide(
+                    event, context, settled + escalated, private
+                )
+            held = Held(event, context, private, escalated)
             if self.llm.must_hold():
                 self.llm.hold(held)
-                return await self._async_decide(event, context, settled, held.private)
-            records = await self._async_decide(event, context, settled, held.private)
+                return await self._async_decide(event, context, settled, private)
+            records = await self._async_decide(event, context, settled, private)
             thinking = self.llm.think(held)
         if background:
             self.llm.in_background(thinking)
@@ -405,7 +415,7 @@ class AgentRuntime:
         event: Event,
         context: Mapping[str, Any],
         intents: list[Intent],
-        private: bool | None = False,
+        private: bool = False,
         *,
         outcome: RouteOutcome | None = None,
     ) -> list[dict[str, Any]]:
@@ -421,23 +431,30 @@ class AgentRuntime:
         admitted = self.flood.admit(sourced, now)  # a flood: counted, told once
         records = []
         if admitted:
-            ledger = self.keeper.memory.ledger
-            planned = steps(
-                [intent for intent, _ in admitted],
-                self.policy,
-                ledger.inputs(now, self.policy, self.situation.interruption_cost()),
-                self.survival,
-                self.runnable,
-            )
+            planned = self._plan([intent for intent, _ in admitted], now)
             for step, (_, source) in zip(planned, admitted, strict=True):
-                ledger.record(step.decision, now)
+                self.keeper.memory.ledger.record(step.decision, now)
                 records.append(
                     await self.delivery.async_deliver(event, step, context, source)
                 )
+        if self.shadow is not None:  # a shadow version decides beside it (shadow.py)
+            self.shadow.observe(event, context, records, first=outcome is None)
         if outcome is None:
-            self.situation.remember(event, bool(private))
+            self.situation.remember(event, private)
         self.keeper.changed()
         return records
+
+    def _plan(self, intents: list[Intent], now: datetime) -> list[Step]:
+        """Ask the loop for the steps, with the gate's inputs as they are `now`."""
+        return steps(
+            intents,
+            self.policy,
+            self.keeper.memory.ledger.inputs(
+                now, self.policy, self.situation.interruption_cost()
+            ),
+            self.survival,
+            self.runnable,
+        )
 
     # --- replay ---------------------------------------------------------------------------
 
@@ -445,13 +462,5 @@ class AgentRuntime:
         """Run a recorded event through today's rules and policy; nothing is executed."""
         old = RecordView.of(record)
         event = recorded_event(old, dt_util.utcnow())
-        planned = steps(
-            self.rules.think(event, self.situation.context()),
-            self.policy,
-            self.keeper.memory.ledger.inputs(
-                dt_util.now(), self.policy, self.situation.interruption_cost()
-            ),
-            self.survival,
-            self.runnable,
-        )
-        return replay_report(old, planned)
+        intents = self.rules.think(event, self.situation.context())
+        return replay_report(old, self._plan(intents, dt_util.now()))

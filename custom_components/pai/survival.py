@@ -31,8 +31,10 @@ from homeassistant.util.hass_dict import HassKey
 from .engine.models import SECURITY_SENSITIVE_ACTIONS, AutonomyLevel, SurvivalPolicy
 from .sensitivity import BindingSensitivity
 
-_RUNNERS = ("group.", "scene.", "script.", "automation.")
-"""Entities whose change can change what a binding runs."""
+_RUNNERS = ("scene.", "script.", "automation.")
+"""Entities whose (re)configuration can change what a binding runs: Home Assistant
+removes and adds them again when their configuration changes; their runs are not counted.
+"""
 
 _CHANGES = HassKey["_Changes"]("pai_sensitivity_changes")
 
@@ -63,7 +65,12 @@ class _Changes:
     @staticmethod
     @callback
     def _runner(data: EventStateChangedData) -> bool:
-        return data["entity_id"].startswith(_RUNNERS)
+        entity_id = data["entity_id"]
+        if entity_id.startswith("group."):  # members can change in place
+            return True
+        return entity_id.startswith(_RUNNERS) and (
+            data["old_state"] is None or data["new_state"] is None
+        )
 
 
 class SurvivalLayer:
