@@ -46,6 +46,13 @@ def test_nobody_is_asked_twice_and_each_waits_its_turn() -> None:
 def test_no_ladder_or_no_wait_means_no_escalation() -> None:
     assert Escalation.begin([], 5, NOW) is None
     assert Escalation.begin([ALICE], 0, NOW) is None
+    assert Escalation.begin([ALICE], float("-inf"), NOW) is None
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), 1e9])
+def test_a_wait_that_cannot_be_kept_is_refused(wait: float) -> None:
+    with pytest.raises(EscalationError, match="at most"):
+        Escalation.begin([ALICE], wait, NOW)
 
 
 def test_a_target_whose_person_is_home_is_asked_first() -> None:

@@ -72,10 +72,17 @@ class Escalation:
     def begin(
         cls, ladder: Iterable[str], wait_minutes: float, now: datetime
     ) -> Escalation | None:
-        """Start the escalation of a request asked at `now`; None without a ladder."""
+        """Start the escalation of a request asked at `now`; None without a ladder.
+
+        Raises `EscalationError` for a ladder or wait that could not be climbed.
+        """
         targets = tuple(dict.fromkeys(ladder))
         if not targets or wait_minutes <= 0:
             return None
+        if not wait_minutes <= MAX_WAIT_MINUTES:  # also NaN
+            raise EscalationError(
+                f"the wait is at most {MAX_WAIT_MINUTES} minutes, got {wait_minutes!r}"
+            )
         wait = timedelta(minutes=wait_minutes)
         return cls(targets, wait, next_at=now + wait)
 
