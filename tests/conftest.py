@@ -24,6 +24,7 @@ if importlib.util.find_spec("pytest_homeassistant_custom_component") is not None
         home,
         hook_server,
         openai_server,
+        phones,
         shelf,
         snapshot,
         talk_agent,

@@ -29,6 +29,7 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 from syrupy.assertion import SnapshotAssertion
 
@@ -362,3 +363,73 @@ async def talk_agent(hass: HomeAssistant) -> AsyncIterator[ScriptedConversationE
         await hass.async_block_till_done()
         assert hass.states.get(TALK_ENTITY) is not None
         yield entity
+
+
+PUSH_URL = "https://push.example.com/api/sendPush"
+"""Where the fake phones' push gateway listens (the cloud the Companion app relies on)."""
+
+
+class Phones:
+    """Phones paired through the real `mobile_app` integration; their pushes are caught.
+
+    Each phone's push goes to a fake gateway (`aioclient_mock`), so a test reads exactly
+    what the phone would receive: `received(name)` is the list of pushed payloads.
+    """
+
+    def __init__(self, hass: HomeAssistant, gateway: AiohttpClientMocker) -> None:
+        """Pair phones in `hass`; pushes go to `gateway`."""
+        self._hass = hass
+        self._gateway = gateway
+        gateway.post(PUSH_URL, json={"message": "sent"}, status=201)
+
+    async def pair(
+        self, name: str, *, user_id: str | None = None, os_name: str = "iOS"
+    ) -> str:
+        """Pair a phone named `name`; return its notify target (notify.mobile_app_<name>)."""
+        entry = MockConfigEntry(
+            domain="mobile_app",
+            title=name,
+            data={
+                "app_data": {"push_token": f"token-{name}", "push_url": PUSH_URL},
+                "app_id": "io.homeassistant.companion",
+                "app_name": "Home Assistant",
+                "app_version": "2026.10",
+                "device_id": f"device-{name}",
+                "device_name": name,
+                "manufacturer": "Apple" if os_name == "iOS" else "Google",
+                "model": "phone",
+                "os_name": os_name,
+                "os_version": "18",
+                "supports_encryption": False,
+                "user_id": user_id,
+                "webhook_id": f"webhook-{name}",
+            },
+        )
+        entry.add_to_hass(self._hass)
+        assert await self._hass.config_entries.async_setup(entry.entry_id)
+        await self._hass.async_block_till_done()
+        return f"notify.mobile_app_{name}"
+
+    def received(self, name: str) -> list[dict[str, Any]]:
+        """What phone `name` received, oldest first (message, title, data)."""
+        return [
+            {
+                key: value
+                for key, value in body.items()
+                if key in ("message", "title", "data")
+            }
+            for _method, _url, body, _headers in self._gateway.mock_calls
+            if isinstance(body, dict) and body.get("push_token") == f"token-{name}"
+        ]
+
+    def clear(self) -> None:
+        """Forget what was received so far."""
+        self._gateway.mock_calls.clear()
+
+
+@pytest.fixture
+async def phones(hass: HomeAssistant, aioclient_mock: AiohttpClientMocker) -> Phones:
+    """The real `mobile_app` integration, ready to pair phones (see `Phones`)."""
+    assert await async_setup_component(hass, "mobile_app", {})
+    await hass.async_block_till_done()
+    return Phones(hass, aioclient_mock)

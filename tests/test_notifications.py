@@ -21,6 +21,12 @@ PIXEL = "notify.mobile_app_pixel"
 IPHONE = "notify.mobile_app_iphone"
 DISPLAY = "notify.kitchen_display"
 FAMILY = "notify.family"
+ACTIVE = {
+    "push": {"interruption-level": "active"},
+    "channel": "PAI requests",
+    "importance": "default",
+}
+"""An urgency that is not known interrupts as usual (tests/test_phone_fields.py: the rest)."""
 
 
 @pytest.fixture
@@ -64,7 +70,7 @@ async def test_a_suggestion_reaches_every_kind_of_target(
         {
             "message": "The porch light is still on",
             "title": "Night watch",
-            "data": {"tag": RID},
+            "data": {"tag": RID, **ACTIVE},
         }
     ]
     assert [call.data for call in send_message] == [
@@ -106,6 +112,7 @@ async def test_an_approval_request_puts_approve_decline_snooze_and_false_alarm_o
                 },
                 {"action": f"PAI_FALSE_ALARM_{RID}_{NONCE}", "title": "False alarm"},
             ],
+            **ACTIVE,
         },
     }
     assert [call.data for call in pixel] == [expected]

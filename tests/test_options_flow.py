@@ -49,6 +49,10 @@ def form(**changes: Any) -> dict[str, Any]:
         "undo_window_minutes": "delivery",
         "trust_approvals_in_a_row": "earned_autonomy",
         "trust_min_days": "earned_autonomy",
+        "critical_notifications": "delivery",
+        "escalation_targets": "delivery",
+        "escalation_wait_minutes": "delivery",
+        "escalation_presence": "delivery",
     }
     for key, value in changes.items():
         if key in placement:
@@ -194,6 +198,46 @@ async def test_saving_flattens_the_sections(hass: HomeAssistant) -> None:
         "interruption_cost_template": "{{ 0.5 }}",
     }
     assert isinstance(entry.options["max_interruptions_per_hour"], int)
+
+
+async def test_escalation_and_critical_notifications_are_saved_in_order(
+    hass: HomeAssistant,
+) -> None:
+    entry = await loaded(hass, agent_entry([rule("hint", "light_on", 2)]))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    delivery = result["data_schema"].schema["delivery"].schema.schema
+    offered = {str(key): value for key, value in delivery.items()}
+    assert offered["escalation_targets"].config["multiple"] is True
+    assert offered["escalation_wait_minutes"].config["unit_of_measurement"] == "min"
+
+    result = await submit(
+        hass,
+        entry,
+        critical_notifications=True,
+        escalation_targets=["notify.mobile_app_carol", "notify.mobile_app_bob"],
+        escalation_wait_minutes=7.0,
+        escalation_presence=True,
+    )
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    saved = (
+        "critical_notifications",
+        "escalation_targets",
+        "escalation_wait_minutes",
+        "escalation_presence",
+    )
+    assert {key: entry.options[key] for key in saved} == {
+        "critical_notifications": True,
+        "escalation_targets": ["notify.mobile_app_carol", "notify.mobile_app_bob"],
+        "escalation_wait_minutes": 7,
+        "escalation_presence": True,
+    }
+    runtime = entry.runtime_data.runtime
+    assert runtime.notifier.style.critical is True
+    assert runtime.settings.escalation_targets == (
+        "notify.mobile_app_carol",
+        "notify.mobile_app_bob",
+    )
 
 
 async def test_cleared_fields_fall_back_to_the_agent_file(hass: HomeAssistant) -> None:

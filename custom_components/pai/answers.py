@@ -129,6 +129,7 @@ class Answers:
         now = dt_util.now()
         context = parts.own.context(user_id, parent_id=item.payload.get("cause"))
         await parts.notifier.async_dismiss(record_id)
+        await parts.pending.escalator.async_withdraw(item)
         if parts.autonomy.consent_of(item) is not None:  # "may I do X on my own?"
             return await parts.autonomy.async_consent(record, verdict, item)
         if verdict == "approve":

@@ -42,12 +42,17 @@ CONF_TRUST_STREAK: Final = "trust_approvals_in_a_row"
 """Autonomy earned with consent: approvals in a row before PAI asks to act alone (0: never)."""
 CONF_TRUST_DAYS: Final = "trust_min_days"
 """Autonomy earned with consent: the days those approvals must span, at least."""
+CONF_CRITICAL_NOTIFICATIONS: Final = "critical_notifications"
+CONF_ESCALATION_TARGETS: Final = "escalation_targets"
+CONF_ESCALATION_WAIT: Final = "escalation_wait_minutes"
+CONF_ESCALATION_PRESENCE: Final = "escalation_presence"
 CONF_IGNORED_UNBOUND: Final = "ignored_unbound_actions"
 """Actions the user chose to leave unbound (the Repairs issue about them stays away)."""
 
 DEFAULT_INTERRUPTION_COST: Final = 0.3
 DEFAULT_APPROVAL_EXPIRY_MINUTES: Final = 30
 DEFAULT_UNDO_WINDOW_MINUTES: Final = 60
+DEFAULT_ESCALATION_WAIT_MINUTES: Final = 10
 
 # the LLM brain (config entry data: CONF_BRAIN = {"kind": ..., credentials})
 CONF_BRAIN: Final = "brain"

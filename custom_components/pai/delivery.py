@@ -118,12 +118,13 @@ class StepDelivery:
                 record["record_id"],
                 f"{self.name}: {intent.action}",
                 intent.rationale or intent.action,
+                urgency=intent.urgency,
             )
             return parts.book.publish(record, fitted=True)
 
         if step.delivery is Delivery.ASK:
             return await self._async_ask(
-                event, record_with(step.status), intent.rationale
+                event, record_with(step.status), intent.rationale, intent.urgency
             )
 
         # Run first, then make the record once, with what the run did.
@@ -150,20 +151,30 @@ class StepDelivery:
         return record
 
     async def _async_ask(
-        self, event: Event, record: dict[str, Any], rationale: str | None
+        self,
+        event: Event,
+        record: dict[str, Any],
+        rationale: str | None,
+        urgency: float,
     ) -> dict[str, Any]:
-        """Keep the request, then ask the phones; say what will really run."""
+        """Keep the request, then ask the phones; say what will really run.
+
+        The phones hear it as loudly as its urgency; the escalation starts with it.
+        """
         parts = self._parts
+        escalator = parts.pending.escalator
         record = parts.book.fit(record)
         view = RecordView.of(record)
         title = self.what_runs(record)
         message = with_quote(title, self.name, rationale)
+        notice = escalator.notice(view.action, title, message, urgency)
         try:
             nonce = await parts.pending.async_add(
                 view.record_id,
                 "approval",
                 self.settings.approval_expiry_minutes,
-                {"record": record, "event": event.to_dict(), "cause": event.cause},
+                {"record": record, "event": event.to_dict(), "cause": event.cause}
+                | escalator.begin(dt_util.utcnow(), notice),
             )
         except ApprovalError as err:  # never replace what waits under this id
             _LOGGER.warning("%s: %s", self.name, err)
@@ -174,7 +185,15 @@ class StepDelivery:
                     [ActionTaken(view.action, "failed", str(err))],
                 )
             )
-        await parts.notifier.async_ask(view.record_id, nonce, title, message)
+        await parts.notifier.async_ask(
+            view.record_id,
+            nonce,
+            title,
+            message,
+            urgency=notice.urgency,
+            sensitive=notice.sensitive,
+        )
+        escalator.schedule()
         return parts.book.publish(record, fitted=True)
 
     def what_runs(self, record: Mapping[str, Any]) -> str:

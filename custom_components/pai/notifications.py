@@ -11,7 +11,16 @@ a voice satellite: requests are asked aloud there and suggestions announced
 alarm.
 
 Every notification about one record carries the record id as its tag (phones) or in its
-id (the panel), so a later one replaces it and `async_dismiss` clears it. A target that
+id (the panel), so a later one replaces it and `async_dismiss` clears it.
+
+On the phones, how loudly a notification interrupts follows the intent's urgency
+(`engine.urgency`): iOS `push.interruption-level`, Android a channel per level (with
+`priority: high` and `ttl: 0` from time-sensitive on); critical (through Do Not Disturb, with
+sound; Android's alarm stream) only when the agent opted in. An approval of a
+security-sensitive action asks the phone to authenticate before the answer is sent
+(`authenticationRequired`: every iOS, Android 12 and later) and its Approve button is
+`destructive` (red on iOS). A tap on the notification opens the agent's page (`url` on iOS,
+`clickAction` on Android) and one agent's notifications are grouped (`group`). A target that
 does not exist is skipped with a warning (and listed in `missing_targets`, for a repair);
 a target that fails is logged and the others still get theirs: delivery never raises.
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from enum import Enum, auto
 import logging
 from typing import Any
@@ -29,7 +39,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import probatio as vol
 
+from .const import DOMAIN
 from .engine.approvals import Verb, action_id
+from .engine.urgency import Interruption, interruption
 from .satellites import SATELLITE_DOMAIN, Satellites, is_satellite, voice_terms
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,6 +53,68 @@ SERVICE_SEND_MESSAGE = "send_message"
 CLEAR_NOTIFICATION = "clear_notification"
 UNDO_CHANNEL = "PAI undo offers"
 """Android channel of the undo offers, created with low importance (no sound, no pop-up)."""
+ALARM_STREAM = "alarm_stream"
+"""The Companion app's Android channel that sounds on the alarm stream (through silent)."""
+CHANNELS: dict[Interruption, tuple[str, str]] = {
+    Interruption.PASSIVE: ("PAI quiet", "low"),
+    Interruption.ACTIVE: ("PAI requests", "default"),
+    Interruption.TIME_SENSITIVE: ("PAI urgent", "high"),
+    Interruption.CRITICAL: (ALARM_STREAM, "max"),
+}
+"""Android: the channel (and the importance it is created with) of each level."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneStyle:
+    """How one agent's notifications look on the phones, beyond their text."""
+
+    group: str | None = None
+    """Notifications of one group are shown together."""
+    url: str | None = None
+    """What a tap on the notification opens (a path in Home Assistant)."""
+    urgency_override: float = 1.0
+    """The policy's urgency override: critical starts there (when allowed)."""
+    critical: bool = False
+    """Whether the user allowed critical notifications for the agent."""
+
+    @classmethod
+    def of_agent(
+        cls, entry_id: str, *, urgency_override: float, critical: bool
+    ) -> PhoneStyle:
+        """Group an agent's notifications and open its page when tapped."""
+        return cls(
+            group=f"{DOMAIN}_{entry_id}",
+            url=f"/config/integrations/integration/{DOMAIN}#config_entry={entry_id}",
+            urgency_override=urgency_override,
+            critical=critical,
+        )
+
+    def fields(self, urgency: float | None) -> dict[str, Any]:
+        """Return the phone's fields for a notification of this `urgency`."""
+        level = interruption(
+            urgency, self.urgency_override, critical_allowed=self.critical
+        )
+        channel, importance = CHANNELS[level]
+        push: dict[str, Any] = {"interruption-level": str(level)}
+        data: dict[str, Any] = {
+            "push": push,
+            "channel": channel,
+            "importance": importance,
+        }
+        if level in (Interruption.TIME_SENSITIVE, Interruption.CRITICAL):
+            data |= {"priority": "high", "ttl": 0}
+        if level is Interruption.CRITICAL:
+            push["sound"] = {"name": "default", "critical": 1, "volume": 1.0}
+        return data | self.looks()
+
+    def looks(self) -> dict[str, Any]:
+        """Return the group and what a tap opens."""
+        data: dict[str, Any] = {}
+        if self.group:
+            data["group"] = self.group
+        if self.url:
+            data |= {"url": self.url, "clickAction": self.url}
+        return data
 
 
 def available_targets(hass: HomeAssistant) -> list[str]:
@@ -85,12 +159,18 @@ def approval_notice(message: str, record_id: str) -> str:
 class Notifier:
     """Delivers one agent's notifications to its configured targets."""
 
-    def __init__(self, hass: HomeAssistant, targets: Iterable[object]) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        targets: Iterable[object],
+        style: PhoneStyle | None = None,
+    ) -> None:
         """Deliver to `targets` (the options' `notify_targets`, duplicates ignored)."""
         self._hass = hass
         self._targets = list(dict.fromkeys(str(target) for target in targets))
         self._warned: set[str] = set()
         self._satellites = Satellites(hass)
+        self.style = style or PhoneStyle()
 
     @property
     def targets(self) -> list[str]:
@@ -102,23 +182,47 @@ class Notifier:
         """The configured targets that do not exist right now (for a repair issue)."""
         return [target for target in self._targets if self._kind(target) is None]
 
-    async def async_suggest(self, record_id: str, title: str, message: str) -> None:
-        """Tell every target about a suggestion."""
-        await self._async_deliver(
-            record_id, title, lambda kind: (message, {"tag": record_id})
-        )
+    async def async_suggest(
+        self,
+        record_id: str,
+        title: str,
+        message: str,
+        *,
+        urgency: float | None = None,
+    ) -> None:
+        """Tell every target about a suggestion (phones: as loudly as its urgency)."""
+        phone = {"tag": record_id} | self.style.fields(urgency)
+
+        def content(kind: TargetKind) -> tuple[str, dict[str, Any]]:
+            return message, phone if kind is TargetKind.PHONE else {"tag": record_id}
+
+        await self._async_deliver(record_id, title, content)
 
     async def async_ask(
-        self, record_id: str, nonce: str, title: str, message: str
+        self,
+        record_id: str,
+        nonce: str,
+        title: str,
+        message: str,
+        *,
+        urgency: float | None = None,
+        sensitive: bool = False,
     ) -> int:
         """Ask for approval; return how many phones (the ones with buttons) got it.
 
         Phones get Approve, Decline, Snooze and False alarm buttons (Android shows the
         first three); satellites ask aloud; the other targets get a notice that says where
-        the approval can be given.
+        the approval can be given. For a `sensitive` action the phone asks its user to
+        authenticate before Approve is sent, and Approve is marked destructive.
         """
+        approve: dict[str, Any] = {
+            "action": action_id(Verb.APPROVE, record_id, nonce),
+            "title": "Approve",
+        }
+        if sensitive:
+            approve |= {"authenticationRequired": True, "destructive": True}
         actions = [
-            {"action": action_id(Verb.APPROVE, record_id, nonce), "title": "Approve"},
+            approve,
             {"action": action_id(Verb.DECLINE, record_id, nonce), "title": "Decline"},
             {
                 "action": action_id(Verb.SNOOZE, record_id, nonce),
@@ -132,10 +236,11 @@ class Notifier:
                 "title": "False alarm",
             },
         ]
+        phone = {"tag": record_id, "actions": actions} | self.style.fields(urgency)
 
         def content(kind: TargetKind) -> tuple[str, dict[str, Any]]:
             if kind is TargetKind.PHONE:
-                return message, {"tag": record_id, "actions": actions}
+                return message, phone
             if kind is TargetKind.SATELLITE:
                 return message, {"ask": nonce}
             return approval_notice(message, record_id), {"tag": record_id}
@@ -159,7 +264,7 @@ class Notifier:
             "push": {"interruption-level": "passive"},
             "channel": UNDO_CHANNEL,
             "importance": "low",
-        }
+        } | self.style.looks()
         reached = await self._async_deliver(
             record_id,
             title,

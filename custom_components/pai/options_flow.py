@@ -41,8 +41,12 @@ from .const import (
     CONF_AUTONOMY_CEILING,
     CONF_BINDINGS,
     CONF_BRAIN_MODEL,
+    CONF_CRITICAL_NOTIFICATIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
+    CONF_ESCALATION_PRESENCE,
+    CONF_ESCALATION_TARGETS,
+    CONF_ESCALATION_WAIT,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
     CONF_LLM_EVERY_EVENT,
@@ -68,6 +72,7 @@ from .const import (
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION
+from .engine.escalation import MAX_WAIT_MINUTES
 from .engine.trust import MAX_DAYS, MAX_STREAK
 from .notifications import available_targets
 from .settings import agent_definition, brain_kind, default_values, file_policy
@@ -109,6 +114,10 @@ MANAGED_OPTIONS = frozenset(
         CONF_TRUST_DAYS,
         CONF_ROLLBACK_WINDOW,
         CONF_ROLLBACK_MARGIN,
+        CONF_CRITICAL_NOTIFICATIONS,
+        CONF_ESCALATION_TARGETS,
+        CONF_ESCALATION_WAIT,
+        CONF_ESCALATION_PRESENCE,
     }
 )
 """Every option this form edits; any other key in the options is kept as it is."""
@@ -137,6 +146,7 @@ _INT_OPTIONS = (
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
     CONF_UNDO_WINDOW,
+    CONF_ESCALATION_WAIT,
     CONF_LLM_MIN_INTERVAL,
     CONF_LLM_MAX_CALLS,
     CONF_LLM_TIMEOUT,
@@ -150,6 +160,7 @@ _LIST_OPTIONS = (
     CONF_LIFTED_ACTIONS,
     CONF_NOTIFY_TARGETS,
     CONF_APPROVERS,
+    CONF_ESCALATION_TARGETS,
 )
 
 
@@ -240,7 +251,11 @@ def _stored(key: str, value: Any, actions: list[str]) -> Any:
         return int(value)
     if key == CONF_LLM_MAX_COST:
         return float(value)
-    if key == CONF_LLM_EVERY_EVENT:
+    if key in (
+        CONF_LLM_EVERY_EVENT,
+        CONF_CRITICAL_NOTIFICATIONS,
+        CONF_ESCALATION_PRESENCE,
+    ):
         return bool(value)
     if key in (CONF_BRAIN_MODEL, CONF_PRIVACY_LABEL):
         return str(value).strip()
@@ -338,7 +353,8 @@ class PaiOptionsFlow(OptionsFlowWithReload):
         options = self.config_entry.options
         action_choices = selectors.choices(actions)
         targets = available_targets(self.hass)
-        targets += [t for t in options.get(CONF_NOTIFY_TARGETS, []) if t not in targets]
+        for kept in (CONF_NOTIFY_TARGETS, CONF_ESCALATION_TARGETS):
+            targets += [t for t in options.get(kept, []) if t not in targets]
         users = [
             SelectOptionDict(value=user.id, label=user.name or user.id)
             for user in await self.hass.auth.async_get_users()
@@ -398,6 +414,14 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                         vol.Optional(CONF_UNDO_WINDOW): selectors.count(
                             10080, "min", 1
                         ),
+                        vol.Optional(CONF_CRITICAL_NOTIFICATIONS): BooleanSelector(),
+                        vol.Optional(CONF_ESCALATION_TARGETS): selectors.multi(
+                            selectors.choices(targets), custom=True, key="notify_target"
+                        ),
+                        vol.Optional(CONF_ESCALATION_WAIT): selectors.count(
+                            MAX_WAIT_MINUTES, "min", 1
+                        ),
+                        vol.Optional(CONF_ESCALATION_PRESENCE): BooleanSelector(),
                     }
                 )
             ),
@@ -456,6 +480,10 @@ _SECTION_OF = {
     CONF_UNDO_WINDOW: SECTION_DELIVERY,
     CONF_TRUST_STREAK: SECTION_EARNED,
     CONF_TRUST_DAYS: SECTION_EARNED,
+    CONF_CRITICAL_NOTIFICATIONS: SECTION_DELIVERY,
+    CONF_ESCALATION_TARGETS: SECTION_DELIVERY,
+    CONF_ESCALATION_WAIT: SECTION_DELIVERY,
+    CONF_ESCALATION_PRESENCE: SECTION_DELIVERY,
     **dict.fromkeys(LLM_OPTIONS, SECTION_LLM),
 }
 

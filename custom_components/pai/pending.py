@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 
 from .engine.approvals import PendingItem, PendingKind, new_nonce
 from .engine.records import ExecutionStatus, Feedback, with_execution, with_feedback
+from .escalation import Escalator
 from .memory import MemoryKeeper
 from .notifications import Notifier
 from .record_book import RecordBook
@@ -32,14 +33,16 @@ class PendingRequests:
         keeper: MemoryKeeper,
         book: RecordBook,
         notifier: Notifier,
+        escalator: Escalator,
         *,
         noted: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
-        """Keep the requests in the memory's approval book.
+        """Keep the requests in the memory's approval book; `escalator` climbs ladders.
 
         `noted`: told of each expired approval's record (autonomy earned with consent).
         """
         self.name = name
+        self.escalator = escalator
         self._noted = noted
         self._keeper = keeper
         self._book = book
@@ -105,5 +108,6 @@ class PendingRequests:
                     err,
                 )
             await self._notifier.async_dismiss(item.record_id)
+            await self.escalator.async_withdraw(item)
         self._keeper.changed()
         await self._keeper.async_save()

@@ -40,11 +40,12 @@ from .engine.models import AutonomyLevel, Event, Intent, SurvivalPolicy
 from .engine.records import RecordView
 from .engine.router import BrainRouter, RouteOutcome
 from .engine.rules import RuleBrain
+from .escalation import Escalator
 from .executor import ActionExecutor
 from .llm_tier import Held, LlmTier, describe_binding, offered_actions
 from .loops import OwnActivity
 from .memory import MemoryKeeper
-from .notifications import Notifier
+from .notifications import Notifier, PhoneStyle
 from .pending import PendingRequests
 from .privacy import PrivacyGuard
 from .record_book import FloodGuard, RecordBook
@@ -122,7 +123,21 @@ class AgentRuntime:
         self.privacy = PrivacyGuard(hass, settings.privacy_label)
         self.keeper = MemoryKeeper(hass, entry_id, self.signal, self.router.to_dict)
         self.book = RecordBook(hass, entry_id, name, self.keeper)
-        self.notifier = Notifier(hass, list(settings.notify_targets))
+        style = PhoneStyle.of_agent(
+            entry_id,
+            urgency_override=settings.policy.urgency_override,
+            critical=settings.critical_notifications,
+        )
+        self.notifier = Notifier(hass, list(settings.notify_targets), style)
+        self.escalator = Escalator(
+            hass,
+            name,
+            settings,
+            style,
+            book=lambda: self.keeper.memory.approvals,
+            save=self.keeper.async_save,
+            sensitive=lambda action: action in self.survival.sensitive_actions,
+        )
         self.own = OwnActivity(hass, entry_id)
         self.autonomy = EarnedAutonomy(self, data)
         self.executor = ActionExecutor(hass, DOMAIN)
@@ -133,6 +148,7 @@ class AgentRuntime:
                 self.keeper,
                 self.book,
                 self.notifier,
+                self.escalator,
                 noted=self.autonomy.async_noted,
             ),
             notifier=self.notifier,
@@ -222,6 +238,7 @@ class AgentRuntime:
             )
         )
         await self.pending.async_expire()
+        await self.escalator.async_start()
         await self.answers.async_interrupted()
 
     def _report(self, kind: str, problems: list[str], **how: Any) -> None:
@@ -246,6 +263,7 @@ class AgentRuntime:
             self._unsubs.pop()()
         self.queue.clear()
         self.flood.stop()
+        self.escalator.stop()
         await self.llm.async_stop()
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()

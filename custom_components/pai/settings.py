@@ -27,8 +27,12 @@ from .const import (
     CONF_BRAIN,
     CONF_BRAIN_KIND,
     CONF_BRAIN_MODEL,
+    CONF_CRITICAL_NOTIFICATIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
+    CONF_ESCALATION_PRESENCE,
+    CONF_ESCALATION_TARGETS,
+    CONF_ESCALATION_WAIT,
     CONF_IGNORED_UNBOUND,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
@@ -52,6 +56,7 @@ from .const import (
     CONF_USER_STATE_TEMPLATE,
     DEFAULT_ANTHROPIC_MODEL,
     DEFAULT_APPROVAL_EXPIRY_MINUTES,
+    DEFAULT_ESCALATION_WAIT_MINUTES,
     DEFAULT_LLM_MAX_CALLS,
     DEFAULT_LLM_MAX_COST,
     DEFAULT_LLM_MIN_INTERVAL,
@@ -238,6 +243,13 @@ class AgentSettings:
     undo_window_minutes: float
     interruption_cost_template: str | None
     user_state_template: str | None
+    critical_notifications: bool
+    """Whether the phones may be sent critical notifications (through Do Not Disturb)."""
+    escalation_targets: tuple[str, ...]
+    """Who is asked, one after the other, when nobody answers a request."""
+    escalation_wait_minutes: float
+    escalation_presence: bool
+    """Whether a target whose person is at home is asked before the others."""
     ignored_unbound: tuple[str, ...]
     """Actions left unbound on purpose (Repairs asks no more about them)."""
     ladder: Ladder
@@ -278,6 +290,12 @@ class AgentSettings:
             ),
             interruption_cost_template=options.get(CONF_INTERRUPTION_COST_TEMPLATE),
             user_state_template=options.get(CONF_USER_STATE_TEMPLATE),
+            critical_notifications=bool(options.get(CONF_CRITICAL_NOTIFICATIONS)),
+            escalation_targets=tuple(options.get(CONF_ESCALATION_TARGETS) or []),
+            escalation_wait_minutes=options.get(
+                CONF_ESCALATION_WAIT, DEFAULT_ESCALATION_WAIT_MINUTES
+            ),
+            escalation_presence=bool(options.get(CONF_ESCALATION_PRESENCE)),
             ignored_unbound=ignored_unbound(options),
             ladder=ladder_of(options),
             options=options,
@@ -366,6 +384,10 @@ def default_values(data: Mapping[str, Any]) -> dict[str, Any]:
             CONF_LIFTED_ACTIONS: [],
             CONF_TRUST_STREAK: DEFAULT_STREAK,
             CONF_TRUST_DAYS: DEFAULT_DAYS,
+            CONF_CRITICAL_NOTIFICATIONS: False,
+            CONF_ESCALATION_TARGETS: [],
+            CONF_ESCALATION_WAIT: DEFAULT_ESCALATION_WAIT_MINUTES,
+            CONF_ESCALATION_PRESENCE: False,
         }
     )
     values.update(llm_defaults(brain_kind(data)))
