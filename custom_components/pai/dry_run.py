@@ -80,12 +80,15 @@ class DryRunAgent:
             for spec in self.specs
         ]
 
-    def make_event(self, plan: TriggerPlan, firing: Firing) -> Event | None:
+    def make_event(
+        self, plan: TriggerPlan, firing: Firing
+    ) -> tuple[Event, str | None] | None:
         """The event the live trigger would have made, at the simulated moment."""
         perceived = perceive(self.specs[firing.index], firing.variables())
         if perceived is None:
             return None
-        return replace(perceived.event, time=firing.when.astimezone(UTC))
+        event = replace(perceived.event, time=firing.when.astimezone(UTC))
+        return event, perceived.collapse_key
 
 
 def dry_run_agent(

@@ -30,6 +30,7 @@ from typing import Any
 
 from .gate import INTERRUPTION_WINDOW
 from .ledger import GovernanceLedger
+from .event_queue import CollapsingQueue
 from .loop import Delivery, steps
 from .models import AutonomyLevel, Decision, Event, Intent, Policy, SurvivalPolicy
 from .rate import RecordRate
@@ -42,9 +43,12 @@ TEMPLATE_TICK = timedelta(minutes=1)
 """Templates that read the clock are rendered again at the start of every minute (as HA does)."""
 
 _LEVELS = ("observe", "suggest", "ask", "act")
-_ENTITY_ID = re.compile(r"\b([a-z_]+\.[a-z0-9_]+)\b")
+_QUOTED_ENTITY = re.compile(r"[\"']([a-z0-9_]+\.[a-z0-9_]+)[\"']")
+_STATES_ENTITY = re.compile(r"\bstates\.([a-z0-9_]+)\.([a-z0-9_]+)")
 _NOW = re.compile(r"\b(now|utcnow|today_at)\s*\(")
 _TRUTHY = frozenset({"1", "true", "yes", "on", "enable"})
+_SANDBOX_FLAGS = frozenset({"unsafe_callable", "alters_data"})
+"""What jinja2's sandbox asks of a callable; `states.<domain>` must not answer it."""
 _DURATION_KEYS = ("days", "hours", "minutes", "seconds", "milliseconds")
 
 
@@ -103,8 +107,11 @@ class Firing:
         return out
 
 
-type MakeEvent = Callable[[TriggerPlan, Firing], Event | None]
-"""The host's way from a firing to the event the live agent perceives (None: not one)."""
+type MakeEvent = Callable[[TriggerPlan, Firing], tuple[Event, str | None] | None]
+"""The host's way from a firing to the event the live agent perceives and its collapse key.
+
+None: not an event (the live trigger would have ignored it too).
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +280,8 @@ class _Domain:
         self._world, self._domain = world, domain
 
     def __getattr__(self, name: str) -> _StateView | None:
+        if name in _SANDBOX_FLAGS:
+            raise AttributeError(name)
         change = self._world.states.get(f"{self._domain}.{name}")
         return _StateView(change) if change is not None else None
 
@@ -285,6 +294,8 @@ class _States:
         return self._world.state(entity_id)
 
     def __getattr__(self, domain: str) -> _Domain:
+        if domain in _SANDBOX_FLAGS:
+            raise AttributeError(domain)
         return _Domain(self._world, domain)
 
 
@@ -338,7 +349,9 @@ class HistoryTemplate:
         except ImportError as err:  # pragma: no cover - Home Assistant ships it
             raise NotSimulatedError("templates need jinja2") from err
         self.source = source
-        self.entities = frozenset(_ENTITY_ID.findall(source))
+        self.entities = frozenset(_QUOTED_ENTITY.findall(source)) | frozenset(
+            f"{domain}.{name}" for domain, name in _STATES_ENTITY.findall(source)
+        )
         self.reads_clock = bool(_NOW.search(source))
         self._errors: tuple[type[Exception], ...] = (
             TemplateError,
@@ -518,33 +531,44 @@ class _NumericMatcher(_Matcher):
             self.delay = parse_duration(config["for"])
         self._armed: set[str] = set()
 
-    def _holds(self, change: Change | None) -> bool:
+    def _holds(self, change: Change | None) -> bool | None:
+        """Whether the value is in range; None where Home Assistant reports an error.
+
+        As its numeric_state condition: no entity is an error; a missing attribute,
+        None, unknown or unavailable is out of range; another non-number is an error.
+        """
         if change is None:
+            return None
+        if self.attribute is not None and self.attribute not in change.attributes:
             return False
-        raw = change.state if self.attribute is None else change.attributes.get(
-            self.attribute
+        raw = (
+            change.state
+            if self.attribute is None
+            else change.attributes.get(self.attribute)
         )
-        if raw is None:
+        if raw in (None, "unavailable", "unknown"):
             return False
         try:
             value = float(raw)
         except (TypeError, ValueError):
+            return None
+        if self.below is not None and value >= self.below:
             return False
-        if not math.isfinite(value):
-            return False
-        if self.above is not None and value <= self.above:
-            return False
-        return self.below is None or value < self.below
+        return not (self.above is not None and value <= self.above)
 
     def start(self, states: Mapping[str, Change], world: _World) -> None:
         self._armed = {
-            entity for entity in self.watches if not self._holds(states.get(entity))
+            entity
+            for entity in self.watches
+            if self._holds(states.get(entity)) is False
         }
 
     def on_change(
         self, old: Change | None, new: Change, world: _World
     ) -> tuple[bool, bool]:
         holds = self._holds(new)
+        if holds is None:  # logged by Home Assistant; a delayed firing is dropped
+            return False, False
         if not holds:
             self._armed.add(new.entity_id)
             return False, False
@@ -709,6 +733,7 @@ class Simulation:
         self._seq = itertools.count()
         self._pending: dict[tuple[int, str], int] = {}
         self._started = False
+        self._batch: CollapsingQueue | None = None
         self.changes = 0
         self.events = 0
         self.firings: Counter[str] = Counter()
@@ -811,9 +836,18 @@ class Simulation:
         old = self.states.get(change.entity_id)
         self.states[change.entity_id] = change
         self.world.now = change.when
-        for index in tuple(self.watchers.get(change.entity_id, ())):
-            if (matcher := self.matchers.get(index)) is not None:
-                self._evaluate(index, matcher, old, change, change.when)
+        # The triggers one change fires reach the live agent's queue together, where
+        # events with the same collapse key (the entity) collapse into the last one.
+        self._batch = CollapsingQueue()
+        try:
+            for index in tuple(self.watchers.get(change.entity_id, ())):
+                if (matcher := self.matchers.get(index)) is not None:
+                    self._evaluate(index, matcher, old, change, change.when)
+            batch = self._batch
+        finally:
+            self._batch = None
+        while len(batch):
+            self._decide_event(batch.pop(), change.when)
 
     def _evaluate(
         self,
@@ -858,9 +892,16 @@ class Simulation:
     def _fire(self, firing: Firing, when: datetime) -> None:
         plan = self.plans[firing.index]
         self.firings[plan.source] += 1
-        event = self.make_event(plan, firing)
-        if event is None:
+        made = self.make_event(plan, firing)
+        if made is None:
             return
+        event, collapse_key = made
+        if self._batch is not None:
+            self._batch.put(event, collapse_key)
+            return
+        self._decide_event(event, when)
+
+    def _decide_event(self, event: Event, when: datetime) -> None:
         self.events += 1
         # As the runtime without an LLM: the settled intents, then the escalated ones.
         settled, escalated = self.rules.assess(event)
