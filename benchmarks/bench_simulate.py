@@ -262,12 +262,14 @@ async def run_all() -> list[dict[str, Any]]:
         entity_ids = sorted(probe_sim.entities)
         assert len(entity_ids) == ENTITIES, len(entity_ids)
 
+        idle: list[float] = []
         reads: list[float] = []
         read_lag: list[float] = []
         sims: list[float] = []
         sim_lag: list[float] = []
         report: dict[str, Any] = {}
         for _ in range(ROUNDS):
+            idle += (await _probed(asyncio.sleep(2)))[1]
             elapsed, lag, (initial, chunks) = await _probed(
                 async_read_history(hass, entity_ids, start, end)
             )
@@ -281,6 +283,8 @@ async def run_all() -> list[dict[str, Any]]:
             sim_lag += lag
     read_s, sim_s = statistics.median(reads), statistics.median(sims)
     read_p99, sim_p99 = percentile(read_lag, 0.99), percentile(sim_lag, 0.99)
+    idle_p99 = percentile(idle, 0.99)
+    print(f"  an idle loop's lag p99 on this machine now: {idle_p99:.2f} ms (the noise floor)")
     print(
         f"  read {read:,} states alone in {read_s:.2f} s (loop lag p99 {read_p99:.2f} ms); "
         f"dry run {report['changes']:,} changes -> {report['events']:,} events, "

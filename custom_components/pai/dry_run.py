@@ -45,11 +45,11 @@ BRAIN_RULES = "rules"
 BRAIN_LLM = "llm"
 PREVIEW_DAYS = 7
 """The config flow's preview: the last week (or the recorder's retention, if shorter)."""
-CHUNK = timedelta(hours=3)
+CHUNK = timedelta(hours=1)
 """How much history one read in the recorder's executor covers."""
-SLICE_S = 0.004
+SLICE_S = 0.002
 """The replay gives the event loop back after this long."""
-SLICE_CHANGES = 64
+SLICE_CHANGES = 16
 
 
 def _error(key: str, **placeholders: Any) -> HomeAssistantError:
