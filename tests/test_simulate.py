@@ -35,7 +35,14 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.dry_run import async_run, dry_run_agent
 from custom_components.pai.engine.records import RecordView
-from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.helpers import (
+    LIGHT_ON,
+    agent_entry,
+    configure,
+    rule,
+    start,
+    start_create_flow,
+)
 
 MOTION = "binary_sensor.backyard_motion"
 TEMP = "sensor.attic_temperature"
@@ -247,6 +254,44 @@ async def test_without_the_recorder_it_says_so(hass: HomeAssistant) -> None:
         await _simulate(hass, agent=entry.entry_id, days=1)
     assert err.value.translation_key == "simulate_no_recorder"
     assert "recorder" in str(err.value)
+
+
+async def test_the_add_flow_previews_the_last_week_before_saving(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    begin = dt_util.utcnow() - timedelta(days=5)
+    await _set(hass, freezer, begin, MOTION, "off")
+    for day in range(3):
+        await _set(hass, freezer, begin + timedelta(days=day, hours=1), MOTION, "on")
+        await _set(hass, freezer, begin + timedelta(days=day, hours=2), MOTION, "off")
+    await async_wait_recording_done(hass)
+    freezer.move_to(begin + timedelta(days=5))
+    result = await start_create_flow(hass)
+    result = await configure(
+        hass,
+        result,
+        {"name": "Motion", "entities": [MOTION], "level": "suggest", "confidence": 0.9},
+    )
+    assert result["step_id"] == "targets"
+    assert "preview" in result["data_schema"].schema
+
+    result = await configure(
+        hass,
+        result,
+        {"notify_targets": ["persistent_notification"], "preview": True},
+    )
+
+    assert result["step_id"] == "preview"
+    assert hass.config_entries.async_entries(DOMAIN) == []  # not saved yet
+    placeholders = result["description_placeholders"]
+    assert placeholders["days"] == "7"
+    # Each change of the motion sensor wakes the agent (its first state, as it appeared
+    # in the window, too, as it would live): seven nudges.
+    assert "7 events from 7 recorded changes" in placeholders["summary"]
+    assert "suggest 7" in placeholders["summary"]
+    result = await configure(hass, result, {})
+    assert result["type"] == "create_entry"
+    assert result["options"]["notify_targets"] == ["persistent_notification"]
 
 
 # --- live and dry run agree ------------------------------------------------------------------

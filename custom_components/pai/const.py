@@ -73,3 +73,6 @@ DEFAULT_LLM_MAX_CALLS: Final = 60
 DEFAULT_LLM_MAX_COST: Final = 1.0
 DEFAULT_LLM_TIMEOUT: Final = 30
 DEFAULT_LOCAL_N_CTX: Final = 2048
+
+# The config flow's optional dry run on the recorder's last week (dry_run.py).
+CONF_PREVIEW: Final = "preview"

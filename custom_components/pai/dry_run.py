@@ -35,6 +35,7 @@ from .engine.simulate import (
     Simulation,
     Skipped,
     TriggerPlan,
+    summary,
 )
 from .review import cap_webhooks, consented_webhooks
 from .sensitivity import BindingSensitivity
@@ -343,3 +344,25 @@ async def _async_feed(simulation: Simulation, changes: list[Change]) -> None:
         if time.perf_counter() - began > SLICE_S:
             await asyncio.sleep(0)
             began = time.perf_counter()
+
+
+async def async_preview(
+    hass: HomeAssistant, name: str, data: Mapping[str, Any], options: Mapping[str, Any]
+) -> dict[str, str]:
+    """The config flow's preview: the last week (or the retention) in words.
+
+    Returns the form's description placeholders (`days`, `summary`); a dry run that cannot
+    be made says why in `summary` instead of failing the flow.
+    """
+    try:
+        days = min(PREVIEW_DAYS, retention_days(hass))
+        report = await async_simulate(hass, name, data, options, days)
+    except HomeAssistantError as err:
+        return {"days": str(PREVIEW_DAYS), "summary": str(err)}
+    lines = summary(report).splitlines()
+    return {"days": str(days), "summary": "\n".join(f"- {line}" for line in lines)}
+
+
+def can_preview(hass: HomeAssistant) -> bool:
+    """Whether the flow offers the preview: only with the recorder loaded."""
+    return "recorder" in hass.config.components
