@@ -55,46 +55,46 @@ def percentile(values: list[float], share: float) -> float:
 
 def agent_data() -> dict[str, Any]:
     """A 20-rule agent watching all 300 entities."""
-    rules: list[dict[str, Any]] = []
-    for n in range(8):  # motion in one of eight zones
-        rules.append(
-            {
-                "name": f"motion zone {n}",
-                "when": {
-                    "kind": "ha.state",
-                    "source": "motion",
-                    "payload": [
-                        {"field": "entity_id", "op": "==", "value": MOTION[n]},
-                        {"field": "to_state", "op": "==", "value": "on"},
-                    ],
-                },
-                "intent": {"action": "light_on", "confidence": 0.9, "level": 3},
-            }
-        )
-    for n in range(6):  # heat, at rising levels
-        rules.append(
-            {
-                "name": f"hot {n}",
-                "when": {
-                    "kind": "ha.numeric_state",
-                    "source": "heat",
-                    "payload": [{"field": "value", "op": ">", "value": 26 + n}],
-                },
-                "intent": {"action": "fan_on", "confidence": 0.8, "level": 2},
-            }
-        )
-    for n in range(4):  # lights left on
-        rules.append(
-            {
-                "name": f"lamp {n}",
-                "when": {
-                    "kind": "ha.state",
-                    "source": "lights",
-                    "payload": [{"field": "entity_id", "op": "==", "value": LIGHTS[n]}],
-                },
-                "intent": {"action": "report", "confidence": 0.7, "level": 1},
-            }
-        )
+    # Motion in one of eight zones.
+    rules: list[dict[str, Any]] = [
+        {
+            "name": f"motion zone {n}",
+            "when": {
+                "kind": "ha.state",
+                "source": "motion",
+                "payload": [
+                    {"field": "entity_id", "op": "==", "value": MOTION[n]},
+                    {"field": "to_state", "op": "==", "value": "on"},
+                ],
+            },
+            "intent": {"action": "light_on", "confidence": 0.9, "level": 3},
+        }
+        for n in range(8)
+    ]
+    rules += [  # heat, at rising levels
+        {
+            "name": f"hot {n}",
+            "when": {
+                "kind": "ha.numeric_state",
+                "source": "heat",
+                "payload": [{"field": "value", "op": ">", "value": 26 + n}],
+            },
+            "intent": {"action": "fan_on", "confidence": 0.8, "level": 2},
+        }
+        for n in range(6)
+    ]
+    rules += [  # lights left on
+        {
+            "name": f"lamp {n}",
+            "when": {
+                "kind": "ha.state",
+                "source": "lights",
+                "payload": [{"field": "entity_id", "op": "==", "value": LIGHTS[n]}],
+            },
+            "intent": {"action": "report", "confidence": 0.7, "level": 1},
+        }
+        for n in range(4)
+    ]
     rules.append(
         {
             "name": "night motion",
@@ -130,13 +130,20 @@ def agent_data() -> dict[str, Any]:
         },
         "bindings": {
             "actions": {
-                "light_on": [{"action": "light.turn_on", "target": {"entity_id": LIGHTS[0]}}]
+                "light_on": [
+                    {"action": "light.turn_on", "target": {"entity_id": LIGHTS[0]}}
+                ]
             }
         },
         "ha_triggers": [
             {"trigger": "state", "entity_id": MOTION, "id": "motion"},
             {"trigger": "state", "entity_id": LIGHTS, "id": "lights"},
-            {"trigger": "numeric_state", "entity_id": SENSORS, "above": 26, "id": "heat"},
+            {
+                "trigger": "numeric_state",
+                "entity_id": SENSORS,
+                "above": 26,
+                "id": "heat",
+            },
             {
                 "trigger": "template",
                 "value_template": (
@@ -152,24 +159,22 @@ def agent_data() -> dict[str, Any]:
 
 def _write_history(hass: HomeAssistant, start_ts: float, end_ts: float) -> int:
     """Insert the synthetic week into the recorder's own tables (in its thread)."""
-    from homeassistant.components.recorder.db_schema import (  # noqa: PLC0415
+    from homeassistant.components.recorder.db_schema import (
         StateAttributes,
         States,
         StatesMeta,
     )
-    from homeassistant.components.recorder.util import session_scope  # noqa: PLC0415
-    from sqlalchemy import insert  # noqa: PLC0415
+    from homeassistant.components.recorder.util import session_scope
+    from sqlalchemy import insert
 
-    rng = random.Random(16)
+    rng = random.Random(16)  # noqa: S311  # a repeatable synthetic home
     entities = MOTION + LIGHTS + SENSORS
     assert len(entities) == ENTITIES
     with session_scope(hass=hass) as session:
         session.execute(
             insert(StatesMeta), [{"entity_id": entity} for entity in entities]
         )
-        metas = {
-            meta.entity_id: meta.metadata_id for meta in session.query(StatesMeta)
-        }
+        metas = {meta.entity_id: meta.metadata_id for meta in session.query(StatesMeta)}
         attrs = {
             "binary_sensor": {"device_class": "motion"},
             "light": {"brightness": 200},
@@ -177,7 +182,9 @@ def _write_history(hass: HomeAssistant, start_ts: float, end_ts: float) -> int:
         }
         ids = {}
         for domain, value in attrs.items():
-            row = StateAttributes(shared_attrs=json.dumps(value), hash=hash(domain) & 0xFFFF)
+            row = StateAttributes(
+                shared_attrs=json.dumps(value), hash=hash(domain) & 0xFFFF
+            )
             session.add(row)
             session.flush()
             ids[domain] = row.attributes_id
@@ -203,7 +210,9 @@ def _write_history(hass: HomeAssistant, start_ts: float, end_ts: float) -> int:
     return len(rows)
 
 
-def _row(metadata_id: int, value: Any, moment: float, attributes_id: int) -> dict[str, Any]:
+def _row(
+    metadata_id: int, value: Any, moment: float, attributes_id: int
+) -> dict[str, Any]:
     return {
         "metadata_id": metadata_id,
         "state": str(value),
@@ -235,7 +244,7 @@ async def run_all() -> list[dict[str, Any]]:
             {"recorder": {"db_url": f"sqlite:///{hass.config.path('bench.db')}"}},
         )
         await hass.async_block_till_done()
-        from homeassistant.components.recorder import get_instance  # noqa: PLC0415
+        from homeassistant.components.recorder import get_instance
 
         recorder = get_instance(hass)
         await recorder.async_db_ready
@@ -254,7 +263,7 @@ async def run_all() -> list[dict[str, Any]]:
             agent.settings.policy,
             agent.survival,
             agent.runnable,
-            agent.make_event,
+            make_event=agent.make_event,
             start=start,
             end=end,
             zone=dt_util.get_default_time_zone(),
@@ -284,7 +293,9 @@ async def run_all() -> list[dict[str, Any]]:
     read_s, sim_s = statistics.median(reads), statistics.median(sims)
     read_p99, sim_p99 = percentile(read_lag, 0.99), percentile(sim_lag, 0.99)
     idle_p99 = percentile(idle, 0.99)
-    print(f"  an idle loop's lag p99 on this machine now: {idle_p99:.2f} ms (the noise floor)")
+    print(
+        f"  an idle loop's lag p99 on this machine now: {idle_p99:.2f} ms (the noise floor)"
+    )
     print(
         f"  read {read:,} states alone in {read_s:.2f} s (loop lag p99 {read_p99:.2f} ms); "
         f"dry run {report['changes']:,} changes -> {report['events']:,} events, "

@@ -28,9 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    RecorderInstanceContextManager,
-)
+from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.dry_run import async_run, dry_run_agent
@@ -91,7 +89,11 @@ def _with_threshold(entry: Any) -> Any:
 
 
 async def _set(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: datetime, entity: str, state: str
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    when: datetime,
+    entity: str,
+    state: str,
 ) -> None:
     freezer.move_to(when)
     hass.states.async_set(entity, state)
@@ -128,7 +130,9 @@ async def test_a_week_of_history_says_what_the_agent_would_have_done(
     begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=10)
     await _write_week(hass, freezer, begin)
     freezer.move_to(begin + timedelta(days=7))
-    assert await async_setup_component(hass, "input_boolean", {"input_boolean": {"porch_light": {}}})
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"porch_light": {}}}
+    )
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     entry = await start(hass, _with_threshold(_week_agent()))
     records = async_capture_events(hass, EVENT_PAI_RECORD)
@@ -184,7 +188,10 @@ async def test_quiet_hours_and_the_hourly_cap_show_in_the_report(
     assert day["hours_at_cap"] == 1
     assert day["lowered_by_hourly_cap"] == 5
     assert report["decisions"]["observe"] == 5
-    assert any("in the last hour already" in " ".join(ex["reasons"]) for ex in report["examples"])
+    assert any(
+        "in the last hour already" in " ".join(ex["reasons"])
+        for ex in report["examples"]
+    )
 
 
 async def test_template_triggers_are_rendered_on_historical_states(
@@ -210,7 +217,11 @@ async def test_template_triggers_are_rendered_on_historical_states(
                 ),
                 "id": "night",
             },
-            {"trigger": "template", "value_template": "{{ area_name('x') }}", "id": "odd"},
+            {
+                "trigger": "template",
+                "value_template": "{{ area_name('x') }}",
+                "id": "odd",
+            },
         ],
     )
     entry = await start(hass, entry)
@@ -220,7 +231,9 @@ async def test_template_triggers_are_rendered_on_historical_states(
     assert report["triggers_fired"] == {"night": 1}
     [example] = report["examples"]
     assert example["time"].startswith(
-        (begin + timedelta(hours=21)).astimezone(dt_util.get_default_time_zone()).isoformat()[:16]
+        (begin + timedelta(hours=21))
+        .astimezone(dt_util.get_default_time_zone())
+        .isoformat()[:16]
     )
     [odd] = report["not_simulated"]
     assert odd["trigger"] == "odd"
@@ -342,7 +355,7 @@ def _decisions(records: list[Any]) -> list[tuple[str, int | None]]:
     motion_level=levels,
     heat_level=levels,
 )
-async def test_live_and_dry_run_reach_the_same_decisions(
+async def test_live_and_dry_run_reach_the_same_decisions(  # noqa: PLR0917
     recorder_mock: Recorder,
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -362,12 +375,21 @@ async def test_live_and_dry_run_reach_the_same_decisions(
     begin = dt_util.utcnow().replace(microsecond=0) + timedelta(days=1)
     await _set(hass, freezer, begin - timedelta(minutes=5), motion, "off")
     await _set(hass, freezer, begin - timedelta(minutes=5), temp, "20")
-    options = {"quiet_hours_start": quiet[0], "quiet_hours_end": quiet[1]} if quiet else {}
+    options = (
+        {"quiet_hours_start": quiet[0], "quiet_hours_end": quiet[1]} if quiet else {}
+    )
     entry = agent_entry(
         [
             rule("motion", "light_on", motion_level, confidence=0.9),
-            rule("hot", "fan_on", heat_level, kind="ha.numeric_state", payload=[],
-                 confidence=0.7, urgency=0.5),
+            rule(
+                "hot",
+                "fan_on",
+                heat_level,
+                kind="ha.numeric_state",
+                payload=[],
+                confidence=0.7,
+                urgency=0.5,
+            ),
             rule("any", "log", 1, kind="ha.state", payload=[], confidence=0.8),
             rule("both", "alarm", 2, kind="ha.template", payload=[], confidence=0.9),
         ],

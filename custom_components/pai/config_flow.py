@@ -579,7 +579,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _entry_data(self) -> dict[str, Any]:
-        """The entry's data as the draft has it (no weights, no brain)."""
+        """Return the entry's data as the draft has it (no weights, no brain)."""
         data: dict[str, Any] = {
             CONF_AGENT_NAME: self.draft.name,
             CONF_AGENT: self.draft.sections,

@@ -29,14 +29,7 @@ from .const import CONF_AGENT, DEFAULT_INTERRUPTION_COST, DOMAIN
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.models import SECURITY_SENSITIVE_ACTIONS, Event, SurvivalPolicy
 from .engine.rules import RuleBrain
-from .engine.simulate import (
-    Change,
-    Firing,
-    Simulation,
-    Skipped,
-    TriggerPlan,
-    summary,
-)
+from .engine.simulate import Change, Firing, Simulation, Skipped, TriggerPlan, summary
 from .review import cap_webhooks, consented_webhooks
 from .sensitivity import BindingSensitivity
 from .settings import AgentSettings
@@ -84,7 +77,7 @@ class DryRunAgent:
     def make_event(
         self, plan: TriggerPlan, firing: Firing
     ) -> tuple[Event, str | None] | None:
-        """The event the live trigger would have made, at the simulated moment."""
+        """Return the event the live trigger would have made, and its collapse key."""
         perceived = perceive(self.specs[firing.index], firing.variables())
         if perceived is None:
             return None
@@ -144,10 +137,10 @@ def dry_run_agent(
 
 
 def retention_days(hass: HomeAssistant) -> int:
-    """The recorder's retention (purge_keep_days); raises when the recorder is off."""
+    """Return the recorder's retention (purge_keep_days); raise when it is off."""
     if "recorder" not in hass.config.components:
         raise _error("simulate_no_recorder")
-    from homeassistant.components.recorder import get_instance  # noqa: PLC0415
+    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
 
     return int(get_instance(hass).keep_days)
 
@@ -199,7 +192,7 @@ async def async_read_history(
     hass: HomeAssistant, entity_ids: list[str], start: datetime, end: datetime
 ) -> tuple[list[Change], list[list[Change]]]:
     """Read the whole window at once (in chunks); the benchmark's baseline uses it."""
-    from homeassistant.components.recorder import get_instance  # noqa: PLC0415
+    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
 
     recorder = get_instance(hass)
     chunks: list[list[Change]] = []
@@ -223,8 +216,8 @@ async def async_simulate(
     data: Mapping[str, Any],
     options: Mapping[str, Any],
     days: int,
-    brain: str = BRAIN_RULES,
     *,
+    brain: str = BRAIN_RULES,
     end: datetime | None = None,
 ) -> dict[str, Any]:
     """Replay the last `days` of history through the agent; return the report.
@@ -273,7 +266,7 @@ async def async_run(
         agent.settings.policy,
         agent.survival,
         agent.runnable,
-        agent.make_event,
+        make_event=agent.make_event,
         start=start,
         end=end,
         zone=dt_util.get_default_time_zone(),
@@ -293,7 +286,9 @@ async def async_run(
     if not simulation.matchers:
         raise _error("simulate_no_history", agent=agent.name, days=days)
     if entity_ids := sorted(simulation.entities):
-        await _async_replay(hass, simulation, entity_ids, start, end, agent.name, days)
+        await _async_replay(
+            hass, simulation, entity_ids, start, end, name=agent.name, days=days
+        )
     simulation.finish()
     return simulation
 
@@ -304,11 +299,12 @@ async def _async_replay(
     entity_ids: list[str],
     start: datetime,
     end: datetime,
+    *,
     name: str,
     days: int,
 ) -> None:
     """Read chunk after chunk in the recorder's executor and replay each on the loop."""
-    from homeassistant.components.recorder import get_instance  # noqa: PLC0415
+    from homeassistant.helpers.recorder import get_instance  # noqa: PLC0415
 
     recorder = get_instance(hass)
 
@@ -319,19 +315,18 @@ async def _async_replay(
         )
 
     moment, first = start, True
-    pending = read(moment, first)
+    pending: asyncio.Future[Any] | None = read(moment, first)
     seen = 0
-    while True:
+    while pending is not None:
         initial, changes = await pending
         if first:
             simulation.set_initial(initial)
             seen += len(initial)
         moment, first = min(end, moment + CHUNK), False
+        # The next chunk is read while this one is replayed.
         pending = read(moment, False) if moment < end else None
         seen += len(changes)
         await _async_feed(simulation, changes)
-        if pending is None:
-            break
     if not seen:
         raise _error("simulate_no_history", agent=name, days=days)
 
@@ -349,7 +344,7 @@ async def _async_feed(simulation: Simulation, changes: list[Change]) -> None:
 async def async_preview(
     hass: HomeAssistant, name: str, data: Mapping[str, Any], options: Mapping[str, Any]
 ) -> dict[str, str]:
-    """The config flow's preview: the last week (or the retention) in words.
+    """Say in words what the agent did on the last week (the config flow's preview).
 
     Returns the form's description placeholders (`days`, `summary`); a dry run that cannot
     be made says why in `summary` instead of failing the flow.

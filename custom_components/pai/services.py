@@ -27,8 +27,8 @@ from homeassistant.util.json import JsonValueType
 import probatio as vol
 
 from .const import DOMAIN
-from .engine.records import ExecutionStatus, Feedback
 from .dry_run import BRAIN_LLM, BRAIN_RULES, async_simulate, retention_days
+from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
 from .models import PaiConfigEntry, owner_of_record
@@ -259,7 +259,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             entry.data,
             entry.options,
             call.data[ATTR_DAYS],
-            call.data[ATTR_BRAIN],
+            brain=call.data[ATTR_BRAIN],
         )
         return cast(ServiceResponse, report)
 

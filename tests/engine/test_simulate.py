@@ -72,7 +72,7 @@ def _simulation(
         policy or Policy(default_max_level=AutonomyLevel.ACT),
         survival or SurvivalPolicy(),
         {"light_on", "lock.unlock"},
-        _event,
+        make_event=_event,
         start=START,
         end=START + timedelta(days=days),
         zone=ZONE,
@@ -100,7 +100,13 @@ def test_a_state_trigger_fires_on_matching_changes_only() -> None:
 
 def test_for_waits_and_a_change_in_between_cancels() -> None:
     sim = _simulation(
-        {"trigger": "state", "entity_id": MOTION, "to": "on", "for": "00:05:00", "id": "m"},
+        {
+            "trigger": "state",
+            "entity_id": MOTION,
+            "to": "on",
+            "for": "00:05:00",
+            "id": "m",
+        },
         rules=[_rule("ha.state", "light_on", 3)],
     )
     report = _run(
@@ -179,9 +185,7 @@ def test_templates_read_historical_states_and_the_simulated_clock() -> None:
     )
     # 01:00 local at the start: motion at 01:10 is at night; at 10:00 it is day,
     # and still on at 22:00 the clock alone makes the template true (minute ticks).
-    report = _run(
-        sim, (10, MOTION, "on"), (20, MOTION, "off"), (9 * 60, MOTION, "on")
-    )
+    report = _run(sim, (10, MOTION, "on"), (20, MOTION, "off"), (9 * 60, MOTION, "on"))
     assert report["triggers_fired"] == {"night": 2}
     assert [step.when.hour for step in sim.steps] == [1, 22]
     # Still on at 22:00: the clock alone makes it true again (minute ticks).
@@ -212,8 +216,17 @@ def test_what_cannot_be_simulated_is_reported_with_the_reason() -> None:
     sim = _simulation(
         {"trigger": "sun", "event": "sunset", "id": "dusk"},
         {"trigger": "event", "event_type": "folder_watcher", "id": "files"},
-        {"trigger": "template", "value_template": "{{ area_name('light.x') == 'Hall' }}", "id": "odd"},
-        {"trigger": "numeric_state", "entity_id": TEMP, "above": "sensor.x", "id": "rel"},
+        {
+            "trigger": "template",
+            "value_template": "{{ area_name('light.x') == 'Hall' }}",
+            "id": "odd",
+        },
+        {
+            "trigger": "numeric_state",
+            "entity_id": TEMP,
+            "above": "sensor.x",
+            "id": "rel",
+        },
         {"trigger": "time", "at": "input_datetime.wake", "id": "wake"},
         {"trigger": "state", "entity_id": MOTION, "for": "{{ 5 }}", "id": "tpl_for"},
     )
@@ -258,7 +271,10 @@ def test_the_gate_and_survival_layer_decide_with_the_simulated_clock() -> None:
     changes = []
     for hour in (2, 9):  # 03:00 local (quiet) and 10:00 local
         for minute in range(0, 30, 10):
-            changes += [(hour * 60 + minute, MOTION, "on"), (hour * 60 + minute + 1, MOTION, "off")]
+            changes += [
+                (hour * 60 + minute, MOTION, "on"),
+                (hour * 60 + minute + 1, MOTION, "off"),
+            ]
     report = _run(sim, *changes)
     [day] = report["per_day"]
     assert day["in_quiet_hours"] == 0  # quiet hours lowered them all to OBSERVE
@@ -280,8 +296,8 @@ def test_the_gate_and_survival_layer_decide_with_the_simulated_clock() -> None:
 
 
 def test_as_boolean_reads_results_as_home_assistant_does() -> None:
-    assert as_boolean("True") and as_boolean("on") and as_boolean(2)
-    assert not as_boolean("off") and not as_boolean("banana") and not as_boolean(None)
+    assert all(as_boolean(value) for value in ("True", "on", 2))
+    assert not any(as_boolean(value) for value in ("off", "banana", None))
 
 
 def test_a_naive_window_is_refused() -> None:
@@ -292,8 +308,8 @@ def test_a_naive_window_is_refused() -> None:
             Policy(),
             SurvivalPolicy(),
             set(),
-            _event,
-            start=datetime(2026, 1, 1),  # noqa: DTZ001
-            end=datetime(2026, 1, 2),  # noqa: DTZ001
+            make_event=_event,
+            start=datetime(2026, 1, 1),
+            end=datetime(2026, 1, 2),
             zone=UTC,
         )

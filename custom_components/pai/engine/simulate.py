@@ -24,15 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 import heapq
 import itertools
-import math
 import re
 from typing import Any
 
+from .event_queue import CollapsingQueue
 from .gate import INTERRUPTION_WINDOW
 from .ledger import GovernanceLedger
-from .event_queue import CollapsingQueue
 from .loop import Delivery, steps
-from .models import AutonomyLevel, Decision, Event, Intent, Policy, SurvivalPolicy
+from .models import Decision, Event, Intent, Policy, SurvivalPolicy
 from .rate import RecordRate
 from .rules import RuleBrain
 
@@ -92,7 +91,7 @@ class Firing:
     to_state: Any = None
 
     def variables(self) -> dict[str, Any]:
-        """The trigger variables as Home Assistant's trigger platforms pass them."""
+        """Return the trigger variables as Home Assistant's trigger platforms pass them."""
         out: dict[str, Any] = {"platform": self.platform, "idx": str(self.index)}
         if self.entity_id is not None or self.platform in ("state", "numeric_state"):
             out.update(
@@ -122,7 +121,7 @@ class Skipped:
     reason: str
 
     def to_dict(self) -> dict[str, str]:
-        """The report's form."""
+        """Return the report's form."""
         return {"trigger": self.name, "reason": self.reason}
 
 
@@ -130,7 +129,7 @@ class Skipped:
 
 
 def parse_duration(raw: Any) -> timedelta:
-    """A trigger's `for`: seconds, "HH:MM[:SS]" or {hours: .., minutes: ..}."""
+    """Read a trigger's `for`: seconds, "HH:MM[:SS]" or {hours: .., minutes: ..}."""
     if isinstance(raw, timedelta):
         return raw
     if isinstance(raw, bool):
@@ -163,7 +162,7 @@ def parse_duration(raw: Any) -> timedelta:
 
 
 def _time_field(raw: Any, limit: int, what: str) -> Callable[[int], bool] | None:
-    """A time_pattern field: None (any), a number, "*" or "/n"."""
+    """Read a time_pattern field: None (any), a number, "*" or "/n"."""
     if raw is None or raw == "*":
         return None
     text = str(raw).strip()
@@ -302,7 +301,7 @@ class _States:
 def _number(value: Any, default: Any = None) -> Any:
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         if default is not None:
             return default
         raise
@@ -311,7 +310,7 @@ def _number(value: Any, default: Any = None) -> Any:
 def _integer(value: Any, default: Any = None) -> Any:
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except TypeError, ValueError:
         if default is not None:
             return default
         raise
@@ -382,7 +381,7 @@ class HistoryTemplate:
             state = world.state(entity_id)
             if isinstance(value, list | tuple):
                 return state in value
-            return state == value
+            return bool(state == value)
 
         def is_state_attr(entity_id: str, name: str, value: Any) -> bool:
             return bool(world.attr(entity_id, name) == value)
@@ -462,7 +461,7 @@ class _Matcher:
         return False, True
 
     def on_tick(self, world: _World) -> tuple[bool, bool]:
-        """A clock-driven re-evaluation (templates that read the clock)."""
+        """Re-evaluate on the clock (templates that read it)."""
         return False, True
 
 
@@ -475,7 +474,9 @@ class _StateMatcher(_Matcher):
         if "to" in config:
             self.match_to = _state_matcher(config["to"])
         else:
-            self.match_to = _state_matcher(config.get("not_to"), invert="not_to" in config)
+            self.match_to = _state_matcher(
+                config.get("not_to"), invert="not_to" in config
+            )
         if "from" in config:
             self.match_from = _state_matcher(config["from"])
         else:
@@ -550,7 +551,7 @@ class _NumericMatcher(_Matcher):
             return False
         try:
             value = float(raw)
-        except (TypeError, ValueError):
+        except TypeError, ValueError:
             return None
         if self.below is not None and value >= self.below:
             return False
@@ -701,8 +702,8 @@ class Simulation:
         policy: Policy,
         survival: SurvivalPolicy,
         runnable: Collection[str],
-        make_event: MakeEvent,
         *,
+        make_event: MakeEvent,
         start: datetime,
         end: datetime,
         zone: tzinfo,
@@ -760,7 +761,7 @@ class Simulation:
     # Feeding
 
     def set_initial(self, changes: Iterable[Change]) -> None:
-        """The states at the start of the window (not changes: nothing fires for them)."""
+        """Set the states at the window's start (not changes: nothing fires for them)."""
         for change in changes:
             self.states[change.entity_id] = change
 
@@ -933,11 +934,15 @@ class Simulation:
             if decision.interrupts:
                 day.interruptions += 1
                 day.hourly[now.hour] += 1
-                if quiet is not None and quiet.contains(now.time().replace(tzinfo=None)):
+                if quiet is not None and quiet.contains(
+                    now.time().replace(tzinfo=None)
+                ):
                     day.in_quiet_hours += 1
             if step.delivery is Delivery.ACT:
                 self.executed[decision.intent.action].append(now)
-            simulated = SimulatedStep(now, event.source, event.kind, decision, step.delivery)
+            simulated = SimulatedStep(
+                now, event.source, event.kind, decision, step.delivery
+            )
             if self._keep_steps:
                 self.steps.append(simulated)
             key = (
@@ -952,7 +957,7 @@ class Simulation:
     # The report
 
     def report(self) -> dict[str, Any]:
-        """The dry run's findings, as plain JSON-able data."""
+        """Return the dry run's findings, as plain JSON-able data."""
         cap = self.policy.max_interruptions_per_hour
         quiet = self.policy.quiet_hours
         days = []
@@ -1028,7 +1033,7 @@ def summary(report: Mapping[str, Any]) -> str:
     days = report.get("per_day", [])
     busiest = max((day.get("interruptions", 0) for day in days), default=0)
     executed = ", ".join(
-        f"{item['action']} ×{item['times']}" for item in report.get("would_execute", [])
+        f"{item['action']} x{item['times']}" for item in report.get("would_execute", [])
     )
     skipped = ", ".join(item["trigger"] for item in report.get("not_simulated", []))
     return "\n".join(
