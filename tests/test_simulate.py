@@ -10,7 +10,9 @@ gives a clear translated error and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import json
 import itertools
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -30,8 +32,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
+from custom_components.pai.agent_files import read_agent_file
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai.dry_run import async_run, dry_run_agent
+from custom_components.pai.dry_run import async_run, async_simulate, dry_run_agent
+from custom_components.pai.engine.simulate import summary
 from custom_components.pai.engine.records import RecordView
 from tests.helpers import (
     LIGHT_ON,
@@ -305,6 +309,87 @@ async def test_the_add_flow_previews_the_last_week_before_saving(
     result = await configure(hass, result, {})
     assert result["type"] == "create_entry"
     assert result["options"]["notify_targets"] == ["persistent_notification"]
+
+
+NIGHT_WATCH = Path(__file__).parents[1] / "examples" / "night_watch.pai"
+
+
+async def test_night_watch_on_a_week_of_history(
+    recorder_mock: Recorder, hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The README's worked example: what the night watch would have done last week."""
+    agent = read_agent_file(NIGHT_WATCH)
+    assert agent.ha_bindings is not None
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=8)
+    states = {
+        "sun.sun": "above_horizon",
+        "binary_sensor.movement_backyard": "off",
+        "binary_sensor.basement_floor_wet": "off",
+        "lock.kitchen_door": "locked",
+    }
+    for entity, state in states.items():
+        await _set(hass, freezer, begin - timedelta(hours=1), entity, state)
+    script: list[tuple[float, str, str]] = []
+    for day in range(7):
+        script += [
+            (day * 24 + 7, "sun.sun", "above_horizon"),
+            (day * 24 + 13, "binary_sensor.movement_backyard", "on"),  # daytime
+            (day * 24 + 13.1, "binary_sensor.movement_backyard", "off"),
+            (day * 24 + 17, "sun.sun", "below_horizon"),
+        ]
+        if day < 5:  # five nights with movement in the backyard
+            script += [
+                (day * 24 + 22.5, "binary_sensor.movement_backyard", "on"),
+                (day * 24 + 22.6, "binary_sensor.movement_backyard", "off"),
+            ]
+        if day in (1, 4):  # the kitchen door left unlocked from 18:00 past 23:00
+            script += [
+                (day * 24 + 18, "lock.kitchen_door", "unlocked"),
+                (day * 24 + 23.5, "lock.kitchen_door", "locked"),
+            ]
+    script += [
+        (3 * 24 + 3, "binary_sensor.basement_floor_wet", "on"),
+        (3 * 24 + 3.5, "binary_sensor.basement_floor_wet", "off"),
+    ]
+    for hours, entity, state in sorted(script):
+        await _set(hass, freezer, begin + timedelta(hours=hours), entity, state)
+    await async_wait_recording_done(hass)
+    freezer.move_to(begin + timedelta(days=7, hours=12))
+    entry = await start(
+        hass,
+        agent_entry([]),  # only to have PAI loaded; the night watch is not started
+    )
+    bindings = agent.ha_bindings
+
+    report = await async_simulate(
+        hass,
+        "Night watch",
+        {
+            "agent": agent.sections,
+            "bindings": {"metrics": bindings["metrics"], "actions": bindings["actions"]},
+            "ha_triggers": bindings["ha_triggers"],
+        },
+        {"notify_targets": bindings["notify_targets"]},
+        7,
+    )
+
+    assert entry.state.value == "loaded"
+    assert report["triggers_fired"] == {
+        "backyard_motion_at_night": 5,
+        "basement_leak": 1,
+        # At 23:00 the clock alone makes the template true: the door was unlocked at 18:00.
+        "kitchen_door_unlocked_at_night": 2,
+    }
+    assert report["decisions"] == {"observe": 0, "suggest": 1, "ask": 7, "act": 0}
+    assert report["would_execute"] == []  # it asks first: nothing runs on its own
+    actions = {(ex["action"], ex["granted"]) for ex in report["examples"]}
+    assert actions == {
+        ("entrance_light_on", "ask"),
+        ("lock_kitchen_door", "ask"),
+        ("leak_alert", "suggest"),
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "per_day"}, indent=1))
+    print(summary(report))
 
 
 # --- live and dry run agree ------------------------------------------------------------------
