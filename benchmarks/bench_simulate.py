@@ -223,13 +223,18 @@ def _row(
     }
 
 
+CPU: list[float] = []
+"""The process's CPU time (all threads) of each probed run, in order."""
+
+
 async def _probed(work: Any) -> tuple[float, list[float], Any]:
     probe = LagProbe()
     task = asyncio.create_task(probe.run())
     await asyncio.sleep(0.05)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     result = await work
     elapsed = time.perf_counter() - began
+    CPU.append(time.process_time() - cpu)
     probe.stop()
     await task
     return elapsed, probe.lateness_ms, result
@@ -272,6 +277,8 @@ async def run_all() -> list[dict[str, Any]]:
         assert len(entity_ids) == ENTITIES, len(entity_ids)
 
         idle: list[float] = []
+        read_cpu: list[float] = []
+        sim_cpu: list[float] = []
         reads: list[float] = []
         read_lag: list[float] = []
         sims: list[float] = []
@@ -284,11 +291,13 @@ async def run_all() -> list[dict[str, Any]]:
             )
             read = len(initial) + sum(len(chunk) for chunk in chunks)
             reads.append(elapsed)
+            read_cpu.append(CPU[-1])
             read_lag += lag
             elapsed, lag, report = await _probed(
                 async_simulate(hass, "Bench home", data, {}, DAYS, end=end)
             )
             sims.append(elapsed)
+            sim_cpu.append(CPU[-1])
             sim_lag += lag
     read_s, sim_s = statistics.median(reads), statistics.median(sims)
     read_p99, sim_p99 = percentile(read_lag, 0.99), percentile(sim_lag, 0.99)
@@ -301,6 +310,10 @@ async def run_all() -> list[dict[str, Any]]:
         f"dry run {report['changes']:,} changes -> {report['events']:,} events, "
         f"{sum(report['decisions'].values()):,} decisions in {sim_s:.2f} s "
         f"(loop lag p99 {sim_p99:.2f} ms)"
+    )
+    print(
+        f"  CPU (all threads): reading {statistics.median(read_cpu):.2f} s, "
+        f"dry run {statistics.median(sim_cpu):.2f} s"
     )
     print(f"  decisions {report['decisions']}, not simulated {report['not_simulated']}")
     return [

@@ -10,7 +10,6 @@ gives a clear translated error and changes nothing.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-import json
 import itertools
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,8 @@ from pytest_homeassistant_custom_component.typing import RecorderInstanceContext
 from custom_components.pai.agent_files import read_agent_file
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.dry_run import async_run, async_simulate, dry_run_agent
-from custom_components.pai.engine.simulate import summary
 from custom_components.pai.engine.records import RecordView
+from custom_components.pai.engine.simulate import summary
 from tests.helpers import (
     LIGHT_ON,
     agent_entry,
@@ -366,7 +365,10 @@ async def test_night_watch_on_a_week_of_history(
         "Night watch",
         {
             "agent": agent.sections,
-            "bindings": {"metrics": bindings["metrics"], "actions": bindings["actions"]},
+            "bindings": {
+                "metrics": bindings["metrics"],
+                "actions": bindings["actions"],
+            },
             "ha_triggers": bindings["ha_triggers"],
         },
         {"notify_targets": bindings["notify_targets"]},
@@ -388,8 +390,11 @@ async def test_night_watch_on_a_week_of_history(
         ("lock_kitchen_door", "ask"),
         ("leak_alert", "suggest"),
     }
-    print(json.dumps({k: v for k, v in report.items() if k != "per_day"}, indent=1))
-    print(summary(report))
+    assert summary(report).splitlines() == [
+        "8 events from 43 recorded changes",
+        "decisions: observe 0, suggest 1, ask 7, act 0; at most 2 interruptions a day",
+        "would run: nothing",
+    ]
 
 
 # --- live and dry run agree ------------------------------------------------------------------

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+import itertools
 import time
 from typing import Any
 
@@ -34,6 +35,8 @@ from .review import cap_webhooks, consented_webhooks
 from .sensitivity import BindingSensitivity
 from .settings import AgentSettings
 from .triggers import TriggerSpec, perceive, trigger_specs
+
+_EVENT_IDS = itertools.count()
 
 BRAIN_RULES = "rules"
 BRAIN_LLM = "llm"
@@ -78,11 +81,15 @@ class DryRunAgent:
         self, plan: TriggerPlan, firing: Firing
     ) -> tuple[Event, str | None] | None:
         """Return the event the live trigger would have made, and its collapse key."""
-        perceived = perceive(self.specs[firing.index], firing.variables())
+        perceived = perceive(
+            self.specs[firing.index],
+            firing.variables(),
+            at=firing.when.astimezone(UTC),
+            event_id=f"dry{next(_EVENT_IDS):09d}",  # no random id per simulated event
+        )
         if perceived is None:
             return None
-        event = replace(perceived.event, time=firing.when.astimezone(UTC))
-        return event, perceived.collapse_key
+        return perceived.event, perceived.collapse_key
 
 
 def dry_run_agent(
