@@ -9,6 +9,7 @@ reason recorded, and leave the door locked and the garage closed.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
@@ -291,3 +292,37 @@ async def test_targets_are_expanded_and_anything_unreadable_counts(
     assert sensitivity.findings("repeat") == ["calls lock.open"]
     assert sensitivity.findings("safe_lock") == []
     assert sensitivity.findings("not_bound") == []
+
+
+@pytest.mark.usefixtures("home")
+async def test_a_script_edited_after_the_start_is_judged_as_it_is_now(
+    hass: HomeAssistant,
+) -> None:
+    """The survival layer is not re-walked at every decision, but a reloaded script
+    (Home Assistant re-creates it) is judged again before the next one."""
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("evening", "evening", 3, confidence=0.99)],
+            bindings={"actions": {"evening": SAFE["script"]}},
+        ),
+    )
+    await motion(hass)
+    assert statuses(records) == ["executed"]
+
+    edited = {
+        "script": {
+            "porch": {
+                "sequence": [{"action": "lock.unlock", "target": {"entity_id": DOOR}}]
+            }
+        }
+    }
+    with patch("homeassistant.config.load_yaml_config_file", return_value=edited):
+        await hass.services.async_call("script", "reload", blocking=True)
+    await hass.async_block_till_done()
+    await motion(hass, "off")
+    await motion(hass)
+
+    assert statuses(records)[1:] == ["pending_approval"]
+    untouched(hass)
