@@ -28,12 +28,12 @@ from homeassistant.util import dt as dt_util
 
 from .const import CONF_AGENT, DEFAULT_INTERRUPTION_COST, DOMAIN
 from .engine.agent import AgentDefinition, AgentDefinitionError
-from .engine.models import SECURITY_SENSITIVE_ACTIONS, Event, SurvivalPolicy
+from .engine.models import Event, SurvivalPolicy
 from .engine.rules import RuleBrain
 from .engine.simulate import Change, Firing, Simulation, Skipped, TriggerPlan, summary
 from .review import cap_webhooks, consented_webhooks
-from .sensitivity import BindingSensitivity
 from .settings import AgentSettings
+from .survival import SurvivalLayer
 from .triggers import TriggerSpec, perceive, trigger_specs
 
 _EVENT_IDS = itertools.count()
@@ -104,14 +104,9 @@ def dry_run_agent(
     bindings = data.get("bindings", {})
     actions: Mapping[str, Any] = bindings.get("actions", {})
     webhooks = consented_webhooks(definition, data)
-    why = BindingSensitivity(hass, actions).sensitive()
-    survival = SurvivalPolicy(
-        ceiling=settings.ceiling,
-        allowed_actions=settings.allowed_actions,
-        lifted_actions=settings.lifted_actions,
-        sensitive_actions=SECURITY_SENSITIVE_ACTIONS | frozenset(why),
-        sensitive_reasons=why,
-    )
+    survival = SurvivalLayer(
+        hass, actions, settings.allowed_actions, settings.lifted_actions
+    ).policy(settings.ceiling)
     specs, problems = trigger_specs(
         definition.triggers,
         bindings.get("metrics", {}),

@@ -240,18 +240,21 @@ def test_what_cannot_be_simulated_is_reported_with_the_reason() -> None:
     assert "template" in reasons["tpl_for"]
 
 
-def test_one_change_firing_two_triggers_collapses_as_the_live_queue_does() -> None:
+def test_one_change_firing_three_triggers_collapses_as_the_live_queue_does() -> None:
     sim = _simulation(
         {"trigger": "state", "entity_id": MOTION, "id": "a"},
         {"trigger": "state", "entity_id": MOTION, "to": "on", "id": "b"},
+        {"trigger": "state", "entity_id": MOTION, "not_to": "off", "id": "c"},
         rules=[
             {"name": "a", "when": {"source": "a"}, "intent": {"action": "x"}},
             {"name": "b", "when": {"source": "b"}, "intent": {"action": "y"}},
+            {"name": "c", "when": {"source": "c"}, "intent": {"action": "z"}},
         ],
     )
     report = _run(sim, (1, MOTION, "on"))
-    assert report["triggers_fired"] == {"a": 1, "b": 1}
-    assert [step.decision.intent.action for step in sim.steps] == ["y"]
+    assert report["triggers_fired"] == {"a": 1, "b": 1, "c": 1}
+    # The first is decided at once; the next two wait in the queue and collapse.
+    assert [step.decision.intent.action for step in sim.steps] == ["x", "z"]
 
 
 def test_the_gate_and_survival_layer_decide_with_the_simulated_clock() -> None:

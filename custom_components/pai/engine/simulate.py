@@ -735,6 +735,7 @@ class Simulation:
         self._pending: dict[tuple[int, str], int] = {}
         self._started = False
         self._batch: CollapsingQueue | None = None
+        self._batch_first = False
         self.changes = 0
         self.events = 0
         self.firings: Counter[str] = Counter()
@@ -837,9 +838,11 @@ class Simulation:
         old = self.states.get(change.entity_id)
         self.states[change.entity_id] = change
         self.world.now = change.when
-        # The triggers one change fires reach the live agent's queue together, where
-        # events with the same collapse key (the entity) collapse into the last one.
+        # As in the live agent: the first event a change fires is taken at once (its
+        # worker starts eagerly); the others reach its queue while it is being decided,
+        # and those with the same collapse key (the entity) collapse into the last one.
         self._batch = CollapsingQueue()
+        self._batch_first = True
         try:
             for index in tuple(self.watchers.get(change.entity_id, ())):
                 if (matcher := self.matchers.get(index)) is not None:
@@ -897,9 +900,10 @@ class Simulation:
         if made is None:
             return
         event, collapse_key = made
-        if self._batch is not None:
+        if self._batch is not None and not self._batch_first:
             self._batch.put(event, collapse_key)
             return
+        self._batch_first = False
         self._decide_event(event, when)
 
     def _decide_event(self, event: Event, when: datetime) -> None:
