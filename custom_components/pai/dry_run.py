@@ -44,7 +44,7 @@ PREVIEW_DAYS = 7
 """The config flow's preview: the last week (or the recorder's retention, if shorter)."""
 CHUNK = timedelta(hours=1)
 """How much history one read in the recorder's executor covers."""
-SLICE_S = 0.002
+SLICE_S = 0.001
 """The replay gives the event loop back after this long."""
 SLICE_CHANGES = 16
 
