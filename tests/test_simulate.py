@@ -182,8 +182,9 @@ async def test_quiet_hours_and_the_hourly_cap_show_in_the_report(
     entry.data["agent"]["rules.json"] = [rule("motion", "light_on", 1, urgency=0.95)]
     entry = await start(hass, entry)
 
-    report = await _simulate(hass, agent=entry.entry_id, days=2)
+    report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
 
+    assert report["llm"]["asked"] is False  # escalations decided by the rules, said so
     [day] = [day for day in report["per_day"] if day["interruptions"]]
     assert day["interruptions"] == 3
     assert day["in_quiet_hours"] == 3  # urgent enough to break through

@@ -28,7 +28,6 @@ import re
 from typing import Any
 
 from .event_queue import CollapsingQueue
-from .gate import INTERRUPTION_WINDOW
 from .ledger import GovernanceLedger
 from .loop import Delivery, steps
 from .models import Decision, Event, Intent, Policy, SurvivalPolicy
@@ -1054,7 +1053,6 @@ def summary(report: Mapping[str, Any]) -> str:
 
 
 __all__ = [
-    "INTERRUPTION_WINDOW",
     "Change",
     "Firing",
     "HistoryTemplate",
