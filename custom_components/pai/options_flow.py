@@ -29,6 +29,9 @@ import probatio as vol
 
 from . import selectors
 from .const import (
+    BRAIN_ANTHROPIC,
+    BRAIN_LOCAL,
+    BRAIN_OPENAI,
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
     CONF_AGENT_NAME,
@@ -55,12 +58,11 @@ from .const import (
     CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
+    CONF_ROLLBACK_MARGIN,
+    CONF_ROLLBACK_WINDOW,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
-    ENGINE_ANTHROPIC,
-    ENGINE_LOCAL,
-    ENGINE_OPENAI,
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION
@@ -93,6 +95,8 @@ MANAGED_OPTIONS = frozenset(
         CONF_APPROVERS,
         CONF_APPROVAL_EXPIRY,
         CONF_UNDO_WINDOW,
+        CONF_ROLLBACK_WINDOW,
+        CONF_ROLLBACK_MARGIN,
     }
 )
 """Every option this form edits; any other key in the options is kept as it is."""
@@ -112,10 +116,11 @@ LLM_OPTIONS = frozenset(
 )
 """The LLM brain's options: edited (and cleared) only when the agent has an LLM brain."""
 
-MODEL_ENGINES = (ENGINE_ANTHROPIC, ENGINE_OPENAI)
+MODEL_BRAINS = (BRAIN_ANTHROPIC, BRAIN_OPENAI)
 """Brains whose model is chosen by name (the local one runs the file's weights)."""
 
 _INT_OPTIONS = (
+    CONF_ROLLBACK_WINDOW,
     CONF_MAX_INTERRUPTIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
@@ -204,13 +209,13 @@ def managed_options(data: Mapping[str, Any]) -> frozenset[str]:
     The LLM fields another brain would use are kept as they are, so switching back to it
     finds them again.
     """
-    engine = brain_kind(data)
-    if engine is None:
+    kind = brain_kind(data)
+    if kind is None:
         return MANAGED_OPTIONS
     shown = LLM_OPTIONS
-    if engine not in MODEL_ENGINES:
+    if kind not in MODEL_BRAINS:
         shown -= {CONF_BRAIN_MODEL}
-    if engine != ENGINE_LOCAL:
+    if kind != BRAIN_LOCAL:
         shown -= {CONF_LOCAL_N_CTX, CONF_LOCAL_THREADS}
     return MANAGED_OPTIONS | shown
 
@@ -350,6 +355,10 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                             action_choices
                         ),
                         vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
+                        vol.Optional(CONF_ROLLBACK_WINDOW): selectors.count(
+                            720, "h", 1
+                        ),
+                        vol.Optional(CONF_ROLLBACK_MARGIN): selectors.unit(),
                     }
                 )
             ),
@@ -379,18 +388,18 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                 )
             ),
         }
-        if (engine := brain_kind(self.config_entry.data)) is not None:
-            fields[vol.Required(SECTION_LLM)] = section(_llm_schema(engine))
+        if (kind := brain_kind(self.config_entry.data)) is not None:
+            fields[vol.Required(SECTION_LLM)] = section(_llm_schema(kind))
         return vol.Schema(fields)
 
 
-def _llm_schema(engine: str) -> vol.Schema:
+def _llm_schema(kind: str) -> vol.Schema:
     """Return the LLM brain's section: model (by name), limits and the privacy label.
 
     The fields are those `managed_options` lists for the brain.
     """
     fields: dict[vol.Marker, Any] = {}
-    if engine in MODEL_ENGINES:
+    if kind in MODEL_BRAINS:
         fields[vol.Optional(CONF_BRAIN_MODEL)] = TextSelector()
     fields.update(
         {
@@ -402,7 +411,7 @@ def _llm_schema(engine: str) -> vol.Schema:
             vol.Optional(CONF_PRIVACY_LABEL): LabelSelector(),
         }
     )
-    if engine == ENGINE_LOCAL:
+    if kind == BRAIN_LOCAL:
         fields[vol.Optional(CONF_LOCAL_N_CTX)] = selectors.count(131072, minimum=256)
         fields[vol.Optional(CONF_LOCAL_THREADS)] = selectors.count(64, minimum=1)
     return vol.Schema(fields)
@@ -413,6 +422,8 @@ _SECTION_OF = {
     CONF_ALLOWED_ACTIONS: SECTION_GOVERNANCE,
     CONF_LIFTED_ACTIONS: SECTION_GOVERNANCE,
     CONF_ACTION_MAX_LEVELS: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_WINDOW: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_MARGIN: SECTION_GOVERNANCE,
     CONF_QUIET_START: SECTION_QUIET_HOURS,
     CONF_QUIET_END: SECTION_QUIET_HOURS,
     CONF_MAX_INTERRUPTIONS: SECTION_QUIET_HOURS,
