@@ -379,6 +379,16 @@ async def configure(
     return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
 
 
+async def start_create_flow(hass: HomeAssistant) -> FlowResult:
+    """Open the add flow at the form that makes an agent in Home Assistant."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await configure(hass, result, {"next_step_id": "create"})
+    assert result["step_id"] == "create"
+    return result
+
+
 async def upload(
     hass: HomeAssistant, uploads: Uploads, path: Path, **review: Any
 ) -> FlowResult:

@@ -85,9 +85,11 @@ from .const import (
     CONF_BRAIN_MODEL,
     CONF_HA_TRIGGERS,
     CONF_NOTIFY_TARGETS,
+    CONF_PREVIEW,
     DOMAIN,
 )
 from .describe_flow import DescribeFlow
+from .dry_run import async_preview, can_preview
 from .engine.agent import AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
@@ -128,6 +130,8 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing chosen."""
         self.draft = AgentDraft()
+        self._preview: list[str] | None = None  # the targets, while the preview shows
+        self._preview_wanted = False
 
     @staticmethod
     @callback
@@ -496,6 +500,7 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
         """Choose where notifications go; show what of the file cannot run here."""
         if user_input is not None:
             self.draft.targets = list(user_input[CONF_NOTIFY_TARGETS])
+            self._preview_wanted = bool(user_input.get(CONF_PREVIEW))
             if self.source == SOURCE_RECONFIGURE:
                 return await self._async_finish(self.draft.targets)  # the brain stays
             if self.draft.brain_kind is not None:  # chosen on the create form
@@ -512,13 +517,14 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
             default = [
                 target for target in self.draft.suggested_targets if target in available
             ] or [PERSISTENT_NOTIFICATION]
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_NOTIFY_TARGETS, default=default): selectors.multi(
-                    available, custom=True, mode=None
-                )
-            }
-        )
+        fields: dict[Any, Any] = {
+            vol.Required(CONF_NOTIFY_TARGETS, default=default): selectors.multi(
+                available, custom=True, mode=None
+            )
+        }
+        if can_preview(self.hass):  # the dry run on history (dry_run.py)
+            fields[vol.Optional(CONF_PREVIEW, default=False)] = bool
+        schema = vol.Schema(fields)
         return self.async_show_form(
             step_id="targets",
             data_schema=schema,
@@ -541,8 +547,32 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
         ]
         return problems
 
-    async def _async_finish(self, targets: list[str]) -> ConfigFlowResult:
-        """Install embedded weights and create (or update) the entry."""
+    async def async_step_preview(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show what the agent would have done on the recorder's last week; then save."""
+        targets = self._preview or []
+        if user_input is not None:
+            self._preview_wanted = False
+            return await self._async_finish(targets)
+        options: dict[str, Any] = {CONF_NOTIFY_TARGETS: targets}
+        if self.source == SOURCE_RECONFIGURE:
+            options = {**self._get_reconfigure_entry().options, **options}
+        placeholders = await async_preview(
+            self.hass, self.draft.name, self._entry_data(), options
+        )
+        return self.async_show_form(
+            step_id="preview",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "name": self.draft.name,
+                "days": placeholders["days"],
+                "summary": markdown_safe(placeholders["summary"]),
+            },
+        )
+
+    def _entry_data(self) -> dict[str, Any]:
+        """Return the entry's data as the draft has it (no weights, no brain)."""
         data: dict[str, Any] = {
             CONF_AGENT_NAME: self.draft.name,
             CONF_AGENT: self.draft.sections,
@@ -554,6 +584,14 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
         }
         if self.draft.consent is not None:
             data[CONF_CONSENT] = self.draft.consent
+        return data
+
+    async def _async_finish(self, targets: list[str]) -> ConfigFlowResult:
+        """Install embedded weights and create (or update) the entry."""
+        if self._preview_wanted:  # the user asked for the dry run first
+            self._preview = targets
+            return await self.async_step_preview()
+        data = self._entry_data()
         if (problem := storable_problem(data)) is not None:
             return self.async_abort(
                 reason="not_storable", description_placeholders={"detail": problem}

@@ -90,6 +90,9 @@ DEFAULT_LLM_MAX_COST: Final = 1.0
 DEFAULT_LLM_TIMEOUT: Final = 30
 DEFAULT_LOCAL_N_CTX: Final = 2048
 
+# The config flow's optional dry run on the recorder's last week (dry_run.py).
+CONF_PREVIEW: Final = "preview"
+
 # shadow versions, promote and rollback (options; shadow.py, versions.py)
 CONF_ROLLBACK_WINDOW: Final = "rollback_window_hours"
 CONF_ROLLBACK_MARGIN: Final = "rollback_margin"

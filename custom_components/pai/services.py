@@ -30,6 +30,7 @@ import probatio as vol
 
 from .answers import ResolveError
 from .const import DOMAIN
+from .dry_run import BRAIN_LLM, BRAIN_RULES, async_simulate, retention_days
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
@@ -50,6 +51,8 @@ ATTR_STATUS = "status"
 ATTR_PATH = "path"
 ATTR_INCLUDE_WEIGHTS = "include_weights"
 ATTR_OVERWRITE = "overwrite"
+ATTR_DAYS = "days"
+ATTR_BRAIN = "brain"
 
 SERVICE_EVALUATE = "evaluate"
 SERVICE_APPROVE = "approve"
@@ -64,6 +67,7 @@ SERVICE_EXPORT_AGENT = "export_agent"
 SERVICE_IMPORT_AGENT = "import_agent"
 SERVICE_EXPORT_PREFERENCES = "export_preferences"
 SERVICE_IMPORT_ADAPTER = "import_adapter"
+SERVICE_SIMULATE = "simulate"
 SERVICE_GET_SHADOW_REPORT = "get_shadow_report"
 SERVICE_PROMOTE = "promote"
 SERVICE_ROLLBACK = "rollback"
@@ -108,6 +112,15 @@ _EXPORT_SCHEMA = vol.Schema(
         vol.Required(ATTR_PATH): cv.string,
         vol.Optional(ATTR_INCLUDE_WEIGHTS, default=False): cv.boolean,
         vol.Optional(ATTR_OVERWRITE, default=False): cv.boolean,
+    }
+)
+_SIMULATE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_AGENT): cv.string,
+        vol.Optional(ATTR_DAYS, default=7): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=366)
+        ),
+        vol.Optional(ATTR_BRAIN, default=BRAIN_RULES): vol.In([BRAIN_RULES, BRAIN_LLM]),
     }
 )
 _IMPORT_SCHEMA = vol.Schema({vol.Required(ATTR_PATH): cv.string})
@@ -274,6 +287,23 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
         return await async_import_adapter(hass, entry, call.data[ATTR_PATH])
 
+    async def simulate(call: ServiceCall) -> ServiceResponse:
+        entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(
+            call.data[ATTR_AGENT]
+        )
+        if entry is None or entry.domain != DOMAIN:
+            raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
+        retention_days(hass)  # the recorder must be on (a clear error if not)
+        report = await async_simulate(
+            hass,
+            entry.title,
+            entry.data,
+            entry.options,
+            call.data[ATTR_DAYS],
+            brain=call.data[ATTR_BRAIN],
+        )
+        return cast(ServiceResponse, report)
+
     async def get_shadow_report(call: ServiceCall) -> ServiceResponse:
         return shadow_report(hass, call.data[ATTR_AGENT])
 
@@ -335,6 +365,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_GET_RECORDS,
         get_records,
         schema=_GET_RECORDS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SIMULATE,
+        simulate,
+        schema=_SIMULATE_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(

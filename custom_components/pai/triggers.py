@@ -212,11 +212,18 @@ def _threshold_specs(trigger: ThresholdTrigger, entity_id: str) -> list[TriggerS
 
 
 def perceive(
-    spec: TriggerSpec, trigger: Mapping[str, Any], cause: Context | None = None
+    spec: TriggerSpec,
+    trigger: Mapping[str, Any],
+    cause: Context | None = None,
+    *,
+    at: datetime | None = None,
+    event_id: str | None = None,
 ) -> PerceivedEvent | None:
     """Turn the variables of a fired trigger into a compact PAI event (None: not ours).
 
     `cause`: the context the trigger fired in; the event keeps its id (`Event.cause`).
+    `at` and `event_id`: the event's time and id when not now and new (the dry run's
+    simulated clock, dry_run.py).
     """
     platform = str(trigger.get("platform") or spec.config.get("trigger") or "unknown")
     payload: dict[str, Any] = {}
@@ -253,8 +260,9 @@ def perceive(
         source=spec.source,
         kind=kind,
         payload=payload,
-        time=datetime.now(UTC),
+        time=at or datetime.now(UTC),
         cause=cause.id if cause is not None else None,
+        **({"id": event_id} if event_id is not None else {}),
     )
     return PerceivedEvent(event, collapse_key)
 
