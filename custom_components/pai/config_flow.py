@@ -32,9 +32,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.script import async_validate_actions_config
 from homeassistant.helpers.selector import (
     ActionSelector,
     EntitySelector,
@@ -72,6 +70,7 @@ from .agent_files import (
     staging_dir,
     weights_dir,
 )
+from .binding_checks import async_chosen_bindings, async_sequence_problem
 from .brain_steps import BrainSteps
 from .conditions import async_condition_problems
 from .const import (
@@ -375,15 +374,9 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"actions": _bullets(f"{n}: {w}" for n, w in wanted.items())}
         if user_input is not None:
-            chosen = {
-                name: cv.ensure_list(user_input[name])
-                for name in wanted
-                if user_input.get(name)
-            }
-            for name, sequence in chosen.items():
-                if (problem := await self._async_invalid(sequence)) is not None:
-                    errors[name] = "invalid_action"
-                    placeholders["detail"] = problem
+            chosen = await async_chosen_bindings(
+                self.hass, user_input, wanted, errors, placeholders
+            )
             if not errors:
                 self.draft.actions.update(chosen)
                 return await self.async_step_targets()
@@ -396,14 +389,6 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
             errors=errors,
             description_placeholders=placeholders,
         )
-
-    async def _async_invalid(self, sequence: list[Any]) -> str | None:
-        """Return why Home Assistant refuses an action sequence, or None."""
-        try:
-            await async_validate_actions_config(self.hass, cv.SCRIPT_SCHEMA(sequence))
-        except (vol.Invalid, HomeAssistantError) as err:
-            return str(err)
-        return None
 
     # --- an agent made here ---------------------------------------------------------------
 
@@ -475,7 +460,7 @@ class PaiConfigFlow(DescribeFlow, BrainSteps, domain=DOMAIN):
     ) -> bool:
         """Whether the form's action (if any) is one Home Assistant accepts; else say why."""
         sequence = cv.ensure_list(user_input.get(CONF_ACTION) or [])
-        if sequence and (problem := await self._async_invalid(sequence)):
+        if sequence and (problem := await async_sequence_problem(self.hass, sequence)):
             errors[CONF_ACTION] = "invalid_action"
             placeholders["detail"] = problem
             return False

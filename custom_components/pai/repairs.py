@@ -37,17 +37,17 @@ from homeassistant.components.repairs.models import RepairsFlowResult
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import EVENT_SERVICE_REGISTERED, EVENT_SERVICE_REMOVED
 from homeassistant.core import CALLBACK_TYPE, CoreState, Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.script import async_validate_actions_config
 from homeassistant.helpers.selector import ActionSelector, SelectSelectorMode
 from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from . import selectors
+from .binding_checks import async_chosen_bindings
 from .brains.checks import KEYED_BRAINS, async_brain_problem, async_validate
 from .const import (
     BRAIN_OPENAI,
@@ -636,19 +636,9 @@ class UnboundActionFlow(PaiRepairFlow):
         errors: dict[str, str] = {}
         placeholders = {**self._placeholders(entry), "detail": ""}
         if user_input is not None:
-            chosen = {
-                name: cv.ensure_list(user_input[name])
-                for name in actions
-                if user_input.get(name)
-            }
-            for name, sequence in chosen.items():
-                try:
-                    await async_validate_actions_config(
-                        self.hass, cv.SCRIPT_SCHEMA(sequence)
-                    )
-                except (vol.Invalid, HomeAssistantError) as err:
-                    errors[name] = "invalid_action"
-                    placeholders["detail"] = str(err)
+            chosen = await async_chosen_bindings(
+                self.hass, user_input, actions, errors, placeholders
+            )
             if not chosen:
                 errors["base"] = "nothing_bound"
             if not errors:

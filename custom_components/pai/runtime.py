@@ -26,11 +26,9 @@ from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from .agent_lock import AgentLock
-from .answers import Answers
 from .autonomy import EarnedAutonomy
 from .conditions import RuleConditions
 from .const import DOMAIN
-from .delivery import DeliveryParts, StepDelivery
 from .engine.agent import AgentDefinition
 from .engine.approvals import ApprovalBook
 from .engine.brain import ActionChoice, Brain
@@ -40,14 +38,11 @@ from .engine.models import AutonomyLevel, Event, Intent, SurvivalPolicy
 from .engine.records import RecordView
 from .engine.router import BrainRouter, RouteOutcome
 from .engine.rules import RuleBrain
-from .escalation import Escalator
-from .executor import ActionExecutor
 from .llm_tier import Held, LlmTier, describe_binding, offered_actions
 from .loops import OwnActivity
 from .memory import MemoryKeeper
-from .notifications import Notifier, PhoneStyle
-from .pending import PendingRequests
 from .privacy import PrivacyGuard
+from .reaching_out import reaching_out
 from .record_book import FloodGuard, RecordBook
 from .repairs import (
     MEMORY_PROBLEMS,
@@ -59,7 +54,6 @@ from .repairs import (
 from .review import cap_webhooks, consented_webhooks
 from .settings import AgentSettings
 from .situation import Situation
-from .snooze import Snoozes
 from .survival import SurvivalLayer
 from .triggers import (
     PerceivedEvent,
@@ -123,52 +117,16 @@ class AgentRuntime:
         self.privacy = PrivacyGuard(hass, settings.privacy_label)
         self.keeper = MemoryKeeper(hass, entry_id, self.signal, self.router.to_dict)
         self.book = RecordBook(hass, entry_id, name, self.keeper)
-        style = PhoneStyle.of_agent(
-            entry_id,
-            urgency_override=settings.policy.urgency_override,
-            critical=settings.critical_notifications,
-        )
-        self.notifier = Notifier(hass, list(settings.notify_targets), style)
-        self.escalator = Escalator(
-            hass,
-            name,
-            settings,
-            style,
-            book=lambda: self.keeper.memory.approvals,
-            save=self.keeper.async_save,
-            sensitive=lambda action: action in self.survival.sensitive_actions,
-        )
         self.own = OwnActivity(hass, entry_id)
         self.autonomy = EarnedAutonomy(self, data)
-        self.executor = ActionExecutor(hass, DOMAIN)
-        parts = DeliveryParts(
-            book=self.book,
-            pending=PendingRequests(
-                name,
-                self.keeper,
-                self.book,
-                self.notifier,
-                self.escalator,
-                noted=self.autonomy.async_noted,
-            ),
-            notifier=self.notifier,
-            executor=self.executor,
-            own=self.own,
-            privacy=self.privacy,
-            autonomy=self.autonomy,
+        out = reaching_out(self)
+        self.notifier, self.escalator, self.executor = (
+            out.notifier,
+            out.escalator,
+            out.executor,
         )
-        self.pending = parts.pending
-        self.delivery = StepDelivery(
-            hass,
-            name,
-            entry_id,
-            settings=settings,
-            bindings=self.action_bindings,
-            webhooks=self.webhooks,
-            parts=parts,
-        )
-        self.answers = Answers(name, settings, self.keeper, self.delivery, parts)
-        self.snoozes = Snoozes(name, settings, self.keeper, self.delivery, parts)
+        self.pending, self.delivery = out.pending, out.delivery
+        self.answers, self.snoozes = out.answers, out.snoozes
         self.situation = Situation(hass, name, settings, self.policy, self.keeper)
         self._lock = AgentLock()
         self.shadow: VersionKeeper | None = None

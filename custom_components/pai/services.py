@@ -10,6 +10,7 @@ other user); the answers (approve, decline, undo, feedback) stay open to every u
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -167,6 +168,17 @@ def shadow_report(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
     return keeper.report()
 
 
+async def _answered(
+    record_id: str, answering: Awaitable[dict[str, Any]]
+) -> ServiceResponse:
+    """Return the answered record, or the translated error that says why it was not."""
+    try:
+        record = await answering
+    except ResolveError as err:
+        raise _error(f"resolve_{err.reason}", record_id=record_id) from err
+    return {"record": record}
+
+
 def _runtime_for_record(hass: HomeAssistant, record_id: str) -> AgentRuntime:
     if (runtime := owner_of_record(hass, record_id)) is None:
         raise _error("unknown_record", record_id=record_id)
@@ -191,13 +203,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         async def resolve(call: ServiceCall) -> ServiceResponse:
             record_id = call.data[ATTR_RECORD_ID]
             runtime = _runtime_for_record(hass, record_id)
-            try:
-                record = await runtime.answers.async_resolve(
+            return await _answered(
+                record_id,
+                runtime.answers.async_resolve(
                     record_id, verdict, None, call.context.user_id
-                )
-            except ResolveError as err:
-                raise _error(f"resolve_{err.reason}", record_id=record_id) from err
-            return {"record": record}
+                ),
+            )
 
         return resolve
 
@@ -205,24 +216,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
         record_id = call.data[ATTR_RECORD_ID]
         runtime = _runtime_for_record(hass, record_id)
         until = dt_util.utcnow() + timedelta(minutes=call.data[ATTR_MINUTES])
-        try:
-            record = await runtime.snoozes.async_snooze(
-                record_id, None, until, call.context.user_id
-            )
-        except ResolveError as err:
-            raise _error(f"resolve_{err.reason}", record_id=record_id) from err
-        return {"record": record}
+        return await _answered(
+            record_id,
+            runtime.snoozes.async_snooze(record_id, None, until, call.context.user_id),
+        )
 
     async def feedback(call: ServiceCall) -> ServiceResponse:
         record_id = call.data[ATTR_RECORD_ID]
         runtime = _runtime_for_record(hass, record_id)
-        try:
-            record = await runtime.answers.async_feedback(
+        return await _answered(  # pending but no longer recent: an error too
+            record_id,
+            runtime.answers.async_feedback(
                 record_id, Feedback(call.data[ATTR_FEEDBACK])
-            )
-        except ResolveError as err:  # pending, but no longer among the recent records
-            raise _error(f"resolve_{err.reason}", record_id=record_id) from err
-        return {"record": record}
+            ),
+        )
 
     async def get_records(call: ServiceCall) -> ServiceResponse:
         entry_id = call.data.get(ATTR_AGENT)
