@@ -46,7 +46,11 @@ def plan(hass: HomeAssistant, before: list[dict[str, Any]]) -> UndoPlan:
             continue
         current = hass.states.get(entity_id)
         now = current.state if current is not None else None
-        if now is not None and now != state and opens(entity_id, state) is not None:
+        if (
+            now is not None
+            and now != state
+            and opens(entity_id, state, hass) is not None
+        ):
             withheld.append(entity_id)
             continue
         restore.append(data)
