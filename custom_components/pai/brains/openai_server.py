@@ -158,6 +158,7 @@ class OpenAIServerBrain:
                 cached_tokens=cached,
                 # A server in the home costs nothing; any other is priced by model
                 # (one unknown, as the dearest family: the budget errs on the safe side).
+                # A price the user set replaces this (the router's `limits.prices`).
                 cost=0.0
                 if self.is_local
                 else estimate_cost(
