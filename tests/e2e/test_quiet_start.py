@@ -1,16 +1,22 @@
 """A quiet start on a real `hass`: what is true at start-up is not an event, across restarts.
 
 A template binary sensor reads an input_boolean that Home Assistant restores "on" at every
-start, so the sensor turns on while Home Assistant starts, without anything happening. An
-agent watching it (made through the config flow, acting by itself) used to decide then and
-act. Its triggers now attach once Home Assistant runs, as automations' do: two restarts
-make no decision and leave the porch lamp off, while a change after start still does.
+start. The sensor's own last state is restored too, from `core.restore_state`, which Home
+Assistant saves every 15 minutes and at a clean stop: after a power cut it can be stale.
+Here it says "off" (written while `hass` is stopped, as a stale save would), so the sensor
+turns on when its template is first rendered, while Home Assistant starts, without
+anything having happened. An agent watching it (made through the config flow, acting by
+itself) used to decide then and act: its triggers were attached before that first render.
+They now attach once Home Assistant runs, as automations' do: two restarts make no decision
+and leave the porch lamp off, while a change after start still does.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +48,16 @@ template:
 """
 
 
+def stale(restore_state: Path, entity_id: str, value: str) -> None:
+    """Make the last state Home Assistant saved for `entity_id` say `value`."""
+    stored = json.loads(restore_state.read_text())
+    [saved] = [
+        item for item in stored["data"] if item["state"]["entity_id"] == entity_id
+    ]
+    saved["state"]["state"] = value
+    restore_state.write_text(json.dumps(stored))
+
+
 @pytest.fixture
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HassInstance]:
     allow_sockets()
@@ -69,8 +85,10 @@ async def test_a_sensor_true_at_start_up_makes_no_decision_across_restarts(
     wait_for(lambda: state(home, LAMP) == "off", "the porch lamp to turn off")
 
     for restart in range(RESTARTS):
-        await asyncio.to_thread(home.restart)
-        # Restored "on" at start-up: the sensor turns on while Home Assistant starts.
+        await asyncio.to_thread(home.stop)
+        stale(home.config_dir / ".storage" / "core.restore_state", WATCH, "off")
+        await asyncio.to_thread(home.start)
+        # Restored "off", rendered "on": the sensor turns on while Home Assistant starts.
         assert state(home, MOTION) == "on"
         assert state(home, WATCH) == "on"
         await asyncio.sleep(SETTLE_S)
