@@ -427,6 +427,23 @@ def opens(entity_id: str, state: Any, hass: HomeAssistant | None = None) -> str 
     return f"sets {entity_id} to {state}"
 
 
+def may_change_openers(entity_id: str, old: Any, new: Any) -> bool:
+    """Whether a state change can change which switches and buttons are openers.
+
+    A switch or button appearing or going, or its device class or name changing (an entity
+    with no registry entry is known only by its state). For the survival layer, which
+    judges again only when something it reads may have changed.
+    """
+    if split_entity_id(entity_id)[0] not in OPENER_DOMAINS:
+        return False
+    if old is None or new is None:
+        return True
+    return any(
+        old.attributes.get(key) != new.attributes.get(key)
+        for key in ("device_class", "friendly_name")
+    )
+
+
 def opener(hass: HomeAssistant, entity_id: str) -> str | None:
     """Why a switch or button opens a garage, gate or door, else None.
 
