@@ -34,7 +34,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry  # type
 from benchmarks.bench_runtime import percentile, row
 from benchmarks.ha_harness import LagProbe, running_hass
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai.engine.rate import DEFAULT_RECORDS_PER_MINUTE
+from custom_components.pai.engine.rate import DEFAULT_RECORDS_PER_MINUTE, RecordRate
 from custom_components.pai.runtime import AgentRuntime
 
 TRIGGERS = 3000
@@ -122,13 +122,18 @@ class Records:
         self.count += 1
 
 
+def fresh_minute(runtime: AgentRuntime, limit: int) -> None:
+    """Give the agent's flood guard a new rolling minute of `limit` records."""
+    runtime.flood.rate = runtime.rate = RecordRate(limit)
+
+
 async def one_round(
     hass: HomeAssistant, runtime: AgentRuntime, records: Records, *, capped: bool
 ) -> Round:
     limit = DEFAULT_RECORDS_PER_MINUTE if capped else UNCAPPED
-    runtime.rate = type(runtime.rate)(limit)
+    fresh_minute(runtime, limit)
     await asyncio.sleep(WARMUP_SECONDS)
-    runtime.rate = type(runtime.rate)(limit)  # the round is a fresh minute
+    fresh_minute(runtime, limit)  # the round is a fresh minute
     probe = LagProbe()
     probe_task = asyncio.get_running_loop().create_task(probe.run())
     made = records.count

@@ -249,7 +249,7 @@ async def test_announce_suggestions_speaks_each_suggestion_once(
         }
     ]
 
-    suggested = porch.runtime_data.runtime.last_record
+    suggested = porch.runtime_data.runtime.book.last
     assert suggested is not None
     hinted = next(
         e.data["record"]["record_id"]
@@ -305,7 +305,7 @@ async def test_button_approves_the_newest_pending_request(
     older = records[-1].data["record"]["record_id"]
     await runtime.async_evaluate("ha.state", {"to_state": "on"})
     newest = records[-1].data["record"]["record_id"]
-    assert runtime.pending_approvals == 2
+    assert runtime.pending.approvals_waiting == 2
     await async_wait_recording_done(hass)
 
     await press(hass, "no")
@@ -313,7 +313,7 @@ async def test_button_approves_the_newest_pending_request(
     assert records[-1].data["record"]["record_id"] == newest
     assert statuses(records)[-1] == "declined"
     assert light(hass) == "off"
-    assert runtime.pending_approvals == 1
+    assert runtime.pending.approvals_waiting == 1
     await async_wait_recording_done(hass)
 
     await press(hass, "yes")
@@ -322,7 +322,7 @@ async def test_button_approves_the_newest_pending_request(
     assert statuses(records)[-1] == "executed"
     assert records[-1].data["record"]["6_adaptation"]["user_feedback"] == "accepted"
     assert light(hass) == "on"
-    assert runtime.pending_approvals == 0
+    assert runtime.pending.approvals_waiting == 0
     await async_wait_recording_done(hass)
 
     count = len(records)
@@ -362,8 +362,8 @@ async def test_button_can_answer_for_one_agent_only(
     await press(hass, "yes")
 
     assert light(hass) == "on"
-    assert porch.runtime_data.runtime.pending_approvals == 0
-    assert garden.runtime_data.runtime.pending_approvals == 1
+    assert porch.runtime_data.runtime.pending.approvals_waiting == 0
+    assert garden.runtime_data.runtime.pending.approvals_waiting == 1
     assert hass.states.get("input_boolean.sprinkler").state == "off"
 
 
@@ -396,7 +396,7 @@ async def test_daily_digest_sums_up_the_last_24_hours(
     await async_wait_recording_done(hass)
     await tick(hass, freezer, evening)
     await runtime.async_evaluate("ha.state", {"to_state": "on"})
-    asked = runtime.last_record
+    asked = runtime.book.last
     assert asked is not None
     await hass.services.async_call(
         DOMAIN, "approve", {"record_id": asked["record_id"]}, blocking=True

@@ -412,5 +412,5 @@ async def test_an_ai_task_entity_thinks_for_the_agent(
     assert entry.data["brain"] == {"engine": "ai_task", "entity_id": ai_task_entity}
     runtime = entry.runtime_data.runtime
     await runtime.async_evaluate("ha.state", {"to_state": "on"}, escalate=True)
-    assert runtime.last_brain is not None
-    assert runtime.last_brain["name"] == "ai_task"  # it answered (nothing to do)
+    assert runtime.llm.last_brain is not None
+    assert runtime.llm.last_brain["name"] == "ai_task"  # it answered (nothing to do)

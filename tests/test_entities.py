@@ -231,7 +231,7 @@ async def test_sensors_follow_the_agents_decisions(hass: HomeAssistant) -> None:
     assert state(hass, entry, "pending_approvals").state == "1"
     assert state(hass, entry, "interruptions_last_hour").state == "1"
 
-    await runtime.async_resolve(record["record_id"], "decline", None, None)
+    await runtime.answers.async_resolve(record["record_id"], "decline", None, None)
     await hass.async_block_till_done()
 
     assert state(hass, entry, "last_decision").attributes["status"] == "declined"
@@ -291,7 +291,7 @@ async def test_entities_redraw_on_the_runtime_signal(hass: HomeAssistant) -> Non
     runtime = await start(hass, entry)
     switch = entity_id(hass, entry, "active")
 
-    runtime.active = False  # as a restored or remote change would
+    runtime.keeper.memory.active = False  # as a restored or remote change would
     assert current(hass, switch).state == STATE_ON
     async_dispatcher_send(hass, runtime.signal)
     await hass.async_block_till_done()

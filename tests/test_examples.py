@@ -152,7 +152,7 @@ async def test_night_watch_asks_before_lighting_the_entrance_after_dark(
     assert asked["3_anticipation"]["action"] == "entrance_light_on"
     assert asked["4_execution"]["status"] == "pending_approval"
     assert demo_house["light"] == []
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
 
     await hass.services.async_call(
         DOMAIN, "approve", {"record_id": asked["record_id"]}, blocking=True

@@ -118,7 +118,7 @@ async def test_reload_keeps_the_governance_memory(hass: HomeAssistant) -> None:
     entry = await start(hass, agent_entry([rule("hint", "light_on", 1)]))
     await entry.runtime_data.runtime.async_evaluate("ha.state", {"to_state": "on"})
     await entry.runtime_data.runtime.async_set_active(False)
-    assert entry.runtime_data.runtime.interruptions_last_hour() == 1
+    assert entry.runtime_data.runtime.situation.interruptions_last_hour() == 1
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
@@ -126,7 +126,7 @@ async def test_reload_keeps_the_governance_memory(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
     runtime = entry.runtime_data.runtime
-    assert runtime.interruptions_last_hour() == 1
+    assert runtime.situation.interruptions_last_hour() == 1
     assert runtime.active is False
 
 

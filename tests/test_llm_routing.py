@@ -141,7 +141,7 @@ async def test_an_escalating_rule_wakes_the_llm_and_its_answer_goes_through_the_
     }
     # The rule settled the first intent on its own: its record names no brain.
     assert brain_block(records[0]) is None
-    assert entry.runtime_data.runtime.last_brain["name"] == "cloud"
+    assert entry.runtime_data.runtime.llm.last_brain["name"] == "cloud"
 
 
 @pytest.mark.usefixtures("house")
@@ -401,6 +401,30 @@ async def test_a_private_event_stays_out_of_later_requests(
     assert "occupied" not in context
     assert cloud.requests[-1].context["recent_events"][-1] == "ha.state"
     assert "sensor.porch" in cloud.requests[-1].context["recent_events"][0]
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_private_event_no_rule_escalates_stays_out_of_later_requests(
+    hass: HomeAssistant, brains: list[FakeBrain]
+) -> None:
+    """An event that never reached the LLM tier is still remembered by its kind only."""
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    brains.append(cloud := FakeBrain("cloud"))
+    entry = await start(hass, porch_agent([escalating("look closer", "light_on", 1)]))
+    er.async_get(hass).async_get_or_create(
+        "camera", "demo", "bedroom", suggested_object_id="bedroom"
+    )
+    lr.async_get(hass).async_create(LABEL)
+    er.async_get(hass).async_update_entity("camera.bedroom", labels={LABEL})
+
+    await evaluate(hass, entry, {"entity_id": "camera.bedroom", "to_state": "occupied"})
+    await evaluate(hass, entry, {"entity_id": "sensor.porch", "to_state": "on"})
+
+    assert [r.event.payload["to_state"] for r in cloud.requests] == ["on"]
+    context = json.dumps(cloud.requests[-1].context)
+    assert "camera.bedroom" not in context
+    assert "occupied" not in context
+    assert cloud.requests[-1].context["recent_events"] == ["ha.state"]
 
 
 # --- (e) budget ------------------------------------------------------------------------------------------

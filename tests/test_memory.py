@@ -214,7 +214,7 @@ async def test_requests_pushed_out_of_a_full_book_expire_visibly(
     ] == ["pending_approval", "expired"]
     cleared = [c.data for c in phone if c.data["message"] == "clear_notification"]
     assert cleared == [{"message": "clear_notification", "data": {"tag": oldest}}]
-    assert runtime.pending_approvals == 2
+    assert runtime.pending.approvals_waiting == 2
 
 
 @pytest.mark.usefixtures("house")

@@ -310,7 +310,7 @@ async def test_quiet_hours_turn_a_suggestion_into_a_record(
     await submit(hass, entry, quiet_hours_start="22:00:00", quiet_hours_end="07:00:00")
 
     runtime = entry.runtime_data.runtime
-    assert runtime.in_quiet_hours()
+    assert runtime.situation.in_quiet_hours()
     [record] = await runtime.async_evaluate("ha.state", {"to_state": "on"})
     assert record["4_execution"]["status"] == "observed"
     assert record["3_anticipation"]["granted_level"] == 0

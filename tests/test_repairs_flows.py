@@ -144,8 +144,8 @@ async def test_a_spent_budget_is_raised_in_the_fix_flow(
     # The reloaded agent remembers the call (the budget is persisted) and may call again.
     runtime = entry.runtime_data.runtime
     await runtime.async_evaluate("ha.state", {"to_state": "on"}, escalate=True)
-    assert runtime.last_brain is not None
-    assert runtime.last_brain["name"] == "anthropic"
+    assert runtime.llm.last_brain is not None
+    assert runtime.llm.last_brain["name"] == "anthropic"
     assert len(anthropic_api.messages) == 2
     assert runtime.router.calls_last_hour(dt_util.utcnow()) == 2
     assert issue(hass, "budget_exceeded", entry) is None

@@ -94,7 +94,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
     await motion(hass)
 
     assert statuses(records) == ["pending_approval"]
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
     actions = phone[0].data["data"]["actions"]
     approve = actions[0]["action"]
     assert approve.startswith("PAI_APPROVE_" + records[0].data["record"]["record_id"])
@@ -109,7 +109,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
     assert len(calls) == 1
     assert statuses(records) == ["pending_approval", "executed"]
     assert records[-1].data["record"]["6_adaptation"]["user_feedback"] == "accepted"
-    assert entry.runtime_data.runtime.pending_approvals == 0
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 0
 
 
 @pytest.mark.usefixtures("house")
@@ -185,7 +185,7 @@ async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.runtime.pending_approvals == 1
+    assert entry.runtime_data.runtime.pending.approvals_waiting == 1
 
     hass.bus.async_fire("mobile_app_notification_action", {"action": approve})
     await hass.async_block_till_done()

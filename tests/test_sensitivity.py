@@ -9,6 +9,7 @@ reason recorded, and leave the door locked and the garage closed.
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import (
@@ -297,6 +298,40 @@ async def test_targets_are_expanded_and_anything_unreadable_counts(
     assert sensitivity.findings("not_bound") == []
 
 
+@pytest.mark.usefixtures("home")
+async def test_a_script_edited_after_the_start_is_judged_as_it_is_now(
+    hass: HomeAssistant,
+) -> None:
+    """The survival layer is not re-walked at every decision, but a reloaded script
+    (Home Assistant re-creates it) is judged again before the next one."""
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("evening", "evening", 3, confidence=0.99)],
+            bindings={"actions": {"evening": SAFE["script"]}},
+        ),
+    )
+    await motion(hass)
+    assert statuses(records) == ["executed"]
+
+    edited = {
+        "script": {
+            "porch": {
+                "sequence": [{"action": "lock.unlock", "target": {"entity_id": DOOR}}]
+            }
+        }
+    }
+    with patch("homeassistant.config.load_yaml_config_file", return_value=edited):
+        await hass.services.async_call("script", "reload", blocking=True)
+    await hass.async_block_till_done()
+    await motion(hass, "off")
+    await motion(hass)
+
+    assert statuses(records)[1:] == ["pending_approval"]
+    untouched(hass)
+
+
 async def _openers(hass: HomeAssistant) -> dict[str, str]:
     """Switches and buttons as Home Assistant knows them: registry, devices, names."""
     owner = MockConfigEntry(domain="test")
@@ -503,3 +538,40 @@ async def test_a_garage_relay_switch_waits_for_approval(hass: HomeAssistant) -> 
     )
     assert f"switch.turn_on on {relay}, an opener" in reason["detail"]
     assert "its device also has cover.garage_door" in reason["detail"]
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_switch_that_becomes_an_opener_is_judged_again(
+    hass: HomeAssistant,
+) -> None:
+    """The survival layer is not re-walked at every decision; a switch whose state says
+    it is a garage door (an entity with no registry entry) is judged again before the next."""
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    async_mock_service(hass, "switch", "turn_on")
+    relay = "switch.relay_9"
+    hass.states.async_set(relay, "off", {"friendly_name": "Relay 9"})
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("welcome", "welcome_home", 3, confidence=0.99)],
+            bindings={
+                "actions": {
+                    "welcome_home": [
+                        {"action": "switch.turn_on", "target": {"entity_id": relay}}
+                    ]
+                }
+            },
+            policy={"default_max_level": 3, "action_max_levels": {"welcome_home": 3}},
+        ),
+    )
+    await motion(hass)
+    assert statuses(records) == ["executed"]
+
+    hass.states.async_set(
+        relay, "off", {"friendly_name": "Relay 9", "device_class": "garage"}
+    )
+    await motion(hass, "off")
+    await motion(hass)
+
+    assert statuses(records)[1:] == ["pending_approval"]

@@ -30,7 +30,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai.runtime import RECENT_RECORDS
+from custom_components.pai.record_book import RECENT_RECORDS
 from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
 
 
@@ -115,7 +115,7 @@ async def test_get_records_returns_what_the_agents_did_in_its_latest_state(
     )
     garden = await start(hass, garden_agent())
     await motion(hass)  # porch: "note" observed, "light_on" waits for approval
-    asked = porch.runtime_data.runtime.last_record
+    asked = porch.runtime_data.runtime.book.last
     assert asked is not None
     await call(hass, "approve", record_id=asked["record_id"])
     watered = await evaluate(hass, garden)
@@ -322,7 +322,7 @@ async def test_replay_of_a_record_only_the_recorder_still_has(
     await async_wait_recording_done(hass)
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert entry.runtime_data.runtime.recent_record(record["record_id"]) is None
+    assert entry.runtime_data.runtime.book.get(record["record_id"]) is None
 
     replay = await call(hass, "replay", record_id=record["record_id"])
 
@@ -486,7 +486,7 @@ async def test_hourly_cap_and_the_user_state_the_brain_sees(
     assert first["3_anticipation"]["granted_level"] == 1
     assert second["3_anticipation"]["granted_level"] == 0
     assert "hourly_cap" in [r["code"] for r in second["x_pai"]["reasons"]]
-    assert entry.runtime_data.runtime.interruptions_last_hour() == 1
+    assert entry.runtime_data.runtime.situation.interruptions_last_hour() == 1
 
 
 @pytest.mark.usefixtures("house")

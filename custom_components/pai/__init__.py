@@ -18,6 +18,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .agent_draft import minimal_sections
 from .agent_files import async_cleanup_weights
+from .answers import ResolveError
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
 from .const import (
@@ -36,7 +37,7 @@ from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
 from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
-from .runtime import AgentRuntime, ResolveError
+from .runtime import AgentRuntime
 from .services import async_setup_services
 from .settings import brain_kind
 from .triggers import InvalidTriggerError
@@ -73,7 +74,7 @@ async def async_handle_phone_action(
         _LOGGER.warning("Ignored phone answer %s: no agent knows that record", action)
         return
     try:
-        await runtime.async_resolve(
+        await runtime.answers.async_resolve(
             parsed.record_id, parsed.verb, parsed.nonce, event.context.user_id
         )
     except ResolveError as err:

@@ -56,7 +56,7 @@ class PaiQuietHoursSensor(PaiEntity, BinarySensorEntity):
     @override
     def is_on(self) -> bool:
         """Return whether it is quiet hours now."""
-        return self.runtime.in_quiet_hours()
+        return self.runtime.situation.in_quiet_hours()
 
 
 class PaiBudgetExceededSensor(PaiEntity, BinarySensorEntity):

@@ -104,7 +104,7 @@ def _runtime_state(entry: PaiConfigEntry) -> dict[str, Any]:
     return {
         "active": runtime.active,
         "autonomy_ceiling": LEVEL_NAMES[int(runtime.ceiling)],
-        "pending_approvals": runtime.pending_approvals,
+        "pending_approvals": runtime.pending.approvals_waiting,
         "pending": [
             {
                 "record_id": item.record_id,
@@ -114,8 +114,8 @@ def _runtime_state(entry: PaiConfigEntry) -> dict[str, Any]:
             }
             for item in runtime.approvals.pending()
         ],
-        "interruptions_last_hour": runtime.interruptions_last_hour(),
-        "in_quiet_hours": runtime.in_quiet_hours(),
+        "interruptions_last_hour": runtime.situation.interruptions_last_hour(),
+        "in_quiet_hours": runtime.situation.in_quiet_hours(),
         "queued_events": len(runtime.queue),
         "trigger_problems": list(runtime.trigger_problems),
         "router": {
@@ -134,9 +134,9 @@ def _runtime_state(entry: PaiConfigEntry) -> dict[str, Any]:
                 "timeout_seconds": limits.timeout,
             },
         },
-        "last_brain": runtime.last_brain,
+        "last_brain": runtime.llm.last_brain,
         "last_record": (
-            _record_summary(runtime.last_record) if runtime.last_record else None
+            _record_summary(runtime.book.last) if runtime.book.last else None
         ),
     }
 

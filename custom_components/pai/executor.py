@@ -36,6 +36,9 @@ _LOGGER = logging.getLogger(__name__)
 RESULT_MAX_CHARS = 200
 """A result is a line for the record and the logbook, not a report."""
 
+MAX_PARALLEL_RUNS = 100
+"""Runs of one binding at a time (approvals answered together, long delays)."""
+
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 WEBHOOK_SCHEMES = ("http://", "https://")
 
@@ -62,9 +65,7 @@ class ActionExecutor:
         """Run scripts in `hass`, owned by `domain_name` (their traces and logs say so)."""
         self._hass = hass
         self._domain = domain_name
-        self._validated: dict[
-            int, tuple[list[dict[str, Any]], list[dict[str, Any]]]
-        ] = {}
+        self._scripts: dict[int, tuple[list[dict[str, Any]], Script, str]] = {}
 
     async def async_execute(
         self,
@@ -80,9 +81,9 @@ class ActionExecutor:
             return ExecutionResult(
                 ExecutionStatus.NO_ACTION_REGISTERED, "no action is bound"
             )
-        cached = self._validated.get(id(sequence))
+        cached = self._scripts.get(id(sequence))
         if cached is not None and cached[0] is sequence:
-            actions = cached[1]
+            _, script, described = cached
         else:
             try:
                 actions = await async_validate_actions_config(
@@ -93,19 +94,21 @@ class ActionExecutor:
             except Exception as err:
                 _LOGGER.exception("Validating the actions of %s failed", record_id)
                 return ExecutionResult(ExecutionStatus.FAILED, _short(_message(err)))
-            # A binding is validated once (it does not change while the agent runs).
-            self._validated[id(sequence)] = (sequence, actions)
-
-        script = Script(
-            self._hass,
-            actions,
-            record_id,
-            self._domain,
-            script_mode="parallel",
-            log_exceptions=False,
-            logger=_LOGGER,
-            running_description=f"{self._domain} action for {record_id}",
-        )
+            # A binding is validated and made a script once (it does not change while
+            # the agent runs); its runs are told apart by their `record_id` variable.
+            script = Script(
+                self._hass,
+                actions,
+                f"{self._domain} action",
+                self._domain,
+                script_mode="parallel",
+                max_runs=MAX_PARALLEL_RUNS,
+                log_exceptions=False,
+                logger=_LOGGER,
+                running_description=f"{self._domain} action",
+            )
+            described = _short(f"ran {_describe(actions)}")
+            self._scripts[id(sequence)] = (sequence, script, described)
         snapshot = self._snapshot(script.referenced_entities)
         variables = {
             "params": action_params(params),
@@ -121,13 +124,15 @@ class ActionExecutor:
             return ExecutionResult(
                 ExecutionStatus.FAILED, _short(_message(err)), snapshot
             )
-        finally:
-            await script.async_unload()
         if run is None:
             return self._failed(record_id, "Home Assistant did not run it", snapshot)
-        return ExecutionResult(
-            ExecutionStatus.EXECUTED, _short(f"ran {_describe(actions)}"), snapshot
-        )
+        return ExecutionResult(ExecutionStatus.EXECUTED, described, snapshot)
+
+    async def async_unload(self) -> None:
+        """Unload the scripts made for the bindings (the agent stops)."""
+        scripts, self._scripts = self._scripts, {}
+        for _, script, _ in scripts.values():
+            await script.async_unload()
 
     async def async_post_webhook(
         self, url: str, payload: Mapping[str, Any], record_id: str

@@ -9,12 +9,13 @@ its own; what cannot be used is dropped and named in one line, so the agent stil
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
@@ -23,6 +24,7 @@ from .engine.ledger import GovernanceLedger
 from .engine.records import InvalidRecordError, validate_record
 
 STORAGE_VERSION = 1
+SAVE_DELAY = 1.0
 
 
 def memory_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
@@ -77,6 +79,58 @@ class Memory:
     in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Records whose approved action or undo was running when the agent stopped."""
     problems: list[str] = field(default_factory=list)
+
+
+class MemoryKeeper:
+    """Keeps an agent's memory: loads it, saves it, and tells the entities it changed.
+
+    The agent's parts read `keeper.memory` each time: loading replaces the whole of it.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        signal: str,
+        router_state: Callable[[], Mapping[str, Any]],
+    ) -> None:
+        """Keep the agent's memory under `pai.<entry_id>`.
+
+        `signal`: the dispatcher signal the entities listen to; `router_state`: the LLM
+        budget to keep with the rest.
+        """
+        self.hass = hass
+        self.signal = signal
+        self.memory = Memory()
+        self._store = memory_store(hass, entry_id)
+        self._router_state = router_state
+
+    async def async_load(self) -> Memory:
+        """Read the stored memory field by field (see `read_memory`) and keep it."""
+        self.memory = await async_load_memory(self._store)
+        return self.memory
+
+    @callback
+    def changed(self, *, save: bool = True) -> None:
+        """Tell the entities; with `save`, write the memory to disk soon."""
+        if save:
+            self._store.async_delay_save(self._stored, SAVE_DELAY)
+        async_dispatcher_send(self.hass, self.signal)
+
+    async def async_save(self) -> None:
+        """Write the memory to disk now (before a request is sent or acted on)."""
+        await self._store.async_save(self._stored())
+
+    def _stored(self) -> dict[str, Any]:
+        memory = self.memory
+        return stored_memory(
+            ledger=memory.ledger,
+            approvals=memory.approvals,
+            in_flight=memory.in_flight,
+            active=memory.active,
+            router=self._router_state(),
+            history=memory.history,
+        )
 
 
 def read_memory(raw: object) -> Memory:

@@ -42,5 +42,7 @@ def owner_of_record(
         for entry in hass.config_entries.async_loaded_entries(DOMAIN)
     ]
     if kind is not None and nonce is not None:
-        runtimes.sort(key=lambda runtime: not runtime.waits_for(record_id, kind, nonce))
-    return next((r for r in runtimes if r.has_record(record_id)), None)
+        runtimes.sort(
+            key=lambda runtime: not runtime.answers.waits_for(record_id, kind, nonce)
+        )
+    return next((r for r in runtimes if r.answers.has_record(record_id)), None)

@@ -93,8 +93,6 @@ CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 RECHECK = timedelta(minutes=5)
 """Budgets age out with no event; look again this often."""
 
-NO_ACTION_BOUND = "no_action_registered"
-
 
 def issue_id(kind: str, entry_id: str) -> str:
     """Return the issue id of one kind of problem of one agent."""
@@ -229,10 +227,10 @@ def async_update_issues(
             entry,
             "; ".join(f"{name}: {error}" for name, error in resting.items()),
         )
-    elif (runtime.last_brain or {}).get("name", RULES) != RULES:
+    elif (runtime.llm.last_brain or {}).get("name", RULES) != RULES:
         ir.async_delete_issue(hass, DOMAIN, unreachable_id)  # it answered
     _update_notify_targets(hass, entry, runtime)
-    _update_unbound(hass, entry, runtime, _proposed_unbound(runtime))
+    _update_unbound(hass, entry, runtime, set(runtime.book.unbound))
 
 
 @callback
@@ -255,19 +253,6 @@ def _update_notify_targets(
         translation_placeholders={"agent": entry.title, "targets": _bullets(missing)},
         data={"entry_id": entry.entry_id},
     )
-
-
-@callback
-def _proposed_unbound(runtime: AgentRuntime) -> set[str]:
-    """Return the actions the agent's recent records proposed but could not run."""
-    return {
-        action
-        for record in runtime.recent_records()
-        if (record.get("4_execution") or {}).get("status") == NO_ACTION_BOUND
-        and isinstance(
-            action := (record.get("3_anticipation") or {}).get("action"), str
-        )
-    }
 
 
 @callback
@@ -326,12 +311,20 @@ def report_problems(
     entry_id: str,
     agent: str,
     problems: Sequence[str],
+    *,
+    line: str = "%s: %s",
+    shown: int | None = None,
 ) -> None:
-    """Raise the `kind` issue listing an agent's problems, or clear it when there are none."""
+    """Log an agent's problems and raise the `kind` issue listing them, or clear it.
+
+    Each is logged as `line`; the issue lists at most `shown`.
+    """
+    for problem in problems:
+        _LOGGER.warning(line, agent, problem)
     if not problems:
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry_id))
         return
-    _warn(hass, kind, entry_id, agent=agent, problems=_bullets(problems))
+    _warn(hass, kind, entry_id, agent=agent, problems=_bullets(problems[:shown]))
 
 
 @callback

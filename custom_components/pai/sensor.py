@@ -52,13 +52,13 @@ COUNT_SENSORS = (
         key="pending_approvals",
         translation_key="pending_approvals",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda runtime: runtime.pending_approvals,
+        value_fn=lambda runtime: runtime.pending.approvals_waiting,
     ),
     PaiFigureSensorEntityDescription(
         key="interruptions_last_hour",
         translation_key="interruptions_last_hour",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda runtime: runtime.interruptions_last_hour(),
+        value_fn=lambda runtime: runtime.situation.interruptions_last_hour(),
         # A rolling hour: interruptions age out with no change in the runtime.
         changes_with_time=True,
     ),
@@ -156,7 +156,7 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
     @override
     def native_value(self) -> str | None:
         """Return the granted level, lowercase; unknown before the first decision."""
-        if (record := self.runtime.last_record) is None:
+        if (record := self.runtime.book.last) is None:
             return None
         granted = RecordView.of(record).granted_level
         return None if granted is None else LEVEL_NAMES[granted]
@@ -165,7 +165,7 @@ class PaiLastDecisionSensor(PaiEntity, SensorEntity):
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return the action, rationale, record id, execution status and reasons."""
-        if (record := self.runtime.last_record) is None:
+        if (record := self.runtime.book.last) is None:
             return None
         view = RecordView.of(record)
         return {
@@ -191,7 +191,7 @@ class PaiLastBrainSensor(PaiEntity, SensorEntity):
     @override
     def native_value(self) -> str | None:
         """Return `rules` or the LLM brain's name; unknown before the first escalation."""
-        if (brain := self.runtime.last_brain) is None:
+        if (brain := self.runtime.llm.last_brain) is None:
             return None
         return str(brain.get("name"))
 
@@ -199,7 +199,7 @@ class PaiLastBrainSensor(PaiEntity, SensorEntity):
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return why other brains were passed over, and the model, latency and cost."""
-        if (brain := self.runtime.last_brain) is None:
+        if (brain := self.runtime.llm.last_brain) is None:
             return None
         usage = brain.get("usage") or {}
         return {

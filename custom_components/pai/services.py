@@ -26,13 +26,14 @@ from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util.json import JsonValueType
 import probatio as vol
 
+from .answers import ResolveError
 from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
 from .models import PaiConfigEntry, owner_of_record
 from .record_history import async_get_records
-from .runtime import AgentRuntime, ResolveError
+from .runtime import AgentRuntime
 
 ATTR_AGENT = "agent"
 ATTR_KIND = "kind"
@@ -150,7 +151,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             record_id = call.data[ATTR_RECORD_ID]
             runtime = _runtime_for_record(hass, record_id)
             try:
-                record = await runtime.async_resolve(
+                record = await runtime.answers.async_resolve(
                     record_id, verdict, None, call.context.user_id
                 )
             except ResolveError as err:
@@ -163,7 +164,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         record_id = call.data[ATTR_RECORD_ID]
         runtime = _runtime_for_record(hass, record_id)
         try:
-            record = await runtime.async_feedback(
+            record = await runtime.answers.async_feedback(
                 record_id, Feedback(call.data[ATTR_FEEDBACK])
             )
         except ResolveError as err:  # pending, but no longer among the recent records
@@ -187,7 +188,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def replay(call: ServiceCall) -> ServiceResponse:
         record_id = call.data[ATTR_RECORD_ID]
         owner = owner_of_record(hass, record_id)
-        if owner is not None and (record := owner.recent_record(record_id)):
+        if owner is not None and (record := owner.book.get(record_id)):
             return owner.replay(record)
         found = await async_get_records(
             hass, entry_id=None, since=None, limit=1, status=None, record_id=record_id

@@ -89,10 +89,21 @@ def trigger_specs(
     triggers: tuple[Trigger, ...],
     metrics: Mapping[str, str],
     ha_triggers: list[dict[str, Any]],
+    *,
+    folder_watcher: bool = True,
 ) -> tuple[list[TriggerSpec], list[str]]:
-    """Map the agent's triggers onto Home Assistant trigger configs; list what cannot map."""
+    """Map the agent's triggers onto Home Assistant trigger configs; list what cannot map.
+
+    `folder_watcher`: whether the Folder Watcher integration (which filewatch triggers
+    need) is set up.
+    """
     specs: list[TriggerSpec] = []
     problems: list[str] = []
+    if not folder_watcher and any(isinstance(t, FileWatchTrigger) for t in triggers):
+        problems.append(
+            "a filewatch trigger needs the Folder Watcher integration, "
+            "which is not set up"
+        )
     for trigger in triggers:
         match trigger:
             case IntervalTrigger():

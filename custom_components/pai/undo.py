@@ -46,11 +46,9 @@ def plan(hass: HomeAssistant, before: list[dict[str, Any]]) -> UndoPlan:
             continue
         current = hass.states.get(entity_id)
         now = current.state if current is not None else None
-        if (
-            now is not None
-            and now != state
-            and opens(entity_id, state, hass) is not None
-        ):
+        # Never put back an opening state, even one the entity still shows: a lock
+        # may report the state PAI asked for only after this plan is made.
+        if opens(entity_id, state, hass) is not None:
             withheld.append(entity_id)
             continue
         restore.append(data)

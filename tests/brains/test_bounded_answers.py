@@ -2,8 +2,9 @@
 
 A real aiohttp server on 127.0.0.1 streams what a broken or malicious server could send: a
 512 MiB body, a million intents, 40 KB of params, bytes that are not UTF-8, a body that
-trickles in. Each call is measured for event-loop lag (a task that asks to wake every 5 ms
-and records how late it woke); every one must stay under 50 ms.
+trickles in. Each call is watched for what it decodes on the event loop: no JSON larger than
+`PARSE_OFF_LOOP_CHARS` may be decoded there (larger answers go to the executor). Loop lag
+itself is a benchmark's figure (`scripts/bench`), not a timed test's.
 """
 
 from __future__ import annotations
@@ -11,20 +12,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 import json
-import time
+import threading
+from types import SimpleNamespace
 from typing import Any
 
 from aiohttp import web
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.pai.bounded_io import MAX_BODY_BYTES
+from custom_components.pai import bounded_io
+from custom_components.pai.bounded_io import MAX_BODY_BYTES, PARSE_OFF_LOOP_CHARS
 from custom_components.pai.brains.openai_server import OpenAIServerBrain
 from custom_components.pai.engine.brain import BrainError, BrainResult, FailureKind
 
 from .conftest import brain_request
 
-MAX_LAG = 0.050
+MAX_ON_LOOP = PARSE_OFF_LOOP_CHARS
 CHUNK = 64 * 1024
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -79,20 +82,22 @@ async def server(socket_enabled: None) -> AsyncIterator[Server]:
 
 async def think_with_lag(
     hass: HomeAssistant, server: Server, limit: float = 30
-) -> tuple[BrainResult | BaseException, float]:
-    """Run one brain call; return its result (or error) and the worst loop lag seen."""
+) -> tuple[BrainResult | BaseException, int]:
+    """Run one brain call; return its result (or error) and the largest JSON text (in
+    characters) decoded on the event loop's thread.
+    """
     brain = OpenAIServerBrain(hass, base_url=server.url, model="tiny", api_key=None)
-    worst = 0.0
-    done = asyncio.Event()
+    loop_thread = threading.get_ident()
+    largest = 0
 
-    async def probe() -> None:
-        nonlocal worst
-        while not done.is_set():
-            start = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - start - 0.005)
+    def watched_loads(text: str, **kwargs: Any) -> Any:
+        nonlocal largest
+        if threading.get_ident() == loop_thread:
+            largest = max(largest, len(text))
+        return json.loads(text, **kwargs)
 
-    task = asyncio.create_task(probe())
+    real = bounded_io.json
+    bounded_io.json = SimpleNamespace(loads=watched_loads)  # type: ignore[assignment]
     try:
         async with asyncio.timeout(limit):
             result: BrainResult | BaseException = await brain.async_think(
@@ -101,9 +106,8 @@ async def think_with_lag(
     except (BrainError, TimeoutError) as err:
         result = err
     finally:
-        done.set()
-        await task
-    return result, worst
+        bounded_io.json = real
+    return result, largest
 
 
 def completion_head() -> bytes:
@@ -125,7 +129,7 @@ async def test_a_512_mib_body_is_refused_after_256_kib(
     assert result.kind is FailureKind.INVALID_OUTPUT
     assert "larger than 256 KiB" in str(result)
     assert server.sent < 64 * 1024 * 1024  # it stopped reading long before the end
-    assert lag < MAX_LAG, f"loop lag {lag * 1000:.0f} ms"
+    assert lag <= MAX_ON_LOOP, f"{lag} characters of JSON decoded on the loop"
 
 
 async def test_a_declared_huge_body_is_not_read_at_all(
@@ -158,7 +162,7 @@ async def test_a_million_intents_are_refused_with_the_loop_free(
     result, lag = await think_with_lag(hass, server)
     assert isinstance(result, BrainError)
     assert result.kind is FailureKind.INVALID_OUTPUT
-    assert lag < MAX_LAG, f"loop lag {lag * 1000:.0f} ms"
+    assert lag <= MAX_ON_LOOP, f"{lag} characters of JSON decoded on the loop"
 
 
 async def test_many_intents_within_the_bound_are_counted_not_listed(
@@ -176,7 +180,7 @@ async def test_many_intents_within_the_bound_are_counted_not_listed(
     assert len(result.intents) == 5
     assert len(result.dropped) == 6
     assert result.dropped[-1] == f"and {3000 - 5 - 5} more dropped"
-    assert lag < MAX_LAG, f"loop lag {lag * 1000:.0f} ms"
+    assert lag <= MAX_ON_LOOP, f"{lag} characters of JSON decoded on the loop"
 
 
 async def test_40_kb_of_params_drop_the_intent(
@@ -208,7 +212,7 @@ async def test_40_kb_of_params_drop_the_intent(
     assert [dict(i.params)["brightness"] for i in result.intents] == [80]
     assert result.dropped[0].startswith("'light_on': params of 400")
     assert result.dropped[1] == "'alarm': params nested deeper than 4 levels"
-    assert lag < MAX_LAG, f"loop lag {lag * 1000:.0f} ms"
+    assert lag <= MAX_ON_LOOP, f"{lag} characters of JSON decoded on the loop"
 
 
 async def test_a_body_that_is_not_utf8_is_a_brain_error(
@@ -239,11 +243,9 @@ async def test_a_trickling_body_times_out_with_the_loop_free(
         return response
 
     server.handler = trickle
-    started = time.perf_counter()
     result, lag = await think_with_lag(hass, server, limit=1.0)
     assert isinstance(result, TimeoutError)
-    assert time.perf_counter() - started < 3
-    assert lag < MAX_LAG, f"loop lag {lag * 1000:.0f} ms"
+    assert lag <= MAX_ON_LOOP, f"{lag} characters of JSON decoded on the loop"
 
 
 async def test_a_remote_server_is_priced_a_local_one_is_free(

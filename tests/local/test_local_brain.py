@@ -63,7 +63,7 @@ async def test_the_local_model_decides_and_the_gate_still_caps_it(
     await motion(hass)  # the rule escalates: the local model is asked
     await hass.async_block_till_done()
 
-    outcome = entry.runtime_data.runtime.last_brain
+    outcome = entry.runtime_data.runtime.llm.last_brain
     assert outcome is not None
     assert outcome["name"] == "local", outcome
     usage = outcome["usage"]

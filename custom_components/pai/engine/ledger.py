@@ -84,21 +84,27 @@ class GovernanceLedger:
         A decline counts while it is at most `policy.decline_window_hours` old (as in
         paigent); later times count too, since clocks can be set back.
         """
+        return GateInputs(
+            now=now,
+            interruption_cost=interruption_cost,
+            recent_interruptions=self._recent_interruptions(_utc(now, "now")),
+            recent_declines=self.declines_counted(now, policy),
+        )
+
+    def declines_counted(self, now: datetime, policy: Policy) -> dict[str, int]:
+        """Count the declines per action that still count at `now` (see `inputs`)."""
         moment = _utc(now, "now")
         if not isinstance(policy, Policy):
             raise LedgerError(f"the ledger needs the agent's Policy, got {policy!r}")
+        if not self._declines:
+            return {}
         window = _decline_window(policy)
         declines: dict[str, int] = {}
         for action, times in self._declines.items():
             count = len(times) - _declined_within(times, moment, window)
             if count:
                 declines[action] = count
-        return GateInputs(
-            now=now,
-            interruption_cost=interruption_cost,
-            recent_interruptions=self._recent_interruptions(moment),
-            recent_declines=declines,
-        )
+        return declines
 
     def interruptions_last_hour(self, now: datetime) -> int:
         """How often the user was interrupted in the hour before `now` (for a sensor)."""

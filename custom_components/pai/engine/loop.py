@@ -12,11 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from .gate import decide
-from .models import AutonomyLevel, Decision, GateInputs, Intent, Policy, SurvivalPolicy
-from .records import ExecutionStatus
+from .models import (
+    AutonomyLevel,
+    Decision,
+    Event,
+    GateInputs,
+    Intent,
+    Policy,
+    SurvivalPolicy,
+)
+from .records import ExecutionStatus, RecordView
 
 
 class Delivery(StrEnum):
@@ -89,3 +99,42 @@ def steps(
             )
         made.append(Step(decision, delivery(decision, intent.action in runnable)))
     return made
+
+
+def recorded_event(old: RecordView, now: datetime) -> Event:
+    """Return the event a record was made for, to run it through the loop again.
+
+    `now`: its time when the record does not say (or says it unreadably).
+    """
+    try:
+        when = datetime.fromisoformat(old.event_time)
+    except ValueError:
+        when = now
+    return Event(
+        source=old.trigger_source or "replay",
+        kind=old.event_type or "replay",
+        payload=dict(old.payload),
+        time=when if when.tzinfo is not None else now,
+        id=old.event_id or "replay",
+    )
+
+
+def replay_report(old: RecordView, planned: Iterable[Step]) -> dict[str, Any]:
+    """Return what was decided then against what the loop decides now."""
+    return {
+        "record_id": old.record_id,
+        "old": {
+            "action": old.action,
+            "granted_level": old.granted_level,
+            "status": old.status,
+            "reasons": list(old.reasons),
+        },
+        "new": [
+            {
+                "action": step.decision.intent.action,
+                "granted_level": int(step.decision.granted),
+                "reasons": [reason.to_dict() for reason in step.decision.reasons],
+            }
+            for step in planned
+        ],
+    }
