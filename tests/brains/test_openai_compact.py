@@ -34,7 +34,6 @@ async def test_compact_request_and_answer(
     ]
 
     brain = server_brain(hass, fake_server)
-    brain.grammar = False  # a server that takes JSON schemas only
 
     result = await brain.async_think(brain_request())
 
@@ -96,7 +95,7 @@ async def test_a_server_in_the_home_is_offered_the_grammar_first(
         (200, tuples([[2, 3, 4, 1, "dark"]])),
         (200, tuples([[0, 0, 0, 0, ""]])),
     ]
-    brain = server_brain(hass, fake_server)
+    brain = server_brain(hass, fake_server, grammar=True)
 
     result = await brain.async_think(brain_request())
     await brain.async_think(brain_request())
@@ -130,7 +129,7 @@ async def test_a_server_refusing_or_ignoring_the_grammar_gets_the_schema(
             (200, tuples({"intents": [[2, 3, 4, 1, "dark"]]})),
             (200, tuples({"intents": [[1, 2, 4, 1, "smoke"]]})),
         ]
-        brain = server_brain(hass, fake_server)
+        brain = server_brain(hass, fake_server, grammar=True)
 
         result = await brain.async_think(brain_request())
         again = await brain.async_think(brain_request())

@@ -149,7 +149,9 @@ async def test_answer_with_usage_and_bearer_key(
 ) -> None:
     fake_server.answers = [(200, completion([LIGHT, {**LIGHT, "action": "rm_rf"}]))]
 
-    result = await server_brain(hass, fake_server).async_think(brain_request())
+    brain = server_brain(hass, fake_server)
+
+    result = await brain.async_think(brain_request())
 
     assert [i.action for i in result.intents] == ["light_on"]
     assert result.dropped == ("unknown action 'rm_rf'",)
