@@ -100,7 +100,7 @@ def agent_entry(name: str, options: dict[str, Any]) -> MockConfigEntry:
             },
             "bindings": {"actions": {}},
             "ha_triggers": [{"trigger": "state", "entity_id": sensors, "id": "bench"}],
-            "brain": {"engine": "anthropic", "api_key": API_KEY},
+            "brain": {"kind": "anthropic", "api_key": API_KEY},
         },
         options={"notify_targets": [], "llm_max_calls_per_hour": 100_000, **options},
     )

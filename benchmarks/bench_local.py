@@ -231,7 +231,7 @@ def entry(title: str) -> MockConfigEntry:
                 }
             },
             "ha_triggers": [],
-            "brain": {"engine": "local"},
+            "brain": {"kind": "local"},
             "weights": {
                 "weights.gguf": {
                     "sha256": gemma.EXPECTED_SHA256,

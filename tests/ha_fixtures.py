@@ -18,13 +18,25 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_mock_service
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components import pai
 from custom_components.pai.const import DOMAIN
 from tests.helpers import DOOR, GARAGE, FakeBrain, HookServer, ModelServer, Uploads
+from tests.loopback import serving
 
 from .brains.fake_anthropic import FakeAnthropic
+
+
+@pytest.fixture(name="mock_recorder_before_hass")
+def recorder_before_hass(async_test_recorder: RecorderInstanceContextManager) -> None:
+    """Prepare the recorder's database before `hass` starts (it must come first).
+
+    Under the name pytest-homeassistant-custom-component gives that hook; a test module
+    that needs the real recorder (SQLite) imports it: `from tests.ha_fixtures import
+    recorder_before_hass`.
+    """
 
 
 @pytest.fixture
@@ -209,13 +221,9 @@ async def openai_server(socket_enabled: None) -> AsyncIterator[ModelServer]:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.url = f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
-    yield server
-    await runner.cleanup()
+    async with serving(app) as base:
+        server.url = f"{base}/v1"
+        yield server
 
 
 @pytest.fixture
@@ -258,11 +266,6 @@ async def hook_server(socket_enabled: None) -> AsyncIterator[HookServer]:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}/hook"
-    yield server
-    await runner.cleanup()
+    async with serving(app) as base:
+        server.url = f"{base}/hook"
+        yield server

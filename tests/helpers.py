@@ -14,12 +14,15 @@ from typing import Any
 import uuid
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResult, FlowResultType
 import pai
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+)
 
-from custom_components.pai.const import DOMAIN
+from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import BrainResult, Usage
 from custom_components.pai.engine.container import (
     SectionSource,
@@ -114,6 +117,15 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
     return entry
 
 
+async def start_recording(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> list[Event[dict[str, Any]]]:
+    """Start the agent of `entry`; return its `pai_record` events, as they come."""
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(hass, entry)
+    return records
+
+
 async def motion(hass: HomeAssistant, state: str = "on") -> None:
     await hass.services.async_call(
         "input_boolean",
@@ -130,6 +142,20 @@ LIGHT_ON = [
         "target": {"entity_id": "input_boolean.porch_light"},
     }
 ]
+
+
+def light_agent(level: int, **kwargs: Any) -> MockConfigEntry:
+    """The porch agent with one rule: motion turns the porch light on, up to `level`.
+
+    `level` is ask (2) or act (3), and the rule is named after it; `kwargs` go to
+    `agent_entry` (options, policy...).
+    """
+    name = "ask" if level == 2 else "act"
+    return agent_entry(
+        [rule(name, "light_on", level)],
+        bindings={"actions": {"light_on": LIGHT_ON}},
+        **kwargs,
+    )
 
 
 def statuses(events: list[Any]) -> list[str]:
@@ -252,9 +278,9 @@ async def bind(hass: HomeAssistant, result: FlowResult) -> FlowResult:
     return await configure(hass, result, {"notify_targets": []})
 
 
-def with_brain(brain: dict[str, Any]) -> MockConfigEntry:
-    """A rules agent (test_runtime's) given an LLM brain."""
-    entry = agent_entry([rule("hint", "light_on", 1)])
+def with_brain(brain: dict[str, Any], **options: Any) -> MockConfigEntry:
+    """A rules agent (test_runtime's) given an LLM brain, and `options`."""
+    entry = agent_entry([rule("hint", "light_on", 1)], options=options)
     return MockConfigEntry(
         domain=DOMAIN,
         title=entry.title,
@@ -481,7 +507,14 @@ async def import_agent(
     hass: HomeAssistant, uploads: Uploads, path: Path
 ) -> ConfigEntry:
     """Import the default agent all the way: cpu -> sensor.cpu, cleanup -> fan on."""
-    result = await upload(hass, uploads, path)
+    return await bind_all(hass, await upload(hass, uploads, path))
+
+
+async def bind_all(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
+    """Go through the binding steps: cpu -> sensor.cpu, cleanup -> fan on; the entry.
+
+    A file that asks for an LLM keeps to its rules.
+    """
     assert result["step_id"] == "bind_metrics"
     result = await configure(hass, result, {"cpu": "sensor.cpu"})
     assert result["step_id"] == "bind_actions"
@@ -490,6 +523,8 @@ async def import_agent(
     result = await configure(
         hass, result, {"notify_targets": ["persistent_notification"]}
     )
+    if result.get("step_id") == "brain":
+        result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]

@@ -31,10 +31,10 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import LIGHT_ON, agent_entry, rule, start, statuses
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
+from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start, statuses
 
 BLUEPRINTS = Path(__file__).parent.parent / "blueprints" / "automation" / "pai"
 SOURCE = (
@@ -52,13 +52,6 @@ ALL = (
 def hass_config_dir(hass_tmp_config_dir: str) -> str:
     """Give each test its own configuration folder to copy the blueprints into."""
     return hass_tmp_config_dir
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture
@@ -285,12 +278,7 @@ async def test_button_approves_the_newest_pending_request(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(2))
     runtime = entry.runtime_data.runtime
     await automations(
         hass,
@@ -333,12 +321,7 @@ async def test_button_approves_the_newest_pending_request(
 async def test_button_can_answer_for_one_agent_only(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
-    porch = await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    porch = await start(hass, light_agent(2))
     sprinkle = [
         {
             "action": "input_boolean.turn_on",

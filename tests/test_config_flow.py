@@ -48,6 +48,7 @@ from tests.helpers import (
     pack,
     pai_files,
     pass_review,
+    rule,
     start_reconfigure,
     start_upload,
     suggested,
@@ -324,6 +325,25 @@ REFUSALS: list[tuple[str, Callable[[Path], bytes], str, str]] = [
         lambda f: pack(f, description="x" * (9 * 1024 * 1024)).read_bytes(),
         "too_large",
         "'manifest.json'",
+    ),
+    (
+        "condition Home Assistant cannot check",
+        lambda f: _engine_file(
+            f,
+            _sections(
+                **{
+                    "rules.json": [
+                        {
+                            **rule("nobody", "greet", 1),
+                            "condition": {"condition": "state", "state": "on"},
+                        }
+                    ],
+                    "actions.json": {"greet": {"type": "console"}},
+                }
+            ),
+        ),
+        "invalid_agent",
+        "rule 'nobody': its condition is not a Home Assistant condition",
     ),
 ]
 
@@ -649,14 +669,17 @@ async def test_create_form_errors(hass: HomeAssistant, uploads: Uploads) -> None
 
 @pytest.mark.usefixtures("flow_house")
 async def test_reconfigure_replaces_the_file_and_keeps_bindings(
-    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
+    hass: HomeAssistant, uploads: Uploads, tmp_path: Path, closed_port: str
 ) -> None:
     old_weights, new_weights = b"GGUF-old" * 10, b"GGUF-new" * 10
     entry = await import_agent(
         hass, uploads, pack(tmp_path / "v1", weights=old_weights)
     )
+    server = {"kind": "openai", "base_url": closed_port}  # chosen after the import
     hass.config_entries.async_update_entry(
-        entry, options={**entry.options, "autonomy_ceiling": "ask"}
+        entry,
+        data={**entry.data, "brain": server},
+        options={**entry.options, "autonomy_ceiling": "ask"},
     )
     mem_trigger = {
         "type": "threshold",
@@ -697,6 +720,7 @@ async def test_reconfigure_replaces_the_file_and_keeps_bindings(
         "mem": "sensor.mem",
     }
     assert entry.options["autonomy_ceiling"] == "ask"  # the other options stay
+    assert entry.data["brain"] == server  # and so does the brain
     new_sha = hashlib.sha256(new_weights).hexdigest()
     assert pai_files(hass) == [
         weights_dir(hass) / f"{new_sha}.gguf"

@@ -22,7 +22,6 @@ from homeassistant.components.ai_task import (
 from homeassistant.components.conversation import ChatLog
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
-    SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntry,
     ConfigEntryState,
@@ -44,15 +43,24 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 
+from custom_components.pai.agent_draft import file_brain_kind
 from custom_components.pai.const import DOMAIN
-from tests.helpers import OPENAI_KEY, ModelServer, bind, pack_llm, with_brain
+from custom_components.pai.engine.agent import BrainConfig
+from tests.helpers import (
+    OPENAI_KEY,
+    ModelServer,
+    bind,
+    pack_llm,
+    start_reconfigure,
+    with_brain,
+)
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic, error, key_of
 from .helpers import LLM_BRAIN, Uploads, brain_suggested as suggested, configure, upload
 
 
-async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
-    """Create an agent that watches the motion sensor, with the brain `engine`."""
+async def start_create(hass: HomeAssistant, kind: str) -> FlowResult:
+    """Create an agent that watches the motion sensor, with the brain of kind `kind`."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
@@ -65,7 +73,7 @@ async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
             "entities": ["input_boolean.motion"],
             "level": "suggest",
             "confidence": 0.9,
-            "engine": engine,
+            "kind": kind,
         },
     )
     assert result["step_id"] == "targets"
@@ -74,13 +82,22 @@ async def start_create(hass: HomeAssistant, engine: str) -> FlowResult:
     )
 
 
+async def create_with_claude(hass: HomeAssistant, model: str) -> ConfigEntry:
+    """Create the agent of `start_create` with Claude (`model`) as its brain."""
+    result = await start_create(hass, "anthropic")
+    result = await configure(hass, result, {"api_key": API_KEY, "brain_model": model})
+    await hass.async_block_till_done()
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
 def default(result: FlowResult, field: str) -> Any:
     [key] = [key for key in result["data_schema"].schema if key == field]
     return key.default()
 
 
-def engines(result: FlowResult) -> list[str]:
-    selector = result["data_schema"].schema["engine"]
+def brain_kinds(result: FlowResult) -> list[str]:
+    selector = result["data_schema"].schema["kind"]
     return list(selector.config["options"])
 
 
@@ -118,7 +135,7 @@ async def test_create_with_claude_checks_the_key_and_lets_the_user_correct_it(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]
-    assert entry.data["brain"] == {"engine": "anthropic", "api_key": API_KEY}
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
     assert entry.options["brain_model"] == "claude-sonnet-4-5"
     assert entry.state is ConfigEntryState.LOADED
     keys = [key_of(seen.headers) for seen in anthropic_api.requests]
@@ -154,9 +171,14 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
     result = await bind(hass, await upload(hass, uploads, path, allow=["brain_server"]))
 
     assert result["step_id"] == "brain"
-    assert engines(result) == ["rules", "anthropic", "openai", "ai_task"]  # no weights
-    assert default(result, "engine") == "openai"  # llama-server speaks OpenAI's API
-    result = await configure(hass, result, {"engine": "openai"})
+    assert brain_kinds(result) == [
+        "rules",
+        "anthropic",
+        "openai",
+        "ai_task",
+    ]  # no weights
+    assert default(result, "kind") == "openai"  # llama-server speaks OpenAI's API
+    result = await configure(hass, result, {"kind": "openai"})
     assert result["step_id"] == "brain_openai"
     assert suggested(result)["base_url"] == closed_port  # from brain.json
     assert suggested(result)["brain_model"] == "gemma-3-270m-q4_k_m"
@@ -186,7 +208,7 @@ async def test_a_file_that_asks_for_an_llm_suggests_its_server(
     await hass.async_block_till_done()
     entry = result["result"]
     assert entry.data["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": openai_server.url,
         "api_key": OPENAI_KEY,
     }
@@ -201,9 +223,9 @@ async def test_the_local_model_is_offered_only_with_weights(
     path = pack_llm(tmp_path, weights=b"GGUF" + bytes(64))
     result = await bind(hass, await upload(hass, uploads, path))
 
-    assert engines(result) == ["rules", "anthropic", "openai", "ai_task", "local"]
-    assert default(result, "engine") == "local"  # the author shipped the model
-    result = await configure(hass, result, {"engine": "rules"})
+    assert brain_kinds(result) == ["rules", "anthropic", "openai", "ai_task", "local"]
+    assert default(result, "kind") == "local"  # the author shipped the model
+    result = await configure(hass, result, {"kind": "rules"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert "brain" not in result["result"].data
 
@@ -220,13 +242,80 @@ async def test_an_ai_task_entity_that_does_not_exist_is_refused(
     assert hass.config_entries.async_entries(DOMAIN) == []
 
 
+FILE_BRAINS: list[tuple[dict[str, Any], str, str | None]] = [
+    # A file written for Claude names a model Claude knows: it is suggested.
+    ({"engine": "Anthropic", "model": "claude-sonnet-4-5"}, "anthropic", None),
+    # One written for another service may not: Claude's default is suggested.
+    ({"engine": "claude", "model": "gpt-4o-mini"}, "anthropic", "claude-haiku-4-5"),
+    ({"engine": "ha_ai_task"}, "ai_task", None),
+]
+"""brain.json, the brain offered first, the model suggested (None: the file's)."""
+
+
+@pytest.mark.parametrize("case", FILE_BRAINS)
+@pytest.mark.usefixtures("house")
+async def test_a_file_that_asks_for_a_service_suggests_that_service(
+    hass: HomeAssistant,
+    uploads: Uploads,
+    tmp_path: Path,
+    case: tuple[dict[str, Any], str, str | None],
+) -> None:
+    brain, offered, model = case
+    path = pack_llm(tmp_path, brain={"type": "llm", **brain})
+    result = await bind(hass, await upload(hass, uploads, path))
+
+    assert result["step_id"] == "brain"
+    assert default(result, "kind") == offered
+    result = await configure(hass, result, {"kind": offered})
+    assert result["step_id"] == f"brain_{offered}"
+    if offered == "anthropic":
+        assert suggested(result)["brain_model"] == (model or brain["model"])
+        assert suggested(result)["api_key"] is None  # a file never carries a key
+
+
+@pytest.mark.parametrize(
+    ("brain", "weights", "suggested_kind"),
+    [
+        ({"type": "rule"}, True, "rules"),  # asks for no LLM
+        ({"type": "llm", "engine": "claude-code"}, False, "anthropic"),
+        ({"type": "llm", "engine": "ai_task"}, False, "ai_task"),
+        ({"type": "llm", "engine": "llama-server"}, True, "local"),
+        ({"type": "llm", "engine": "llama-server"}, False, "openai"),
+        ({"type": "llm"}, False, "openai"),  # no engine named: OpenAI's API
+    ],
+)
+def test_the_brain_suggested_for_a_file_follows_its_brain_json(
+    brain: dict[str, Any], weights: bool, suggested_kind: str
+) -> None:
+    assert file_brain_kind(BrainConfig(**brain), weights) == suggested_kind
+
+
+@pytest.mark.usefixtures("house")
+async def test_reconfiguring_the_same_brain_shows_its_key_and_model(
+    hass: HomeAssistant, anthropic_api: FakeAnthropic
+) -> None:
+    entry = await create_with_claude(hass, "claude-sonnet-4-5")
+
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
+    result = await configure(hass, result, {"kind": "anthropic"})
+    assert result["step_id"] == "brain_anthropic"
+    # What it has now, to keep or change (not Claude's default model).
+    assert suggested(result) == {"api_key": API_KEY, "brain_model": "claude-sonnet-4-5"}
+    result = await configure(hass, result, suggested(result))
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
+    assert entry.options["brain_model"] == "claude-sonnet-4-5"
+    assert entry.state is ConfigEntryState.LOADED
+
+
 # --- a refused key ----------------------------------------------------------------------------
 
 
 async def test_a_key_refused_at_setup_starts_reauth_and_a_new_key_fixes_it(
     hass: HomeAssistant, anthropic_api: FakeAnthropic
 ) -> None:
-    entry = with_brain({"engine": "anthropic", "api_key": "sk-revoked"})
+    entry = with_brain({"kind": "anthropic", "api_key": "sk-revoked"})
     entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -245,14 +334,14 @@ async def test_a_key_refused_at_setup_starts_reauth_and_a_new_key_fixes_it(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"] == {"engine": "anthropic", "api_key": API_KEY}
+    assert entry.data["brain"] == {"kind": "anthropic", "api_key": API_KEY}
     assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_a_key_revoked_while_running_asks_for_a_new_one(
     hass: HomeAssistant, anthropic_api: FakeAnthropic
 ) -> None:
-    entry = with_brain({"engine": "anthropic", "api_key": API_KEY})
+    entry = with_brain({"kind": "anthropic", "api_key": API_KEY})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -279,7 +368,7 @@ async def test_a_brain_that_is_down_at_setup_leaves_the_rules_running(
     issue_registry: ir.IssueRegistry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    entry = with_brain({"engine": "openai", "base_url": closed_port, "api_key": "k"})
+    entry = with_brain({"kind": "openai", "base_url": closed_port, "api_key": "k"})
     entry.add_to_hass(hass)
     with caplog.at_level(logging.WARNING):
         assert await hass.config_entries.async_setup(entry.entry_id)
@@ -307,23 +396,17 @@ async def test_a_brain_that_is_down_at_setup_leaves_the_rules_running(
 async def test_reconfigure_without_a_file_changes_only_the_brain(
     hass: HomeAssistant, anthropic_api: FakeAnthropic, openai_server: ModelServer
 ) -> None:
-    result = await start_create(hass, "anthropic")
-    result = await configure(
-        hass, result, {"api_key": API_KEY, "brain_model": "claude-haiku-4-5"}
-    )
-    await hass.async_block_till_done()
-    entry = result["result"]
+    entry = await create_with_claude(hass, "claude-haiku-4-5")
     agent, bindings = entry.data["agent"], entry.data["bindings"]
 
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})  # no file: the brain
+    result = await configure(
+        hass, await start_reconfigure(hass, entry), {}
+    )  # no file: the brain
     assert result["step_id"] == "brain"
-    assert default(result, "engine") == "anthropic"  # what it has now
-    assert "local" not in engines(result)
+    assert default(result, "kind") == "anthropic"  # what it has now
+    assert "local" not in brain_kinds(result)
 
-    result = await configure(hass, result, {"engine": "openai"})
+    result = await configure(hass, result, {"kind": "openai"})
     result = await configure(
         hass,
         result,
@@ -332,22 +415,19 @@ async def test_reconfigure_without_a_file_changes_only_the_brain(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"]["engine"] == "openai"
+    assert entry.data["brain"]["kind"] == "openai"
     assert entry.options["brain_model"] == "gemma"
     assert entry.data["agent"] == agent  # the rest is as it was
     assert entry.data["bindings"] == bindings
     assert entry.state is ConfigEntryState.LOADED
 
     # Back to the rules: the LLM's sensors go with the LLM.
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
-    )
-    result = await configure(hass, result, {})
-    assert default(result, "engine") == "openai"
-    result = await configure(hass, result, {"engine": "rules"})
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
+    assert default(result, "kind") == "openai"
+    result = await configure(hass, result, {"kind": "rules"})
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert entry.data["brain"] == {"engine": "rules"}
+    assert entry.data["brain"] == {"kind": "rules"}
     assert "brain_model" not in entry.options
     assert entry.runtime_data.runtime.router.has_llm is False
     assert llm_entities(hass, entry) == set()  # removed, not left unavailable
@@ -409,8 +489,14 @@ async def test_an_ai_task_entity_thinks_for_the_agent(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     entry = result["result"]
-    assert entry.data["brain"] == {"engine": "ai_task", "entity_id": ai_task_entity}
+    assert entry.data["brain"] == {"kind": "ai_task", "entity_id": ai_task_entity}
     runtime = entry.runtime_data.runtime
     await runtime.async_evaluate("ha.state", {"to_state": "on"}, escalate=True)
     assert runtime.llm.last_brain is not None
     assert runtime.llm.last_brain["name"] == "ai_task"  # it answered (nothing to do)
+
+    # Reconfiguring it offers the entity it has now.
+    result = await configure(hass, await start_reconfigure(hass, entry), {})
+    assert default(result, "kind") == "ai_task"
+    result = await configure(hass, result, {"kind": "ai_task"})
+    assert suggested(result) == {"entity_id": ai_task_entity}

@@ -12,7 +12,6 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_mock_service,
@@ -20,23 +19,14 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    RecorderInstanceContextManager,
-    WebSocketGenerator,
-)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
+from tests.helpers import light_agent, start, start_recording
 
 LIGHT = "input_boolean.porch_light"
 MOTION = "input_boolean.motion"
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 async def _house(hass: HomeAssistant) -> None:
@@ -69,12 +59,7 @@ async def test_the_logbook_says_who_set_off_what_pai_did(
     hass_admin_user: User,
 ) -> None:
     await _house(hass)
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    await start(hass, light_agent(3))
     begin = dt_util.utcnow()
 
     trigger = await _motion_by(hass, hass_admin_user)
@@ -111,13 +96,7 @@ async def test_an_approval_runs_as_the_approver_in_the_triggers_chain(
     recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
 ) -> None:
     await _house(hass)
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(2))
     trigger = await _motion_by(hass, hass_admin_user)
     record_id = records[0].data["record"]["record_id"]
     approver = Context(user_id=hass_admin_user.id)
@@ -138,12 +117,7 @@ async def test_what_an_evaluate_call_runs_is_a_child_of_the_call(
     recorder_mock: Recorder, hass: HomeAssistant, hass_admin_user: User
 ) -> None:
     await _house(hass)
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(3))
     call = Context(user_id=hass_admin_user.id)
 
     await hass.services.async_call(

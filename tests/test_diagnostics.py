@@ -27,24 +27,16 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    ClientSessionGenerator,
-    RecorderInstanceContextManager,
-)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.pai.const import DOMAIN
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 from tests.helpers import LIGHT_ON, agent_entry, rule, start
+from tests.loopback import serving
 
 REDACTED = "**REDACTED**"
 WEBHOOK = "https://hooks.example.com/T0KEN-in-the-path"
 SECRETS = ("sk-ant-api03-very-secret", WEBHOOK, "hunter2", "bearer-abc")
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture
@@ -155,7 +147,7 @@ async def test_diagnostics_redact_an_llm_key_of_an_agent_that_is_not_running(
         unique_id="cloud_watch",
         data={
             **base.data,
-            "brain": {"engine": "anthropic", "api_key": "sk-ant-api03-very-secret"},
+            "brain": {"kind": "anthropic", "api_key": "sk-ant-api03-very-secret"},
         },
         options={"brain_model": "claude-haiku-4-5"},
         disabled_by=ConfigEntryDisabler.USER,  # set up PAI, not this agent
@@ -168,7 +160,7 @@ async def test_diagnostics_redact_an_llm_key_of_an_agent_that_is_not_running(
     assert_no_secret(diagnostics)
     assert isinstance(diagnostics, dict)
     assert diagnostics["entry"]["data"]["brain"] == {
-        "engine": "anthropic",
+        "kind": "anthropic",
         "api_key": REDACTED,
     }
     assert diagnostics["entry"]["options"] == {"brain_model": "claude-haiku-4-5"}
@@ -189,13 +181,8 @@ async def overloaded_server(socket_enabled: None) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/v1/models", models)
     app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield f"{base}/v1"
 
 
 async def test_diagnostics_show_a_resting_llm_brain_without_its_key(
@@ -212,7 +199,7 @@ async def test_diagnostics_show_a_resting_llm_brain_without_its_key(
         data={
             **base.data,
             "brain": {
-                "engine": "openai",
+                "kind": "openai",
                 "base_url": overloaded_server,
                 "api_key": "bearer-abc",
             },
@@ -234,10 +221,17 @@ async def test_diagnostics_show_a_resting_llm_brain_without_its_key(
     assert overloaded_server not in json.dumps(diagnostics)
     assert isinstance(diagnostics, dict)
     assert diagnostics["entry"]["data"]["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": REDACTED,
         "api_key": REDACTED,
     }
+    # What is in force: the options over the file's policy and the defaults, no key.
+    settings = diagnostics["settings"]
+    assert settings["brain_kind"] == "openai"
+    assert settings["brain_model"] == "tiny"
+    assert settings["limits"]["min_interval_seconds"] == 0
+    assert settings["limits"]["max_calls_per_hour"] == 60  # the default
+    assert settings["ceiling"] == "act"  # the user has not lowered it
     router = diagnostics["runtime"]["router"]
     assert len(router["brains"]) == 1
     assert router["brains"][0]["is_local"] is True  # 127.0.0.1 is in the home

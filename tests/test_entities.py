@@ -19,7 +19,6 @@ from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import dt as dt_util
-import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -28,11 +27,11 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.engine.models import AutonomyLevel
 from custom_components.pai.runtime import AgentRuntime
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 
 from .brains.fake_anthropic import API_KEY, FakeAnthropic
 
@@ -45,13 +44,6 @@ ENTITIES = {
     "interruptions_last_hour": ("sensor", "Interruptions in the last hour"),
     "quiet_hours": ("binary_sensor", "Quiet hours"),
 }
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (one test reads history)."""
 
 
 def night_watch(options: dict[str, Any] | None = None) -> MockConfigEntry:
@@ -337,7 +329,7 @@ def llm_agent(options: dict[str, Any] | None = None) -> MockConfigEntry:
         domain=DOMAIN,
         title=entry.title,
         unique_id=entry.unique_id,
-        data={**entry.data, "brain": {"engine": "anthropic", "api_key": API_KEY}},
+        data={**entry.data, "brain": {"kind": "anthropic", "api_key": API_KEY}},
         options=dict(entry.options),
     )
 

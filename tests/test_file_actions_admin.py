@@ -16,23 +16,14 @@ from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 import pytest
-from pytest_homeassistant_custom_component.typing import (
-    RecorderInstanceContextManager,
-    WebSocketGenerator,
-)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.pai.const import DOMAIN
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 
 from .helpers import export_to, porch
 
 CLIENT_ID = "https://example.com/app"
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (export_preferences reads it)."""
 
 
 async def user_token(hass: HomeAssistant, *, admin: bool) -> str:

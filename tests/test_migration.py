@@ -1,16 +1,21 @@
-"""Config entries stored by the previous release (1.1) load, migrated, into this one (1.2)."""
+"""Config entries stored by earlier releases (1.1, 1.2) load, migrated, into this one (1.3)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.pai.const import DOMAIN
-from custom_components.pai.migration import MINOR_VERSION, VERSION, model_to_options
+from custom_components.pai.migration import (
+    MINOR_VERSION,
+    VERSION,
+    brain_kind_renamed,
+    model_to_options,
+)
 
 SHA = "ab" * 32
 
@@ -49,14 +54,16 @@ AGENT: dict[str, Any] = {
 }
 
 
-def stored_v1_entry(base_url: str, **brain_extra: Any) -> dict[str, Any]:
-    """Return one entry as `core.config_entries` kept it under release 1.1."""
+def stored_v1_entry(
+    base_url: str, minor_version: int = 1, **brain_extra: Any
+) -> dict[str, Any]:
+    """Return one entry as `core.config_entries` kept it under release 1.1 (or 1.2)."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Porch watch",
         unique_id="porch_watch",
         version=1,
-        minor_version=1,
+        minor_version=minor_version,
         data={
             "name": "Porch watch",
             "agent": AGENT,
@@ -101,21 +108,29 @@ async def load(hass: HomeAssistant, hass_storage: dict[str, Any], stored: Any) -
         )
 
 
-async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(
-    hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
-) -> None:
-    stored = stored_v1_entry(closed_port, brain_model="gemma")
+async def load_and_set_up(
+    hass: HomeAssistant, hass_storage: dict[str, Any], stored: dict[str, Any]
+) -> ConfigEntry:
+    """Load the stored entry as it was kept, then set it up (migrating it) and check."""
     await load(hass, hass_storage, stored)
     entry = hass.config_entries.async_entries(DOMAIN)[0]
-    assert (entry.version, entry.minor_version) == (1, 1)
+    assert (entry.version, entry.minor_version) == (1, stored["minor_version"])
 
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    assert (entry.version, entry.minor_version) == (VERSION, MINOR_VERSION) == (1, 2)
-    # The model moved; everything else is as the previous release stored it.
-    assert entry.data["brain"] == {"engine": "openai", "base_url": closed_port}
+    return entry
+
+
+async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(
+    hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
+) -> None:
+    stored = stored_v1_entry(closed_port, brain_model="gemma")
+    entry = await load_and_set_up(hass, hass_storage, stored)
+    assert (entry.version, entry.minor_version) == (VERSION, MINOR_VERSION) == (2, 1)
+    # The model moved and the brain's kind is named `kind`; the rest is as it was stored.
+    assert entry.data["brain"] == {"kind": "openai", "base_url": closed_port}
     assert entry.options == {**stored["options"], "brain_model": "gemma"}
     assert {k: v for k, v in entry.data.items() if k != "brain"} == {
         k: v for k, v in stored["data"].items() if k != "brain"
@@ -124,15 +139,38 @@ async def test_a_stored_v1_entry_loads_with_its_model_moved_to_the_options(
     assert runtime.router.has_llm is True
     assert int(runtime.ceiling) == 2  # "ask", from the stored options
     assert int(runtime.policy.action_max_levels["light_on"]) == 2
-    # Saved as 1.2: the next start needs no migration.
+    # Saved as 2.1: the next start needs no migration.
     await hass.async_block_till_done()
-    assert entry.as_dict()["minor_version"] == 2
+    assert (entry.as_dict()["version"], entry.as_dict()["minor_version"]) == (2, 1)
+
+
+async def test_a_stored_1_2_entry_keeps_its_llm_brain_under_the_new_name(
+    hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
+) -> None:
+    stored = stored_v1_entry(closed_port, minor_version=2)
+    stored["options"]["brain_model"] = "gemma"  # 1.2 kept the model in the options
+    entry = await load_and_set_up(hass, hass_storage, stored)
+    assert (entry.version, entry.minor_version) == (2, 1)
+    assert entry.data["brain"] == {"kind": "openai", "base_url": closed_port}
+    assert entry.options == stored["options"]  # the options are as the user left them
+    assert {k: v for k, v in entry.data.items() if k != "brain"} == {
+        k: v for k, v in stored["data"].items() if k != "brain"
+    }
+    # The agent still thinks with its LLM brain, and the reconfigure form offers it.
+    assert entry.runtime_data.runtime.router.has_llm is True
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "reconfigure", "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "brain"
+    [field] = [key for key in result["data_schema"].schema if key == "kind"]
+    assert field.default() == "openai"
 
 
 async def test_an_entry_from_a_newer_major_version_is_refused(
     hass: HomeAssistant, hass_storage: dict[str, Any], closed_port: str
 ) -> None:
-    stored = {**stored_v1_entry(closed_port), "version": 2}
+    stored = {**stored_v1_entry(closed_port), "version": 3}
     await load(hass, hass_storage, stored)
     entry = hass.config_entries.async_entries(DOMAIN)[0]
 
@@ -156,3 +194,16 @@ def test_the_model_the_user_set_last_wins_and_a_blank_one_is_dropped() -> None:
     assert model_to_options(blank, {}) == ({"brain": {"engine": "openai"}}, {})
     rules = {"name": "x"}
     assert model_to_options(rules, {"a": 1}) == (rules, {"a": 1})
+
+
+def test_the_brain_kind_is_renamed_and_nothing_else_changes() -> None:
+    data = {"name": "x", "brain": {"engine": "anthropic", "api_key": "k"}}
+    assert brain_kind_renamed(data) == {
+        "name": "x",
+        "brain": {"kind": "anthropic", "api_key": "k"},
+    }
+    assert data["brain"] == {"engine": "anthropic", "api_key": "k"}  # not changed
+    both = {"brain": {"engine": "openai", "kind": "anthropic"}}
+    assert brain_kind_renamed(both) == {"brain": {"kind": "anthropic"}}
+    for untouched in ({"name": "x"}, {"brain": None}, {"brain": {"kind": "local"}}):
+        assert brain_kind_renamed(untouched) == untouched

@@ -17,14 +17,13 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-from custom_components.pai.const import DOMAIN
 from custom_components.pai.options_flow import (
     OptionsError,
     agent_actions,
     parse_action_levels,
 )
 
-from .helpers import PHONE, agent_entry, rule
+from .helpers import PHONE, agent_entry, rule, with_brain
 
 
 def form(**changes: Any) -> dict[str, Any]:
@@ -357,19 +356,7 @@ LLM_KEYS = (
 )
 
 
-def thinking(brain: dict[str, Any], **options: Any) -> MockConfigEntry:
-    """test_runtime's porch agent with an LLM brain."""
-    entry = agent_entry([rule("hint", "light_on", 1)], options=options)
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        unique_id=entry.unique_id,
-        data={**entry.data, "brain": brain},
-        options=dict(entry.options),
-    )
-
-
-SERVER = {"engine": "openai", "base_url": "http://127.0.0.1:9/v1"}
+SERVER = {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}
 """A home server without a key: nothing is asked of it unless an event escalates."""
 
 
@@ -394,7 +381,7 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
 
     for brain, expected in (
         (
-            {"engine": "anthropic", "api_key": "k"},
+            {"kind": "anthropic", "api_key": "k"},
             [
                 "brain_model",
                 "llm_every_event",
@@ -406,7 +393,7 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
             ],
         ),
         (
-            {"engine": "local"},
+            {"kind": "local"},
             [  # the model is the file's weights; how it runs is tunable
                 "llm_every_event",
                 "llm_min_interval_seconds",
@@ -418,18 +405,18 @@ async def test_the_llm_section_shows_only_for_an_llm_brain(hass: HomeAssistant) 
                 "local_threads",
             ],
         ),
-        ({"engine": "rules"}, []),
+        ({"kind": "rules"}, []),
     ):
-        entry = thinking(brain)
+        entry = with_brain(brain)
         entry.add_to_hass(hass)
         result = await hass.config_entries.options.async_init(entry.entry_id)
-        assert llm_fields(result) == expected, brain["engine"]
+        assert llm_fields(result) == expected, brain["kind"]
 
 
 async def test_the_llm_section_suggests_the_limits_in_force(
     hass: HomeAssistant,
 ) -> None:
-    entry = thinking({"engine": "anthropic", "api_key": "k"}, llm_max_calls_per_hour=5)
+    entry = with_brain({"kind": "anthropic", "api_key": "k"}, llm_max_calls_per_hour=5)
     entry.add_to_hass(hass)
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -454,7 +441,7 @@ async def test_saving_the_llm_section_changes_the_running_brain(
 ) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
     label = lr.async_get(hass).async_create("Stays home")
-    entry = await loaded(hass, thinking(SERVER))
+    entry = await loaded(hass, with_brain(SERVER))
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
@@ -498,7 +485,7 @@ async def test_the_price_of_an_openai_compatible_server_sets_its_budget(
 ) -> None:
     """Only that brain asks its price; both parts or neither; 0 is a free server."""
     async_mock_service(hass, "notify", "mobile_app_pixel")
-    entry = await loaded(hass, thinking(SERVER))
+    entry = await loaded(hass, with_brain(SERVER))
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert {"llm_price_input_per_mtok", "llm_price_output_per_mtok"} <= set(
         llm_fields(result)
@@ -527,7 +514,7 @@ async def test_the_price_of_an_openai_compatible_server_sets_its_budget(
     [brain] = runtime.router.brains
     assert runtime.router.limits.prices == {brain.name: (0.15, 0.0)}
 
-    cloud = thinking({"engine": "anthropic", "api_key": "k"})
+    cloud = with_brain({"kind": "anthropic", "api_key": "k"})
     cloud.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(cloud.entry_id)
     assert "llm_price_input_per_mtok" not in llm_fields(result)
@@ -537,7 +524,7 @@ async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(
     hass: HomeAssistant,
 ) -> None:
     """Options the form does not show are not cleared (switching back restores them)."""
-    entry = thinking({"engine": "rules"}, llm_max_calls_per_hour=5, brain_model="m")
+    entry = with_brain({"kind": "rules"}, llm_max_calls_per_hour=5, brain_model="m")
     entry.add_to_hass(hass)
 
     await submit(hass, entry, min_confidence=0.5, notify_targets=[PHONE])
@@ -547,7 +534,7 @@ async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(
     assert entry.options["min_confidence"] == 0.5
 
     # A local brain keeps the cloud model too; its own limits are edited.
-    local = thinking({"engine": "local"}, brain_model="m", local_threads=4)
+    local = with_brain({"kind": "local"}, brain_model="m", local_threads=4)
     local.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(local.entry_id)
     await hass.config_entries.options.async_configure(

@@ -14,7 +14,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.engine.rate import RecordRate
-from tests.helpers import agent_entry, motion, rule, start
+from tests.helpers import agent_entry, motion, rule, start, start_recording
 
 TOGGLE = [
     {
@@ -28,8 +28,7 @@ TOGGLE = [
 async def test_an_agent_does_not_wake_on_what_its_own_action_changed(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("flip", "flip", 3, payload=[])],
@@ -60,8 +59,7 @@ async def test_an_agent_does_not_wake_on_what_its_own_action_changed(
 async def test_an_agent_does_not_wake_on_its_own_entities(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("note", "note", 0, payload=[])],

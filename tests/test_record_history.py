@@ -13,7 +13,6 @@ import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.models import AutonomyLevel, Decision, Event, Intent
@@ -28,16 +27,10 @@ from custom_components.pai.record_history import (
     _decode,
     async_get_records,
 )
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 
 NIGHT_WATCH = "entry_night_watch"
 GARDEN = "entry_garden"
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 def make_record(

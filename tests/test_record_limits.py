@@ -16,18 +16,11 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.record_history import async_get_records
-from tests.helpers import LIGHT_ON, agent_entry, rule, start
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
+from tests.helpers import LIGHT_ON, agent_entry, light_agent, rule, start
 
 
 async def test_a_bulky_event_still_leaves_its_record_in_the_recorder(
@@ -36,12 +29,7 @@ async def test_a_bulky_event_still_leaves_its_record_in_the_recorder(
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"motion": {}, "porch_light": {}}}
     )
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(3))
     response = await hass.services.async_call(
         DOMAIN,
         "evaluate",

@@ -95,7 +95,7 @@ async def test_a_spent_budget_is_raised_in_the_fix_flow(
     entry = await start(
         hass,
         with_options(
-            with_brain({"engine": "anthropic", "api_key": API_KEY}),
+            with_brain({"kind": "anthropic", "api_key": API_KEY}),
             llm_min_interval_seconds=0,
             llm_max_calls_per_hour=1,
         ),
@@ -159,7 +159,7 @@ async def test_an_unreachable_brain_is_retried_from_the_fix_flow(
 ) -> None:
     openai_server.status = 503
     brain = {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": openai_server.url,
         "api_key": "sk-local-test",
     }
@@ -188,7 +188,7 @@ async def test_an_unreachable_brain_can_be_swapped_for_the_rules(
     hass: HomeAssistant, closed_port: str
 ) -> None:
     entry = await start(
-        hass, with_brain({"engine": "openai", "base_url": closed_port, "api_key": "k"})
+        hass, with_brain({"kind": "openai", "base_url": closed_port, "api_key": "k"})
     )
     assert hass.states.get("binary_sensor.porch_watch_llm_budget_exceeded") is not None
 
@@ -196,7 +196,7 @@ async def test_an_unreachable_brain_can_be_swapped_for_the_rules(
     result = await step(hass, result, {"next_step_id": "rules_only"})
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.data["brain"] == {"engine": "rules"}
+    assert entry.data["brain"] == {"kind": "rules"}
     assert entry.state is ConfigEntryState.LOADED
     assert issue(hass, "brain_unreachable", entry) is None
     assert entry.runtime_data.runtime.router.has_llm is False
@@ -207,7 +207,7 @@ async def test_a_resting_brain_raises_the_issue_and_an_answer_clears_it(
     hass: HomeAssistant, openai_server: ModelServer
 ) -> None:
     openai_server.key = None  # a server in the home, without a key: no setup check
-    brain = {"engine": "openai", "base_url": openai_server.url}
+    brain = {"kind": "openai", "base_url": openai_server.url}
     entry = await start(
         hass, with_options(with_brain(brain), llm_min_interval_seconds=0)
     )

@@ -39,6 +39,7 @@ from custom_components.pai.engine.container import (
 from custom_components.pai.engine.outreach import ha_trigger_id
 from custom_components.pai.engine.signing import fingerprint, signature_section
 from custom_components.pai.review import make_consent, previous_ticks
+from tests.loopback import serving
 
 from .helpers import (
     CLEANUP_RULE,
@@ -81,13 +82,8 @@ async def listener(socket_enabled: None) -> AsyncIterator[Listener]:
     app = web.Application()
     app.router.add_post("/hook", hook)
     app.router.add_post("/moved", moved)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield server
-    await runner.cleanup()
+    async with serving(app) as server.base:
+        yield server
 
 
 def _hostile_sections(url: str, version: str) -> dict[str, Any]:
@@ -353,7 +349,7 @@ async def test_the_files_brain_server_is_suggested_only_when_ticked(
     )
 
     result = await bind(hass, await configure(hass, result, {}))
-    result = await configure(hass, result, {"engine": "openai"})
+    result = await configure(hass, result, {"kind": "openai"})
 
     assert result["step_id"] == "brain_openai"
     assert brain_suggested(result)["base_url"] is None

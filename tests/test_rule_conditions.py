@@ -2,26 +2,22 @@
 
 "Only when someone is home" must not become "always": a conditioned rule matches only
 while its condition holds, one Home Assistant cannot check is refused (never ignored) and
-reported, a file with one is refused at upload naming the rule, and replay judges the
-condition the same way.
+reported (a file with one is refused at upload naming the rule: test_config_flow's
+refusals), and replay judges the condition the same way.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import agent_entry, motion, rule, start
-
-from .helpers import Uploads, _engine_file, _sections, upload
+from tests.helpers import agent_entry, motion, rule, start, start_recording
 
 SOMEONE_HOME = {
     "condition": "state",
@@ -59,8 +55,7 @@ async def set_home(hass: HomeAssistant, on: bool) -> None:
 async def test_a_conditioned_rule_matches_only_while_its_condition_holds(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(hass, agent_entry([conditioned(SOMEONE_HOME)]))
+    records = await start_recording(hass, agent_entry([conditioned(SOMEONE_HOME)]))
 
     await motion(hass)  # nobody home
     assert records == []
@@ -96,8 +91,7 @@ async def test_a_conditioned_rule_matches_only_while_its_condition_holds(
 
 @pytest.mark.usefixtures("home")
 async def test_conditions_see_the_event_and_combine(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [
@@ -148,30 +142,4 @@ async def test_a_condition_home_assistant_cannot_check_refuses_the_rule(
     assert "rule 'broken'" in issue.translation_placeholders["problems"]
     assert (
         "rule 'broken': its condition is not a Home Assistant condition" in caplog.text
-    )
-
-
-async def test_a_file_with_an_invalid_condition_is_refused_naming_the_rule(
-    hass: HomeAssistant, uploads: Uploads, tmp_path: Path
-) -> None:
-    bad = tmp_path / "bad.pai"
-    bad.write_bytes(
-        _engine_file(
-            tmp_path / "src",
-            _sections(
-                **{
-                    "rules.json": [
-                        conditioned({"condition": "state", "state": "on"}, "nobody")
-                    ],
-                    "actions.json": {"greet": {"type": "console"}},
-                }
-            ),
-        )
-    )
-    result = await upload(hass, uploads, bad)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "invalid_agent"}
-    assert (
-        "rule 'nobody': its condition is not a Home Assistant condition"
-        in result["description_placeholders"]["detail"]
     )

@@ -22,14 +22,22 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.approvals import action_id
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
+from tests.helpers import (
+    LIGHT_ON,
+    agent_entry,
+    light_agent,
+    motion,
+    rule,
+    start,
+    start_recording,
+    statuses,
+)
 
 
 @pytest.mark.usefixtures("house")
 async def test_observe_only_records(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("weak", "light_on", 3, confidence=0.2)],
@@ -55,8 +63,7 @@ async def test_observe_only_records(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_suggest_notifies_the_phone(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(hass, agent_entry([rule("hint", "light_on", 1)]))
+    records = await start_recording(hass, agent_entry([rule("hint", "light_on", 1)]))
 
     await motion(hass)
 
@@ -84,12 +91,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
             else None
         ),
     )
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(2))
 
     await motion(hass)
 
@@ -115,13 +117,7 @@ async def test_ask_runs_once_when_approved_twice_on_the_phone(
 @pytest.mark.usefixtures("house")
 async def test_decline_and_wrong_nonce(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(2))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
     forged = action_id("approve", record_id, "0" * 32)
@@ -147,14 +143,8 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"approval_expiry_minutes": 5},
-        ),
+    records = await start_recording(
+        hass, light_agent(2, options={"approval_expiry_minutes": 5})
     )
     await motion(hass)
     approve = phone[0].data["data"]["actions"][0]["action"]
@@ -174,12 +164,7 @@ async def test_expired_request_is_ignored_and_cannot_be_approved(
 async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
     records = async_capture_events(hass, EVENT_PAI_RECORD)
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(2))
     await motion(hass)
     approve = phone[0].data["data"]["actions"][0]["action"]
 
@@ -196,13 +181,7 @@ async def test_pending_approval_survives_a_restart(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(3))
 
     await motion(hass)
 
@@ -222,8 +201,7 @@ async def test_act_runs_and_undo_restores(hass: HomeAssistant) -> None:
 async def test_failing_action_is_recorded_and_the_agent_keeps_running(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("act", "broken", 3)],
@@ -240,8 +218,7 @@ async def test_failing_action_is_recorded_and_the_agent_keeps_running(
 async def test_survival_layer_keeps_an_unlock_at_ask(hass: HomeAssistant) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
     unlocks = async_mock_service(hass, "lock", "unlock")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("let in", "open_door", 3, confidence=0.99)],
@@ -301,12 +278,7 @@ async def test_paused_agent_ignores_triggers(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("house")
 async def test_evaluate_and_replay_services(hass: HomeAssistant) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    entry = await start(hass, light_agent(3))
     response = await hass.services.async_call(
         DOMAIN,
         "evaluate",
@@ -357,14 +329,8 @@ async def test_approve_service_and_approvers(
     hass: HomeAssistant, hass_admin_user: MockUser, hass_read_only_user: MockUser
 ) -> None:
     async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"approvers": [hass_admin_user.id]},
-        ),
+    records = await start_recording(
+        hass, light_agent(2, options={"approvers": [hass_admin_user.id]})
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]

@@ -29,7 +29,16 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.const import EVENT_PAI_RECORD
 from custom_components.pai.sensitivity import BindingSensitivity
-from tests.helpers import DOOR, GARAGE, agent_entry, motion, rule, start, statuses
+from tests.helpers import (
+    DOOR,
+    GARAGE,
+    agent_entry,
+    motion,
+    rule,
+    start,
+    start_recording,
+    statuses,
+)
 
 OPEN = "input_boolean.front_door_open"
 
@@ -157,8 +166,7 @@ SAFE: dict[str, list[dict[str, Any]]] = {
 async def test_what_cannot_open_anything_still_acts(
     hass: HomeAssistant, binding: str
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("evening", "evening", 3, confidence=0.99)],

@@ -27,18 +27,20 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.record_book import RECENT_RECORDS
-from tests.helpers import LIGHT_ON, agent_entry, motion, rule, start, statuses
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
+from tests.helpers import (
+    LIGHT_ON,
+    agent_entry,
+    light_agent,
+    motion,
+    rule,
+    start,
+    start_recording,
+    statuses,
+)
 
 
 @pytest.fixture
@@ -162,14 +164,8 @@ async def test_get_records_refuses_an_agent_it_cannot_answer_for(
 async def test_rejected_feedback_makes_the_agent_ask_next_time(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"decline_penalty_threshold": 1},
-        ),
+    records = await start_recording(
+        hass, light_agent(3, options={"decline_penalty_threshold": 1})
     )
     await motion(hass)
     assert porch_light(hass) == "on"
@@ -257,13 +253,7 @@ async def test_old_pending_request_can_be_answered_but_not_rated(
 
 @pytest.mark.usefixtures("house")
 async def test_decline_service(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(2))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 
@@ -280,13 +270,7 @@ async def test_decline_service(hass: HomeAssistant) -> None:
 
 @pytest.mark.usefixtures("house")
 async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(3))
     await motion(hass)
     assert porch_light(hass) == "on"
     record_id = records[0].data["record"]["record_id"]
@@ -308,14 +292,7 @@ async def test_undo_service_restores_the_light_once(hass: HomeAssistant) -> None
 async def test_replay_of_a_record_only_the_recorder_still_has(
     recorder_mock: Recorder, house: None, hass: HomeAssistant
 ) -> None:
-    entry = await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"decline_penalty_threshold": 1},
-        ),
-    )
+    entry = await start(hass, light_agent(3, options={"decline_penalty_threshold": 1}))
     record = await evaluate(hass, entry)
     await call(hass, "feedback", record_id=record["record_id"], feedback="rejected")
     await turn_off_porch_light(hass)
@@ -379,13 +356,7 @@ async def test_evaluate_names_an_agent_that_is_not_a_pai_agent(
 async def test_undo_that_fails_leaves_the_record_as_it_was(
     hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)], bindings={"actions": {"light_on": LIGHT_ON}}
-        ),
-    )
+    records = await start_recording(hass, light_agent(3))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 
@@ -506,14 +477,8 @@ async def test_an_action_without_a_binding_runs_nothing(hass: HomeAssistant) -> 
 async def test_approval_after_expiry_is_refused_and_recorded_as_ignored(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
-        hass,
-        agent_entry(
-            [rule("ask", "light_on", 2)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"approval_expiry_minutes": 5},
-        ),
+    records = await start_recording(
+        hass, light_agent(2, options={"approval_expiry_minutes": 5})
     )
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
@@ -533,14 +498,7 @@ async def test_undo_offer_goes_when_its_window_closes(
 ) -> None:
     records = async_capture_events(hass, EVENT_PAI_RECORD)
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    await start(
-        hass,
-        agent_entry(
-            [rule("act", "light_on", 3)],
-            bindings={"actions": {"light_on": LIGHT_ON}},
-            options={"undo_window_minutes": 1},
-        ),
-    )
+    await start(hass, light_agent(3, options={"undo_window_minutes": 1}))
     await motion(hass)
     record_id = records[0].data["record"]["record_id"]
 

@@ -30,7 +30,7 @@ from custom_components.pai.engine.agent import (
     UnknownTrigger,
 )
 from custom_components.pai.triggers import trigger_specs
-from tests.helpers import agent_entry, rule, start
+from tests.helpers import agent_entry, rule, start, start_recording
 
 
 def agent_with(
@@ -412,8 +412,7 @@ async def test_file_change_under_the_watched_path_is_perceived(
     dest_path: str | None,
     expected: str,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_with(
             FILE_RULES,
@@ -444,8 +443,7 @@ async def test_file_change_under_the_watched_path_is_perceived(
 async def test_file_change_elsewhere_is_ignored(
     hass: HomeAssistant, change: str, path: str, dest_path: str | None
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_with(
             FILE_RULES,
@@ -472,8 +470,7 @@ async def test_file_change_elsewhere_is_ignored(
 async def test_event_trigger_hands_over_the_event_type_and_flat_data(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_with(
             [rule("ring", "greet", 0, kind="ha.event", payload=[])],
@@ -515,8 +512,7 @@ async def test_event_trigger_hands_over_the_event_type_and_flat_data(
 async def test_event_trigger_keeps_at_most_twenty_data_items(
     hass: HomeAssistant,
 ) -> None:
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_with(
             [rule("any", "note", 0, kind="ha.event", payload=[])],

@@ -20,7 +20,16 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.pai.action_text import describe_sequence, with_quote
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from tests.helpers import DOOR, GARAGE, agent_entry, motion, rule, start, statuses
+from tests.helpers import (
+    DOOR,
+    GARAGE,
+    agent_entry,
+    motion,
+    rule,
+    start,
+    start_recording,
+    statuses,
+)
 
 LIGHT = "input_boolean.porch_light"
 
@@ -187,8 +196,7 @@ async def test_undo_does_nothing_when_the_state_changed_since(
     hass: HomeAssistant,
 ) -> None:
     phone = async_mock_service(hass, "notify", "mobile_app_pixel")
-    records = async_capture_events(hass, EVENT_PAI_RECORD)
-    await start(
+    records = await start_recording(
         hass,
         agent_entry(
             [rule("evening", "light_on", 3, confidence=0.99)],

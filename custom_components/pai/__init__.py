@@ -22,12 +22,10 @@ from .answers import ResolveError
 from .brains import create_brain
 from .brains.local_gguf import create_local_brain
 from .const import (
+    BRAIN_LOCAL,
     CONF_AGENT,
     CONF_AGENT_NAME,
-    CONF_BRAIN,
-    CONF_BRAIN_MODEL,
     DOMAIN,
-    ENGINE_LOCAL,
     EVENT_MOBILE_APP_ACTION,
     MANUFACTURER,
 )
@@ -35,12 +33,14 @@ from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.approvals import parse_action_id
 from .memory import async_remove_memory
 from .migration import async_migrate_entry as async_migrate_entry
-from .models import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .repairs import async_check_brain_at_setup, async_delete_issues, async_watch
 from .runtime import AgentRuntime
+from .runtime_data import PaiConfigEntry, PaiRuntimeData, owner_of_record
 from .services import async_setup_services
-from .settings import brain_kind
+from .settings import AgentSettings
+from .shadow import async_start_versions
 from .triggers import InvalidTriggerError
+from .versions import versions_store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,14 +94,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_agent",
             translation_placeholders={"error": str(err)},
         ) from err
+    settings = AgentSettings.from_entry(entry.data, entry.options, definition.policy)
     brains = []
-    if (config := entry.data.get(CONF_BRAIN)) and (
-        brain := create_brain(hass, config, entry.options.get(CONF_BRAIN_MODEL))
+    if settings.brain and (
+        brain := create_brain(hass, settings.brain, settings.brain_model)
     ):
         await async_check_brain_at_setup(hass, entry, brain)  # a refused key: reauth
         brains.append(brain)
-    if brain_kind(entry.data) == ENGINE_LOCAL:
-        local = create_local_brain(hass, entry)
+    if settings.brain_kind == BRAIN_LOCAL:
+        local = create_local_brain(hass, entry, settings)
         entry.async_on_unload(local.async_release)
         local.async_start()  # installs, checks and loads in the background
         brains.append(local)
@@ -123,7 +124,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
             translation_key="invalid_trigger",
             translation_placeholders={"error": str(err)},
         ) from err
-    entry.runtime_data = PaiRuntimeData(runtime=runtime)
+    entry.runtime_data = PaiRuntimeData(
+        runtime=runtime, versions=await async_start_versions(hass, entry, runtime)
+    )
     entry.async_on_unload(async_watch(hass, entry, runtime))  # the Repairs issues
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
@@ -141,6 +144,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> bool:
 async def async_remove_entry(hass: HomeAssistant, entry: PaiConfigEntry) -> None:
     """Delete the agent's memory, its extracted weights (unless shared) and its issues."""
     await async_remove_memory(hass, entry.entry_id)
+    await versions_store(hass, entry.entry_id).async_remove()
     await async_cleanup_weights(hass, exclude_entry_id=entry.entry_id)
     async_delete_issues(hass, entry.entry_id)
 

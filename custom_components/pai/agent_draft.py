@@ -16,12 +16,12 @@ from homeassistant.helpers import config_validation as cv
 
 from .agent_files import AgentFile
 from .const import (
+    BRAIN_AI_TASK,
+    BRAIN_ANTHROPIC,
+    BRAIN_LOCAL,
+    BRAIN_OPENAI,
+    BRAIN_RULES,
     CONF_AGENT,
-    ENGINE_AI_TASK,
-    ENGINE_ANTHROPIC,
-    ENGINE_LOCAL,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
     LEVEL_NAMES,
 )
 from .engine.agent import (
@@ -68,17 +68,17 @@ class CreatedAction:
         )
 
 
-def file_engine(brain: BrainConfig, has_weights: bool) -> str:
+def file_brain_kind(brain: BrainConfig, has_weights: bool) -> str:
     """Return the brain to suggest for an agent file's brain.json (rules unless it asks)."""
     if brain.type != "llm":
-        return ENGINE_RULES
+        return BRAIN_RULES
     engine = (brain.engine or "").lower()
     if "anthropic" in engine or "claude" in engine:
-        return ENGINE_ANTHROPIC
+        return BRAIN_ANTHROPIC
     if "ai_task" in engine:
-        return ENGINE_AI_TASK
+        return BRAIN_AI_TASK
     # Weights in the file: the author ships the model; anything else speaks OpenAI's API.
-    return ENGINE_LOCAL if has_weights else ENGINE_OPENAI
+    return BRAIN_LOCAL if has_weights else BRAIN_OPENAI
 
 
 def installed_version(data: Mapping[str, Any]) -> str | None:
@@ -228,13 +228,15 @@ class AgentDraft:
     """Whether that file is this flow's to delete."""
     release_weights: Callable[[], None] | None = None
     targets: list[str] = field(default_factory=list)
-    engine: str | None = None
+    brain_kind: str | None = None
     """Chosen on the create form."""
     brain: dict[str, Any] | None = None
     """What `entry.data["brain"]` will hold; None: rules alone."""
     brain_model: str | None = None
     brain_only: bool = False
     """Reconfigure without a file: only the brain changes."""
+    shadow: bool = False
+    """Reconfigure: keep the new version as a shadow beside the live one (versions.py)."""
     file_triggers: list[dict[str, Any]] = field(default_factory=list)
     """The triggers of the file's ha_bindings.json, to review."""
     consent: dict[str, Any] | None = None

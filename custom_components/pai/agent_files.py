@@ -306,11 +306,16 @@ def size_words(count: int) -> str:
 
 
 def entry_weights(data: Mapping[str, Any]) -> set[str]:
-    """Return the content hashes an entry's data refers to."""
+    """Return the content hashes an entry's data refers to (its shadow's and previous's too)."""
+    found: set[str] = set()
+    for key in ("shadow", "previous"):  # the versions kept beside it (versions.py)
+        kept = data.get(key)
+        if isinstance(kept, Mapping) and isinstance(kept.get("data"), Mapping):
+            found |= entry_weights(kept["data"])
     declared = data.get(CONF_WEIGHTS)
     if not isinstance(declared, Mapping):
-        return set()
-    return {
+        return found
+    return found | {
         str(item["sha256"])
         for item in declared.values()
         if isinstance(item, Mapping) and "sha256" in item

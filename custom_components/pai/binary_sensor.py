@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 from .sensor import remove_entities
 
 if TYPE_CHECKING:

@@ -14,11 +14,8 @@ may propose, each with the furthest it may go: those actions are its allowlist, 
 level is the cap its policy puts on that action.
 
 The brain: an agent made here picks it on its first form; a file whose brain.json asks for an
-LLM gets a brain step after the targets, with the file's engine, model and server suggested
-(the local model only when the file carries weights). Credentials are tested against the
-service before the entry is made (a refused key or a silent server is a form error, and the
-form keeps what was typed). Reconfigure without a file changes only the brain; a key refused
-later (at setup or by a call) starts the reauth step.
+LLM gets a brain step after the targets. Those steps, the credentials forms and reauth are in
+brain_steps.py. Reconfigure without a file changes only the brain.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ from homeassistant.components.file_upload import process_uploaded_file
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
-    ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
 )
@@ -59,7 +55,6 @@ from .agent_draft import (
     created_name,
     created_triggers,
     describe,
-    file_engine,
     installed_version,
     is_newer,
     threshold_metrics,
@@ -77,44 +72,33 @@ from .agent_files import (
     staging_dir,
     weights_dir,
 )
-from .brains.checks import async_brain_problem
+from .brain_steps import BrainSteps
 from .conditions import async_condition_problems
 from .const import (
+    BRAIN_RULES,
     CONF_AGENT,
     CONF_AGENT_NAME,
     CONF_ALLOWED_ACTIONS,
-    CONF_API_KEY,
-    CONF_BASE_URL,
     CONF_BINDINGS,
     CONF_BRAIN,
+    CONF_BRAIN_KIND,
     CONF_BRAIN_MODEL,
-    CONF_ENGINE,
     CONF_HA_TRIGGERS,
     CONF_NOTIFY_TARGETS,
-    DEFAULT_ANTHROPIC_MODEL,
     DOMAIN,
-    ENGINE_AI_TASK,
-    ENGINE_ANTHROPIC,
-    ENGINE_LOCAL,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
 )
-from .engine.agent import AgentDefinition, AgentDefinitionError, ConsoleAction
+from .engine.agent import AgentDefinitionError, ConsoleAction
 from .engine.container import PaiFormatError
 from .flow_forms import (
-    CLOUD_ENGINES,
+    CONF_AS_SHADOW,
     CONF_ENTITIES,
     CONF_FILE,
     CONF_MINUTES,
     CREATE_ACTION_SCHEMA,
     CREATE_SCHEMA,
-    REAUTH_SCHEMA,
     RECONFIGURE_SCHEMA,
     UPLOAD_SCHEMA,
-    WEIGHTS_SECTION,
-    engine_selector,
     error_key,
-    valid_url,
 )
 from .migration import MINOR_VERSION, VERSION
 from .notifications import PERSISTENT_NOTIFICATION, available_targets
@@ -128,11 +112,13 @@ from .review import (
     review_schema,
     review_text,
 )
+from .settings import AgentSettings
 from .storable import storable_problem
 from .triggers import trigger_specs
+from .versions import with_shadow
 
 
-class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
+class PaiConfigFlow(BrainSteps, domain=DOMAIN):
     """Import an agent file, or create a simple agent, as a config entry."""
 
     VERSION = VERSION
@@ -220,6 +206,8 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
         installed = installed_version(entry.data)
         errors: dict[str, str] = {}
         placeholders = {"name": entry.title, "installed": installed or "?"}
+        if user_input is not None:
+            self.draft.shadow = bool(user_input.get(CONF_AS_SHADOW))
         if user_input is not None and not user_input.get(CONF_FILE):
             self.draft.brain_only = True
             self.draft.name = entry.title
@@ -432,7 +420,7 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
                     user_input.get(CONF_ENTITIES) or [], user_input.get(CONF_MINUTES)
                 )
                 self.draft.created = [CreatedAction.from_form(user_input)]
-                self.draft.engine = user_input.get(CONF_ENGINE, ENGINE_RULES)
+                self.draft.brain_kind = user_input.get(CONF_BRAIN_KIND, BRAIN_RULES)
                 if not self.draft.created[
                     0
                 ].sequence:  # no action: the agent only tells
@@ -507,14 +495,16 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             self.draft.targets = list(user_input[CONF_NOTIFY_TARGETS])
             if self.source == SOURCE_RECONFIGURE:
                 return await self._async_finish(self.draft.targets)  # the brain stays
-            if self.draft.engine is not None:  # chosen on the create form
-                return await self._async_engine_chosen(self.draft.engine)
+            if self.draft.brain_kind is not None:  # chosen on the create form
+                return await self._async_brain_kind_chosen(self.draft.brain_kind)
             if self._agent_definition().brain.type == "llm":
                 return await self.async_step_brain()
             return await self._async_finish(self.draft.targets)
         available = available_targets(self.hass)
         if self.source == SOURCE_RECONFIGURE:
-            default = self._get_reconfigure_entry().options.get(CONF_NOTIFY_TARGETS, [])
+            entry = self._get_reconfigure_entry()
+            settings = AgentSettings.read(entry.data, entry.options)
+            default = list(settings.notify_targets)
         else:
             default = [
                 target for target in self.draft.suggested_targets if target in available
@@ -596,10 +586,11 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             entry = self._get_reconfigure_entry()
             if CONF_BRAIN in entry.data:
                 data[CONF_BRAIN] = entry.data[CONF_BRAIN]
+            updated = {**entry.options, CONF_NOTIFY_TARGETS: targets}
+            if self.draft.shadow:  # the live version stays; this one decides beside it
+                data, updated = with_shadow(entry, data, updated), dict(entry.options)
             result = self.async_update_reload_and_abort(
-                entry,
-                data=data,
-                options={**entry.options, CONF_NOTIFY_TARGETS: targets},
+                entry, data=data, options=updated
             )
             await async_cleanup_weights(self.hass)  # the old version's, if unused now
             return result
@@ -616,189 +607,6 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             title=self.draft.name, data=data, options=options
         )
 
-    # --- the brain ----------------------------------------------------------------------------
-
-    async def async_step_brain(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Choose what thinks when a rule asks for a closer look: rules only or an LLM."""
-        if user_input is not None:
-            return await self._async_engine_chosen(user_input[CONF_ENGINE])
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_ENGINE, default=self._default_engine()
-                ): engine_selector(self._engines())
-            }
-        )
-        return self.async_show_form(
-            step_id="brain",
-            data_schema=schema,
-            description_placeholders={"name": self.draft.name},
-        )
-
-    async def async_step_brain_anthropic(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask for an Anthropic API key and the Claude model; check the key."""
-        return await self._async_credentials(ENGINE_ANTHROPIC, user_input)
-
-    async def async_step_brain_openai(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask where the OpenAI-compatible server is and which model; check it answers."""
-        return await self._async_credentials(ENGINE_OPENAI, user_input)
-
-    async def async_step_brain_ai_task(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask which AI Task entity thinks for the agent."""
-        return await self._async_credentials(ENGINE_AI_TASK, user_input)
-
-    async def _async_engine_chosen(self, engine: str) -> ConfigFlowResult:
-        if engine == ENGINE_ANTHROPIC:
-            return await self.async_step_brain_anthropic()
-        if engine == ENGINE_OPENAI:
-            return await self.async_step_brain_openai()
-        if engine == ENGINE_AI_TASK:
-            return await self.async_step_brain_ai_task()
-        self.draft.brain = {CONF_ENGINE: engine} if engine == ENGINE_LOCAL else None
-        self.draft.brain_model = None
-        return await self._async_brain_done()
-
-    async def _async_credentials(
-        self, engine: str, user_input: dict[str, Any] | None
-    ) -> ConfigFlowResult:
-        """Show one brain's credentials form; test them before anything is kept."""
-        errors: dict[str, str] = {}
-        placeholders = {"name": self.draft.name, "detail": ""}
-        if user_input is not None:
-            config: dict[str, Any] = {CONF_ENGINE: engine}
-            config.update(
-                (key, value.strip() if isinstance(value, str) else value)
-                for key, value in user_input.items()
-                if key != CONF_BRAIN_MODEL and value
-            )
-            model = str(user_input.get(CONF_BRAIN_MODEL) or "").strip() or None
-            if engine == ENGINE_OPENAI and not valid_url(config[CONF_BASE_URL]):
-                errors[CONF_BASE_URL] = "invalid_url"
-            elif problem := await async_brain_problem(self.hass, config, model):
-                errors["base"], placeholders["detail"] = problem
-            else:
-                self.draft.brain, self.draft.brain_model = config, model
-                return await self._async_brain_done()
-        return self.async_show_form(
-            step_id=f"brain_{engine}",
-            data_schema=self.add_suggested_values_to_schema(
-                selectors.CREDENTIAL_SCHEMAS[engine],
-                user_input or self._suggested(engine),
-            ),
-            errors=errors,
-            description_placeholders=placeholders,
-        )
-
-    async def _async_brain_done(self) -> ConfigFlowResult:
-        """Create the agent, or (reconfiguring the brain alone) update and reload it."""
-        if not self.draft.brain_only:
-            return await self._async_finish(self.draft.targets)
-        entry = self._get_reconfigure_entry()
-        options = {k: v for k, v in entry.options.items() if k != CONF_BRAIN_MODEL}
-        if self.draft.brain_model:
-            options[CONF_BRAIN_MODEL] = self.draft.brain_model
-        return self.async_update_reload_and_abort(
-            entry,
-            data_updates={CONF_BRAIN: self.draft.brain or {CONF_ENGINE: ENGINE_RULES}},
-            options=options,
-        )
-
-    def _engines(self) -> list[str]:
-        """Return the brains offered: the local model only with weights to run."""
-        if self.draft.brain_only:
-            weights = self._get_reconfigure_entry().data.get(CONF_WEIGHTS) or {}
-            local = WEIGHTS_SECTION in weights
-        else:
-            local = self.draft.agent is not None and any(
-                item.section == WEIGHTS_SECTION for item in self.draft.agent.weights
-            )
-        return [*CLOUD_ENGINES, ENGINE_LOCAL] if local else list(CLOUD_ENGINES)
-
-    def _default_engine(self) -> str:
-        if self.draft.brain_only:
-            brain = self._get_reconfigure_entry().data.get(CONF_BRAIN) or {}
-            engine = brain.get(CONF_ENGINE, ENGINE_RULES)
-        else:
-            engine = file_engine(
-                self._agent_definition().brain, ENGINE_LOCAL in self._engines()
-            )
-        return engine if engine in self._engines() else ENGINE_RULES
-
-    def _suggested(self, engine: str) -> dict[str, Any]:
-        """Return what the form suggests: the entry's settings, else the file's brain.json."""
-        values: dict[str, Any] = {}
-        if self.draft.brain_only:
-            entry = self._get_reconfigure_entry()
-            brain = entry.data.get(CONF_BRAIN) or {}
-            if brain.get(CONF_ENGINE) == engine:
-                values = {k: v for k, v in brain.items() if k != CONF_ENGINE}
-                if model := entry.options.get(CONF_BRAIN_MODEL):
-                    values[CONF_BRAIN_MODEL] = model
-        elif (
-            self.draft.definition is not None
-            and self.draft.definition.brain.type == "llm"
-        ):
-            declared = self.draft.definition.brain
-            allowed = (self.draft.consent or {}).get("brain_server")
-            if (
-                isinstance(url := declared.extra.get(CONF_BASE_URL), str)
-                and url == allowed
-            ):
-                values[CONF_BASE_URL] = url  # only a server the user ticked
-            # A file written for another service may name a model Claude does not know.
-            if declared.model and (
-                engine != ENGINE_ANTHROPIC or declared.model.startswith("claude")
-            ):
-                values[CONF_BRAIN_MODEL] = declared.model
-        if engine == ENGINE_ANTHROPIC:
-            values.setdefault(CONF_BRAIN_MODEL, DEFAULT_ANTHROPIC_MODEL)
-        return values
-
-    # --- a refused API key ----------------------------------------------------------------------
-
-    async def async_step_reauth(
-        self, entry_data: Mapping[str, Any]
-    ) -> ConfigFlowResult:
-        """Start over with the key when the brain's service refuses it."""
-        return await self.async_step_reauth_confirm()
-
-    async def async_step_reauth_confirm(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask for a new API key; test it, then store it and reload the agent."""
-        entry = self._get_reauth_entry()
-        brain = dict(entry.data.get(CONF_BRAIN) or {})
-        errors: dict[str, str] = {}
-        placeholders = {
-            "name": entry.title,
-            "engine": str(brain.get(CONF_ENGINE, "")),
-            "detail": "",
-        }
-        if user_input is not None:
-            brain[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
-            problem = await async_brain_problem(
-                self.hass, brain, entry.options.get(CONF_BRAIN_MODEL)
-            )
-            if problem is None:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_BRAIN: brain}
-                )
-            errors["base"], placeholders["detail"] = problem
-        return self.async_show_form(
-            step_id="reauth_confirm",
-            data_schema=REAUTH_SCHEMA,
-            errors=errors,
-            description_placeholders=placeholders,
-        )
-
     @callback
     def async_remove(self) -> None:
         """Let go of the staged upload and of the weights this flow held."""
@@ -806,10 +614,6 @@ class PaiConfigFlow(ConfigFlow, domain=DOMAIN):
             self.draft.release_weights()
         if self.draft.staged and self.draft.weights_from is not None:
             self.hass.async_add_executor_job(remove_file, self.draft.weights_from)
-
-    def _agent_definition(self) -> AgentDefinition:
-        assert self.draft.definition is not None  # noqa: S101  # set before any binding step
-        return self.draft.definition
 
 
 def _bullets(lines: Iterable[str]) -> str:

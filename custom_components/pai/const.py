@@ -38,22 +38,29 @@ CONF_NOTIFY_TARGETS: Final = "notify_targets"
 CONF_APPROVAL_EXPIRY: Final = "approval_expiry_minutes"
 CONF_APPROVERS: Final = "approvers"
 CONF_UNDO_WINDOW: Final = "undo_window_minutes"
+CONF_IGNORED_UNBOUND: Final = "ignored_unbound_actions"
+"""Actions the user chose to leave unbound (the Repairs issue about them stays away)."""
 
 DEFAULT_INTERRUPTION_COST: Final = 0.3
 DEFAULT_APPROVAL_EXPIRY_MINUTES: Final = 30
 DEFAULT_UNDO_WINDOW_MINUTES: Final = 60
 
-# the LLM brain (config entry data: CONF_BRAIN = {"engine": ..., credentials})
+# the LLM brain (config entry data: CONF_BRAIN = {"kind": ..., credentials})
 CONF_BRAIN: Final = "brain"
-CONF_ENGINE: Final = "engine"
+CONF_BRAIN_KIND: Final = "kind"
+"""What thinks for the agent: rules alone or one of the LLM brains below (`BRAIN_*`).
+
+The name of the brain section's key in the entry's data and of the field on the forms.
+Entries before 1.3 kept it as "engine" (migration.py); a `.pai` file's brain.json still
+calls its own field `engine` (the format paigent shares)."""
 CONF_API_KEY: Final = "api_key"
 CONF_BASE_URL: Final = "base_url"
 CONF_AI_TASK_ENTITY: Final = "entity_id"
-ENGINE_RULES: Final = "rules"
-ENGINE_ANTHROPIC: Final = "anthropic"
-ENGINE_OPENAI: Final = "openai"
-ENGINE_AI_TASK: Final = "ai_task"
-ENGINE_LOCAL: Final = "local"
+BRAIN_RULES: Final = "rules"
+BRAIN_ANTHROPIC: Final = "anthropic"
+BRAIN_OPENAI: Final = "openai"
+BRAIN_AI_TASK: Final = "ai_task"
+BRAIN_LOCAL: Final = "local"
 
 # the LLM brain (options)
 CONF_BRAIN_MODEL: Final = "brain_model"
@@ -75,3 +82,11 @@ DEFAULT_LLM_MAX_CALLS: Final = 60
 DEFAULT_LLM_MAX_COST: Final = 1.0
 DEFAULT_LLM_TIMEOUT: Final = 30
 DEFAULT_LOCAL_N_CTX: Final = 2048
+
+# shadow versions, promote and rollback (options; shadow.py, versions.py)
+CONF_ROLLBACK_WINDOW: Final = "rollback_window_hours"
+CONF_ROLLBACK_MARGIN: Final = "rollback_margin"
+DEFAULT_ROLLBACK_WINDOW_HOURS: Final = 24
+DEFAULT_ROLLBACK_MARGIN: Final = 0.2
+ROLLBACK_MIN_REQUESTS: Final = 3
+"""Requests the promoted version must have made before it can be rolled back by itself."""

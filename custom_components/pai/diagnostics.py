@@ -5,7 +5,8 @@ wherever they appear, including inside the bound action sequences. The agent fil
 summarised rather than copied (its actions may hold URLs, its sections may be large), and
 records are reduced to their ids, actions, levels and statuses. The one exception is the
 consent given in the review (`consent`): it is shown with its URLs, because what an agent was
-allowed to reach is the user's own decision and what a maintainer must see.
+allowed to reach is the user's own decision and what a maintainer must see. Beside the raw
+options, `settings` shows what is in force (the file's policy, the options, the defaults).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_AGENT, CONF_API_KEY, CONF_BASE_URL, LEVEL_NAMES
 from .engine.agent import AgentDefinition, AgentDefinitionError
 from .engine.records import RecordView
-from .models import PaiConfigEntry
 from .record_history import async_get_records
 from .review import CONF_CONSENT, consent_for_diagnostics
+from .runtime_data import PaiConfigEntry
+from .settings import AgentSettings
+from .versions import VERSION_KEYS
 
 TO_REDACT = {
     CONF_API_KEY,
@@ -51,7 +54,7 @@ async def async_get_config_entry_diagnostics(
     data = {
         key: value
         for key, value in entry.data.items()
-        if key not in (CONF_AGENT, CONF_CONSENT)
+        if key not in (CONF_AGENT, CONF_CONSENT, *VERSION_KEYS)
     }
     diagnostics: dict[str, Any] = {
         "entry": {
@@ -62,14 +65,47 @@ async def async_get_config_entry_diagnostics(
             "data": async_redact_data(data, TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
+        # What is in force: the file's policy with the options on top, every default filled.
+        "settings": async_redact_data(
+            AgentSettings.read(entry.data, entry.options).for_diagnostics(), TO_REDACT
+        ),
         "agent": _agent_summary(entry.data.get(CONF_AGENT)),
         # What the user allowed in the review, URLs included: their own decision.
         "consent": consent_for_diagnostics(entry.data),
     }
+    for key in VERSION_KEYS:  # a shadow, or the version kept for rollback
+        if isinstance(kept := entry.data.get(key), Mapping):
+            diagnostics[key] = _kept_version(kept)
     if entry.state is ConfigEntryState.LOADED:
         diagnostics["runtime"] = _runtime_state(entry)
+        if (keeper := entry.runtime_data.versions) is not None and (
+            keeper.runner is not None or keeper.problem is not None
+        ):
+            diagnostics["shadow_report"] = keeper.report(full=False)
     diagnostics["last_records"] = await _last_records(hass, entry)
     return diagnostics
+
+
+def _kept_version(kept: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe a kept version as the entry itself is described, redacted."""
+    data = kept.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    options = kept.get("options")
+    return {
+        **{
+            key: kept[key]
+            for key in ("version", "started", "promoted_at", "baseline")
+            if key in kept
+        },
+        "agent": _agent_summary(data.get(CONF_AGENT)),
+        "data": async_redact_data(
+            {k: v for k, v in data.items() if k not in (CONF_AGENT, CONF_CONSENT)},
+            TO_REDACT,
+        ),
+        "options": async_redact_data(
+            dict(options) if isinstance(options, Mapping) else {}, TO_REDACT
+        ),
+    }
 
 
 def _agent_summary(sections: Any) -> dict[str, Any]:

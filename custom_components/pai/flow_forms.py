@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from homeassistant.helpers.selector import (
     ActionSelector,
+    BooleanSelector,
     EntitySelector,
     EntitySelectorConfig,
     FileSelector,
@@ -26,13 +27,13 @@ from . import selectors
 from .agent_draft import CONF_ACTION, CONF_CONFIDENCE, CONF_LEVEL
 from .agent_files import NotEnoughSpaceError
 from .const import (
+    BRAIN_AI_TASK,
+    BRAIN_ANTHROPIC,
+    BRAIN_OPENAI,
+    BRAIN_RULES,
     CONF_AGENT_NAME,
     CONF_API_KEY,
-    CONF_ENGINE,
-    ENGINE_AI_TASK,
-    ENGINE_ANTHROPIC,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
+    CONF_BRAIN_KIND,
     LEVEL_NAMES,
 )
 from .engine.agent import AgentDefinitionError, MissingAgentSectionError
@@ -82,18 +83,22 @@ FILE_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 UPLOAD_SCHEMA = vol.Schema(
     {vol.Required(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
 )
+CONF_AS_SHADOW = "as_shadow"
 RECONFIGURE_SCHEMA = vol.Schema(
-    {vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai"))}
+    {
+        vol.Optional(CONF_FILE): FileSelector(FileSelectorConfig(accept=".pai")),
+        vol.Optional(CONF_AS_SHADOW, default=False): BooleanSelector(),
+    }
 )
-"""Reconfigure: a new file, or none to change only the brain."""
+"""Reconfigure: a new file, or none to change only the brain; live now, or as a shadow."""
 
-CLOUD_ENGINES = (ENGINE_RULES, ENGINE_ANTHROPIC, ENGINE_OPENAI, ENGINE_AI_TASK)
+CLOUD_BRAINS = (BRAIN_RULES, BRAIN_ANTHROPIC, BRAIN_OPENAI, BRAIN_AI_TASK)
 """The brains any agent can use; the local model needs weights in the agent file."""
 
 WEIGHTS_SECTION = "weights.gguf"
 
 
-def engine_selector(engines: Iterable[str]) -> SelectSelector:
+def brain_kind_selector(engines: Iterable[str]) -> SelectSelector:
     """Return the list of brains to choose from."""
     return SelectSelector(
         SelectSelectorConfig(
@@ -137,6 +142,8 @@ CREATE_SCHEMA = vol.Schema(
         ),
         vol.Optional(CONF_MINUTES): selectors.count(59, "min", minimum=1),
         **ACTION_FIELDS,
-        vol.Required(CONF_ENGINE, default=ENGINE_RULES): engine_selector(CLOUD_ENGINES),
+        vol.Required(CONF_BRAIN_KIND, default=BRAIN_RULES): brain_kind_selector(
+            CLOUD_BRAINS
+        ),
     }
 )

@@ -52,7 +52,12 @@ async def async_export_preferences(
         )
     )
     records = await async_get_records(
-        hass, entry_id=runtime.entry_id, since=None, limit=limit, status=None
+        hass,
+        entry_id=runtime.entry_id,
+        since=None,
+        limit=limit,
+        status=None,
+        shadow=False,  # a shadow version's decisions were never put to the user
     )
     definition = runtime.definition
     pairs = preference_pairs(

@@ -52,13 +52,19 @@ def async_describe_events(
 def describe_record_event(data: Any) -> tuple[str, str, str | None]:
     """(agent name, message, perceived entity id) of a record event's data.
 
-    The message reads `lights.turn_off → suggested (granted SUGGEST): <rationale>`.
+    The message reads `lights.turn_off → suggested (granted SUGGEST): <rationale>`; a shadow
+    version's starts `shadow 1.1.0 would ask: `.
     """
     event_data = _mapping(data)
     agent = event_data.get("agent")
     name = agent if isinstance(agent, str) and agent else UNNAMED_AGENT
     record = RecordView.of(_mapping(event_data.get("record")))
     message = f"{record.action or 'an unnamed action'} → {record.status or 'unknown'}"
+    if shadow := record.shadow:  # a shadow version's: it would have, nothing was done
+        message = (
+            f"shadow {_text(shadow.get('version')) or 'version'} would "
+            f"{_text(shadow.get('delivery')) or 'decide'}: {message}"
+        )
     if record.granted_level is not None:
         message += f" (granted {AutonomyLevel(record.granted_level).name})"
     if record.rationale:

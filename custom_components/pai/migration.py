@@ -3,6 +3,10 @@
 1.1: the first release's entries.
 1.2: the LLM brain's model lives in the options alone (`brain_model`); 1.1 entries could carry
      it in the data's `brain` section too, where the runtime read it as a fallback.
+2.1: the data's `brain` section names its kind under `kind` (it was `engine`, the word the
+     pure package goes by; a `.pai` file's brain.json keeps `engine`, paigent's format).
+     A new major version: an older release would find no brain in such an entry, so Home
+     Assistant refuses it there (a migration error) instead of running it on its rules.
 
 Minor versions stay readable by older releases of the same major version; Home Assistant
 refuses an entry from a newer major version (a migration error), never guessed at.
@@ -17,12 +21,15 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_BRAIN, CONF_BRAIN_MODEL
+from .const import CONF_BRAIN, CONF_BRAIN_KIND, CONF_BRAIN_MODEL
 
 _LOGGER = logging.getLogger(__name__)
 
-VERSION = 1
-MINOR_VERSION = 2
+VERSION = 2
+MINOR_VERSION = 1
+
+OLD_BRAIN_KIND = "engine"
+"""Where entries before 2.1 kept the brain's kind."""
 
 
 def model_to_options(
@@ -44,15 +51,34 @@ def model_to_options(
     return new_data, new_options
 
 
+def brain_kind_renamed(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return data whose brain section names its kind under `kind`, not `engine`.
+
+    A `kind` already there wins (nothing older wrote one, but it is the newer word).
+    """
+    new_data = dict(data)
+    brain = data.get(CONF_BRAIN)
+    if isinstance(brain, Mapping) and OLD_BRAIN_KIND in brain:
+        brain = dict(brain)
+        kind = brain.pop(OLD_BRAIN_KIND)
+        brain.setdefault(CONF_BRAIN_KIND, kind)
+        new_data[CONF_BRAIN] = brain
+    return new_data
+
+
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Bring an entry stored by an older release up to this one's version.
 
     Home Assistant refuses an entry of a newer major version itself, before this runs.
     """
-    if entry.minor_version < 2:
+    if entry.version == 1 and entry.minor_version < 2:
         data, options = model_to_options(entry.data, entry.options)
         hass.config_entries.async_update_entry(
             entry, data=data, options=options, minor_version=2
+        )
+    if entry.version == 1:
+        hass.config_entries.async_update_entry(
+            entry, data=brain_kind_renamed(entry.data), version=2, minor_version=1
         )
     _LOGGER.debug("%s migrated to version %s.%s", entry.title, VERSION, MINOR_VERSION)
     return True

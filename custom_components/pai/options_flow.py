@@ -29,6 +29,9 @@ import probatio as vol
 
 from . import selectors
 from .const import (
+    BRAIN_ANTHROPIC,
+    BRAIN_LOCAL,
+    BRAIN_OPENAI,
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
     CONF_AGENT_NAME,
@@ -57,12 +60,11 @@ from .const import (
     CONF_PRIVACY_LABEL,
     CONF_QUIET_END,
     CONF_QUIET_START,
+    CONF_ROLLBACK_MARGIN,
+    CONF_ROLLBACK_WINDOW,
     CONF_UNDO_WINDOW,
     CONF_URGENCY_OVERRIDE,
     CONF_USER_STATE_TEMPLATE,
-    ENGINE_ANTHROPIC,
-    ENGINE_LOCAL,
-    ENGINE_OPENAI,
     LEVEL_NAMES,
 )
 from .engine.agent import NOTIFY_ACTION
@@ -95,6 +97,8 @@ MANAGED_OPTIONS = frozenset(
         CONF_APPROVERS,
         CONF_APPROVAL_EXPIRY,
         CONF_UNDO_WINDOW,
+        CONF_ROLLBACK_WINDOW,
+        CONF_ROLLBACK_MARGIN,
     }
 )
 """Every option this form edits; any other key in the options is kept as it is."""
@@ -119,10 +123,11 @@ LLM_OPTIONS = frozenset(
 PRICE_OPTIONS = frozenset({CONF_LLM_PRICE_INPUT, CONF_LLM_PRICE_OUTPUT})
 """The user's price of an OpenAI-compatible server (only that brain's cost is unknown)."""
 
-MODEL_ENGINES = (ENGINE_ANTHROPIC, ENGINE_OPENAI)
+MODEL_BRAINS = (BRAIN_ANTHROPIC, BRAIN_OPENAI)
 """Brains whose model is chosen by name (the local one runs the file's weights)."""
 
 _INT_OPTIONS = (
+    CONF_ROLLBACK_WINDOW,
     CONF_MAX_INTERRUPTIONS,
     CONF_DECLINE_THRESHOLD,
     CONF_APPROVAL_EXPIRY,
@@ -211,15 +216,15 @@ def managed_options(data: Mapping[str, Any]) -> frozenset[str]:
     The LLM fields another brain would use are kept as they are, so switching back to it
     finds them again.
     """
-    engine = brain_kind(data)
-    if engine is None:
+    kind = brain_kind(data)
+    if kind is None:
         return MANAGED_OPTIONS
     shown = LLM_OPTIONS
-    if engine not in MODEL_ENGINES:
+    if kind not in MODEL_BRAINS:
         shown -= {CONF_BRAIN_MODEL}
-    if engine != ENGINE_LOCAL:
+    if kind != BRAIN_LOCAL:
         shown -= {CONF_LOCAL_N_CTX, CONF_LOCAL_THREADS}
-    if engine != ENGINE_OPENAI:
+    if kind != BRAIN_OPENAI:
         shown -= PRICE_OPTIONS
     return MANAGED_OPTIONS | shown
 
@@ -361,6 +366,10 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                             action_choices
                         ),
                         vol.Optional(CONF_ACTION_MAX_LEVELS): ObjectSelector(),
+                        vol.Optional(CONF_ROLLBACK_WINDOW): selectors.count(
+                            720, "h", 1
+                        ),
+                        vol.Optional(CONF_ROLLBACK_MARGIN): selectors.unit(),
                     }
                 )
             ),
@@ -390,18 +399,18 @@ class PaiOptionsFlow(OptionsFlowWithReload):
                 )
             ),
         }
-        if (engine := brain_kind(self.config_entry.data)) is not None:
-            fields[vol.Required(SECTION_LLM)] = section(_llm_schema(engine))
+        if (kind := brain_kind(self.config_entry.data)) is not None:
+            fields[vol.Required(SECTION_LLM)] = section(_llm_schema(kind))
         return vol.Schema(fields)
 
 
-def _llm_schema(engine: str) -> vol.Schema:
+def _llm_schema(kind: str) -> vol.Schema:
     """Return the LLM brain's section: model (by name), limits and the privacy label.
 
     The fields are those `managed_options` lists for the brain.
     """
     fields: dict[vol.Marker, Any] = {}
-    if engine in MODEL_ENGINES:
+    if kind in MODEL_BRAINS:
         fields[vol.Optional(CONF_BRAIN_MODEL)] = TextSelector()
     fields.update(
         {
@@ -414,14 +423,14 @@ def _llm_schema(engine: str) -> vol.Schema:
                     vol.Optional(CONF_LLM_PRICE_INPUT): selectors.price_per_mtok(),
                     vol.Optional(CONF_LLM_PRICE_OUTPUT): selectors.price_per_mtok(),
                 }
-                if engine == ENGINE_OPENAI
+                if kind == BRAIN_OPENAI
                 else {}
             ),
             vol.Optional(CONF_LLM_TIMEOUT): selectors.count(600, "s", 1),
             vol.Optional(CONF_PRIVACY_LABEL): LabelSelector(),
         }
     )
-    if engine == ENGINE_LOCAL:
+    if kind == BRAIN_LOCAL:
         fields[vol.Optional(CONF_LOCAL_N_CTX)] = selectors.count(131072, minimum=256)
         fields[vol.Optional(CONF_LOCAL_THREADS)] = selectors.count(64, minimum=1)
     return vol.Schema(fields)
@@ -432,6 +441,8 @@ _SECTION_OF = {
     CONF_ALLOWED_ACTIONS: SECTION_GOVERNANCE,
     CONF_LIFTED_ACTIONS: SECTION_GOVERNANCE,
     CONF_ACTION_MAX_LEVELS: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_WINDOW: SECTION_GOVERNANCE,
+    CONF_ROLLBACK_MARGIN: SECTION_GOVERNANCE,
     CONF_QUIET_START: SECTION_QUIET_HOURS,
     CONF_QUIET_END: SECTION_QUIET_HOURS,
     CONF_MAX_INTERRUPTIONS: SECTION_QUIET_HOURS,

@@ -51,12 +51,14 @@ async def async_get_records(
     limit: int,
     status: str | None,
     record_id: str | None = None,
+    shadow: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Return the current version of each recorded record, most recently changed first.
 
     `entry_id` keeps one agent's records, `status` those whose `4_execution.status` is
     that now, `since` those made at or after that moment (a naive time is local time),
-    `record_id` that one record; at most `limit` come back.
+    `record_id` that one record, `shadow` only a shadow version's (True) or only the live
+    ones (False; None: both, a shadow's marked in `x_pai.shadow`); at most `limit` come back.
     """
     if limit < 1:
         raise RecordHistoryError(
@@ -83,6 +85,7 @@ async def async_get_records(
         limit=limit,
         status=status,
         record_id=record_id,
+        shadow=shadow,
     )
     return await get_instance(hass).async_add_executor_job(query.run, hass)
 
@@ -96,6 +99,7 @@ class _RecordQuery:
     limit: int
     status: str | None
     record_id: str | None = None
+    shadow: bool | None = None
 
     def run(self, hass: HomeAssistant) -> list[dict[str, Any]]:
         """Return the matching records."""
@@ -139,6 +143,8 @@ class _RecordQuery:
         if self.entry_id is not None and data.get("entry_id") != self.entry_id:
             return False
         if self.status is not None and view.status != self.status:
+            return False
+        if self.shadow is not None and bool(view.shadow) != self.shadow:
             return False
         return self.since is None or (
             datetime.fromisoformat(view.timestamp) >= self.since

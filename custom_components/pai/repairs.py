@@ -48,24 +48,26 @@ from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from . import selectors
-from .brains.checks import KEYED_ENGINES, async_brain_problem, async_validate
+from .brains.checks import KEYED_BRAINS, async_brain_problem, async_validate
 from .const import (
+    BRAIN_OPENAI,
+    BRAIN_RULES,
     CONF_API_KEY,
     CONF_BASE_URL,
     CONF_BINDINGS,
     CONF_BRAIN,
+    CONF_BRAIN_KIND,
     CONF_BRAIN_MODEL,
-    CONF_ENGINE,
+    CONF_IGNORED_UNBOUND,
     CONF_LLM_MAX_CALLS,
     CONF_LLM_MAX_COST,
     CONF_NOTIFY_TARGETS,
     DOMAIN,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
 )
 from .engine.brain import Brain, BrainError, FailureKind
 from .engine.router import RULES
 from .notifications import NOTIFY_DOMAIN, available_targets
+from .settings import AgentSettings, brain_config, ignored_unbound
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
@@ -87,7 +89,6 @@ REPORTED = (MEMORY_PROBLEMS, TRIGGER_PROBLEMS, RULE_CONDITIONS)
 
 RECORD_TOO_LARGE = "record_too_large"
 
-CONF_IGNORED_UNBOUND = "ignored_unbound_actions"
 """Options: actions the user chose to leave unbound (no issue for them again)."""
 
 RECHECK = timedelta(minutes=5)
@@ -111,8 +112,8 @@ async def async_check_brain_at_setup(
     a service that does not answer is logged and raised in Repairs, and the agent runs on
     its rules meanwhile.
     """
-    config = entry.data.get(CONF_BRAIN) or {}
-    if config.get(CONF_ENGINE) not in KEYED_ENGINES or not config.get(CONF_API_KEY):
+    config = brain_config(entry.data)
+    if config.get(CONF_BRAIN_KIND) not in KEYED_BRAINS or not config.get(CONF_API_KEY):
         return
     try:
         await async_validate(brain)
@@ -263,7 +264,7 @@ def _update_unbound(
     unbound_id = issue_id(UNBOUND_ACTION, entry.entry_id)
     issue = ir.async_get(hass).async_get_issue(DOMAIN, unbound_id)
     listed = set(unbound_actions(issue.data if issue else None))
-    ignored = set(entry.options.get(CONF_IGNORED_UNBOUND, []))
+    ignored = set(ignored_unbound(entry.options))  # changed without a reload
     actions = sorted(
         name
         for name in listed | proposed
@@ -531,7 +532,7 @@ class UnreachableFlow(PaiRepairFlow):
             menu_options=["retry", "rules_only"],
             description_placeholders={
                 **self._placeholders(entry),
-                "engine": str((entry.data.get(CONF_BRAIN) or {}).get(CONF_ENGINE)),
+                "engine": str(brain_config(entry.data).get(CONF_BRAIN_KIND)),
             },
         )
 
@@ -540,10 +541,9 @@ class UnreachableFlow(PaiRepairFlow):
         self, entry: ConfigEntry, user_input: dict[str, Any] | None
     ) -> RepairsFlowResult:
         """Check the brain now; when it answers, reload the agent to use it again."""
+        settings = AgentSettings.read(entry.data, entry.options)
         problem = await async_brain_problem(
-            self.hass,
-            entry.data.get(CONF_BRAIN) or {},
-            entry.options.get(CONF_BRAIN_MODEL),
+            self.hass, settings.brain, settings.brain_model
         )
         if problem is None:
             return self._fixed(entry)
@@ -563,7 +563,7 @@ class UnreachableFlow(PaiRepairFlow):
     ) -> RepairsFlowResult:
         """Switch the agent to its rules (the brain can be set again with Reconfigure)."""
         return self._fixed(
-            entry, data={**entry.data, CONF_BRAIN: {CONF_ENGINE: ENGINE_RULES}}
+            entry, data={**entry.data, CONF_BRAIN: {CONF_BRAIN_KIND: BRAIN_RULES}}
         )
 
 
@@ -671,7 +671,7 @@ class UnboundActionFlow(PaiRepairFlow):
         ignored = list(
             dict.fromkeys(
                 [
-                    *entry.options.get(CONF_IGNORED_UNBOUND, []),
+                    *ignored_unbound(entry.options),
                     *unbound_actions(self.issue_data),
                 ]
             )
@@ -731,7 +731,7 @@ class UseRemoteServerFlow(PaiRepairFlow):
         detail = ""
         if user_input is not None:
             brain: dict[str, Any] = {
-                CONF_ENGINE: ENGINE_OPENAI,
+                CONF_BRAIN_KIND: BRAIN_OPENAI,
                 CONF_BASE_URL: str(user_input[CONF_BASE_URL]).strip(),
             }
             if key := str(user_input.get(CONF_API_KEY) or "").strip():
@@ -745,7 +745,7 @@ class UseRemoteServerFlow(PaiRepairFlow):
                     options={**entry.options, CONF_BRAIN_MODEL: model},
                 )
             errors["base"], detail = problem
-        schema = selectors.CREDENTIAL_SCHEMAS[ENGINE_OPENAI]
+        schema = selectors.CREDENTIAL_SCHEMAS[BRAIN_OPENAI]
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or {}),

@@ -17,7 +17,7 @@ import contextlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -65,6 +65,9 @@ from .triggers import (
     async_validate,
     trigger_specs,
 )
+
+if TYPE_CHECKING:
+    from .shadow import VersionKeeper
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -141,6 +144,8 @@ class AgentRuntime:
         self.answers = Answers(name, settings, self.keeper, self.delivery, parts)
         self.situation = Situation(hass, name, settings, self.policy, self.keeper)
         self._lock = AgentLock()
+        self.shadow: VersionKeeper | None = None
+        """The agent's versions: a shadow deciding beside it (set by shadow.py)."""
         self.llm = LlmTier(
             hass,
             name,
@@ -413,6 +418,8 @@ class AgentRuntime:
                 records.append(
                     await self.delivery.async_deliver(event, step, context, source)
                 )
+        if self.shadow is not None:  # a shadow version decides beside it (shadow.py)
+            self.shadow.observe(event, context, records, first=outcome is None)
         if outcome is None:
             self.situation.remember(event, private)
         self.keeper.changed()

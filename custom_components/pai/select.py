@@ -12,7 +12,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import LEVEL_NAMES
 from .engine.models import AutonomyLevel
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime

@@ -21,13 +21,13 @@ from homeassistant.helpers.selector import (
 import probatio as vol
 
 from .const import (
+    BRAIN_AI_TASK,
+    BRAIN_ANTHROPIC,
+    BRAIN_OPENAI,
     CONF_AI_TASK_ENTITY,
     CONF_API_KEY,
     CONF_BASE_URL,
     CONF_BRAIN_MODEL,
-    ENGINE_AI_TASK,
-    ENGINE_ANTHROPIC,
-    ENGINE_OPENAI,
     LEVEL_NAMES,
 )
 
@@ -115,13 +115,13 @@ def secret() -> TextSelector:
 
 
 CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
-    ENGINE_ANTHROPIC: vol.Schema(
+    BRAIN_ANTHROPIC: vol.Schema(
         {
             vol.Required(CONF_API_KEY): secret(),
             vol.Required(CONF_BRAIN_MODEL): TextSelector(),
         }
     ),
-    ENGINE_OPENAI: vol.Schema(
+    BRAIN_OPENAI: vol.Schema(
         {
             vol.Required(CONF_BASE_URL): TextSelector(
                 TextSelectorConfig(type=TextSelectorType.URL)
@@ -130,7 +130,7 @@ CREDENTIAL_SCHEMAS: dict[str, vol.Schema] = {
             vol.Optional(CONF_API_KEY): secret(),
         }
     ),
-    ENGINE_AI_TASK: vol.Schema(
+    BRAIN_AI_TASK: vol.Schema(
         {
             vol.Required(CONF_AI_TASK_ENTITY): EntitySelector(
                 EntitySelectorConfig(domain="ai_task")

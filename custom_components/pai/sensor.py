@@ -30,13 +30,16 @@ from homeassistant.util import dt as dt_util
 from .const import DOMAIN, LEVEL_NAMES
 from .engine.records import RecordView
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
+    from .shadow import VersionKeeper
 
 PARALLEL_UPDATES = 0
 LAST_BRAIN = "last_brain"
+SHADOW = "shadow_version"
+SHADOW_VERDICTS = ["no_evidence", "better", "even", "worse"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +109,10 @@ async def async_setup_entry(
         sensors.append(PaiLastBrainSensor(runtime))
     else:  # the brain was switched to the rules: its sensors go with it
         remove_entities(hass, Platform.SENSOR, runtime.entry_id, llm_keys)
+    if (keeper := entry.runtime_data.versions) is not None and keeper.runner:
+        sensors.append(PaiShadowSensor(runtime, keeper))
+    else:  # no shadow (promoted, rolled back or never started): its sensor goes
+        remove_entities(hass, Platform.SENSOR, runtime.entry_id, [SHADOW])
     async_add_entities(sensors)
 
 
@@ -208,4 +215,43 @@ class PaiLastBrainSensor(PaiEntity, SensorEntity):
             "model": usage.get("model"),
             "latency_ms": usage.get("latency_ms"),
             "cost": usage.get("cost"),
+        }
+
+
+class PaiShadowSensor(PaiEntity, SensorEntity):
+    """How the shadow version compares with the live one (shadow.py), while one runs."""
+
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = SHADOW_VERDICTS
+
+    def __init__(self, runtime: AgentRuntime, keeper: VersionKeeper) -> None:
+        """Show the keeper's report."""
+        super().__init__(runtime, SHADOW)
+        self.keeper = keeper
+
+    @property
+    @override
+    def native_value(self) -> str:
+        """Return the verdict: better, even or worse than the live version, or no evidence."""
+        return str(self.keeper.report(full=False)["verdict"])
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the versions, the counts of agreements and disagreements, and the score."""
+        made = self.keeper.report(full=False)
+        return {
+            key: made[key]
+            for key in (
+                "shadow_version",
+                "live_version",
+                "events",
+                "agreed",
+                "disagreed",
+                "spared",
+                "missed",
+                "asked_where_approved",
+                "asked_where_declined",
+                "score",
+            )
         }

@@ -1,9 +1,10 @@
-"""PAI's actions: evaluate, approve/decline/undo, feedback, records, replay, export, import, learning.
+"""PAI's actions: evaluate, answers, feedback, records, replay, files, learning, versions.
 
 Registered once in `async_setup` (not per entry), as Home Assistant asks; each call names the
 agent (its config entry) or a record id, and bad input raises a translated
 ServiceValidationError. The actions that read or write files (export_agent, import_agent,
-export_preferences, import_adapter) are for administrators only (`Unauthorized` for any
+export_preferences, import_adapter) and those that change the live version (promote,
+rollback) are for administrators only (`Unauthorized` for any
 other user); the answers (approve, decline, undo, feedback) stay open to every user.
 """
 
@@ -31,9 +32,10 @@ from .const import DOMAIN
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
-from .models import PaiConfigEntry, owner_of_record
 from .record_history import async_get_records
 from .runtime import AgentRuntime
+from .runtime_data import PaiConfigEntry, owner_of_record
+from .versions import async_promote, async_rollback_service
 
 ATTR_AGENT = "agent"
 ATTR_KIND = "kind"
@@ -59,6 +61,9 @@ SERVICE_EXPORT_AGENT = "export_agent"
 SERVICE_IMPORT_AGENT = "import_agent"
 SERVICE_EXPORT_PREFERENCES = "export_preferences"
 SERVICE_IMPORT_ADAPTER = "import_adapter"
+SERVICE_GET_SHADOW_REPORT = "get_shadow_report"
+SERVICE_PROMOTE = "promote"
+SERVICE_ROLLBACK = "rollback"
 
 _RECORD_SCHEMA = vol.Schema({vol.Required(ATTR_RECORD_ID): cv.string})
 _EVALUATE_SCHEMA = vol.Schema(
@@ -107,6 +112,7 @@ _EXPORT_PREFERENCES_SCHEMA = vol.Schema(
 _IMPORT_ADAPTER_SCHEMA = vol.Schema(
     {vol.Required(ATTR_AGENT): cv.string, vol.Required(ATTR_PATH): cv.string}
 )
+_AGENT_SCHEMA = vol.Schema({vol.Required(ATTR_AGENT): cv.string})
 
 
 def _error(key: str, **placeholders: str) -> ServiceValidationError:
@@ -124,6 +130,16 @@ def _runtime(hass: HomeAssistant, entry_id: str) -> AgentRuntime:
     if entry.state is not ConfigEntryState.LOADED:
         raise _error("agent_not_loaded", agent=entry.title)
     return entry.runtime_data.runtime
+
+
+def shadow_report(hass: HomeAssistant, entry_id: str) -> dict[str, Any]:
+    """Return the agent's shadow report; a translated error when it runs no shadow."""
+    runtime = _runtime(hass, entry_id)
+    entry: PaiConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    keeper = None if entry is None else entry.runtime_data.versions
+    if keeper is None or (keeper.runner is None and keeper.problem is None):
+        raise _error("no_shadow_version", agent=runtime.name)
+    return keeper.report()
 
 
 def _runtime_for_record(hass: HomeAssistant, record_id: str) -> AgentRuntime:
@@ -234,12 +250,24 @@ def async_setup_services(hass: HomeAssistant) -> None:
             raise _error("unknown_agent", agent=call.data[ATTR_AGENT])
         return await async_import_adapter(hass, entry, call.data[ATTR_PATH])
 
-    # File work: admins only (files can be read, written and served; www/ is public).
+    async def get_shadow_report(call: ServiceCall) -> ServiceResponse:
+        return shadow_report(hass, call.data[ATTR_AGENT])
+
+    async def promote(call: ServiceCall) -> ServiceResponse:
+        return await async_promote(hass, call.data[ATTR_AGENT])
+
+    async def rollback(call: ServiceCall) -> ServiceResponse:
+        return await async_rollback_service(hass, call.data[ATTR_AGENT])
+
+    # File work and changing versions: admins only (files can be read, written and
+    # served; www/ is public; a version swaps what the agent may run).
     for service, handler, schema in (
         (SERVICE_EXPORT_PREFERENCES, export_preferences, _EXPORT_PREFERENCES_SCHEMA),
         (SERVICE_IMPORT_ADAPTER, import_adapter, _IMPORT_ADAPTER_SCHEMA),
         (SERVICE_EXPORT_AGENT, export_agent, _EXPORT_SCHEMA),
         (SERVICE_IMPORT_AGENT, import_agent, _IMPORT_SCHEMA),
+        (SERVICE_PROMOTE, promote, _AGENT_SCHEMA),
+        (SERVICE_ROLLBACK, rollback, _AGENT_SCHEMA),
     ):
         async_register_admin_service(
             hass, DOMAIN, service, handler, schema, SupportsResponse.OPTIONAL
@@ -275,6 +303,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_GET_RECORDS,
         get_records,
         schema=_GET_RECORDS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_SHADOW_REPORT,
+        get_shadow_report,
+        schema=_AGENT_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(

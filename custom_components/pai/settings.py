@@ -14,6 +14,10 @@ from datetime import time, timedelta
 from typing import Any
 
 from .const import (
+    BRAIN_ANTHROPIC,
+    BRAIN_LOCAL,
+    BRAIN_OPENAI,
+    BRAIN_RULES,
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
     CONF_AGENT,
@@ -22,10 +26,11 @@ from .const import (
     CONF_APPROVERS,
     CONF_AUTONOMY_CEILING,
     CONF_BRAIN,
+    CONF_BRAIN_KIND,
     CONF_BRAIN_MODEL,
     CONF_DECLINE_THRESHOLD,
     CONF_DEFAULT_MAX_LEVEL,
-    CONF_ENGINE,
+    CONF_IGNORED_UNBOUND,
     CONF_INTERRUPTION_COST_TEMPLATE,
     CONF_LIFTED_ACTIONS,
     CONF_LLM_EVERY_EVENT,
@@ -36,6 +41,7 @@ from .const import (
     CONF_LLM_PRICE_OUTPUT,
     CONF_LLM_TIMEOUT,
     CONF_LOCAL_N_CTX,
+    CONF_LOCAL_THREADS,
     CONF_MAX_INTERRUPTIONS,
     CONF_MIN_CONFIDENCE,
     CONF_NOTIFY_TARGETS,
@@ -54,10 +60,6 @@ from .const import (
     DEFAULT_LOCAL_N_CTX,
     DEFAULT_PRIVACY_LABEL,
     DEFAULT_UNDO_WINDOW_MINUTES,
-    ENGINE_ANTHROPIC,
-    ENGINE_LOCAL,
-    ENGINE_OPENAI,
-    ENGINE_RULES,
     LEVEL_NAMES,
 )
 from .engine.agent import AgentDefinition, AgentDefinitionError
@@ -80,11 +82,16 @@ _POLICY_INTS = {
 }
 
 
+def brain_config(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return the brain section of an entry's data (kind and credentials); {} if none."""
+    config = data.get(CONF_BRAIN)
+    return config if isinstance(config, Mapping) else {}
+
+
 def brain_kind(data: Mapping[str, Any]) -> str | None:
     """Return the LLM brain kind an entry's data names, or None for an agent on rules alone."""
-    config = data.get(CONF_BRAIN)
-    kind = config.get(CONF_ENGINE) if isinstance(config, Mapping) else None
-    return kind if isinstance(kind, str) and kind != ENGINE_RULES else None
+    kind = brain_config(data).get(CONF_BRAIN_KIND)
+    return kind if isinstance(kind, str) and kind != BRAIN_RULES else None
 
 
 def llm_defaults(kind: str | None) -> dict[str, Any]:
@@ -99,11 +106,16 @@ def llm_defaults(kind: str | None) -> dict[str, Any]:
         CONF_LLM_TIMEOUT: DEFAULT_LLM_TIMEOUT,
         CONF_PRIVACY_LABEL: DEFAULT_PRIVACY_LABEL,
     }
-    if kind == ENGINE_ANTHROPIC:
+    if kind == BRAIN_ANTHROPIC:
         values[CONF_BRAIN_MODEL] = DEFAULT_ANTHROPIC_MODEL
-    if kind == ENGINE_LOCAL:
+    if kind == BRAIN_LOCAL:
         values[CONF_LOCAL_N_CTX] = DEFAULT_LOCAL_N_CTX
     return values
+
+
+def ignored_unbound(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the actions the user left unbound on purpose (Repairs asks no more)."""
+    return tuple(options.get(CONF_IGNORED_UNBOUND) or [])
 
 
 def agent_definition(data: Mapping[str, Any]) -> AgentDefinition | None:
@@ -191,7 +203,7 @@ def _prices(options: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
     price_out = options.get(CONF_LLM_PRICE_OUTPUT)
     if price_in is None or price_out is None:
         return {}
-    return {ENGINE_OPENAI: (max(0.0, float(price_in)), max(0.0, float(price_out)))}
+    return {BRAIN_OPENAI: (max(0.0, float(price_in)), max(0.0, float(price_out)))}
 
 
 def ceiling_of(options: Mapping[str, Any]) -> AutonomyLevel:
@@ -207,6 +219,8 @@ class AgentSettings:
 
     brain_kind: str | None
     """The LLM brain's kind, or None for rules alone."""
+    brain: Mapping[str, Any] = field(repr=False)
+    """The entry's brain section as stored: its kind and credentials ({} if none)."""
     policy: Policy
     """The agent file's policy with the options on top."""
     ceiling: AutonomyLevel
@@ -217,12 +231,18 @@ class AgentSettings:
     llm_every_event: bool
     brain_model: str | None
     privacy_label: str
+    local_n_ctx: int
+    """The local model's context window (tokens)."""
+    local_threads: int | None
+    """The local model's CPU threads; None: llama.cpp chooses."""
     notify_targets: tuple[str, ...]
     approvers: tuple[str, ...]
     approval_expiry_minutes: float
     undo_window_minutes: float
     interruption_cost_template: str | None
     user_state_template: str | None
+    ignored_unbound: tuple[str, ...]
+    """Actions left unbound on purpose (Repairs asks no more about them)."""
     options: Mapping[str, Any] = field(repr=False)
     """The raw options (kept for writing them back with one key changed)."""
 
@@ -231,8 +251,10 @@ class AgentSettings:
         cls, data: Mapping[str, Any], options: Mapping[str, Any], base: Policy
     ) -> AgentSettings:
         """Read the entry: `base` is the agent file's policy (the options go on top)."""
+        threads = options.get(CONF_LOCAL_THREADS)
         return cls(
             brain_kind=brain_kind(data),
+            brain=brain_config(data),
             policy=policy_with_options(base, options),
             ceiling=ceiling_of(options),
             allowed_actions=(
@@ -245,6 +267,8 @@ class AgentSettings:
             llm_every_event=bool(options.get(CONF_LLM_EVERY_EVENT, False)),
             brain_model=options.get(CONF_BRAIN_MODEL),
             privacy_label=options.get(CONF_PRIVACY_LABEL, DEFAULT_PRIVACY_LABEL),
+            local_n_ctx=int(options.get(CONF_LOCAL_N_CTX, DEFAULT_LOCAL_N_CTX)),
+            local_threads=int(threads) if threads else None,
             notify_targets=tuple(options.get(CONF_NOTIFY_TARGETS, [])),
             approvers=tuple(options.get(CONF_APPROVERS) or []),
             approval_expiry_minutes=options.get(
@@ -255,8 +279,52 @@ class AgentSettings:
             ),
             interruption_cost_template=options.get(CONF_INTERRUPTION_COST_TEMPLATE),
             user_state_template=options.get(CONF_USER_STATE_TEMPLATE),
+            ignored_unbound=ignored_unbound(options),
             options=options,
         )
+
+    @classmethod
+    def read(cls, data: Mapping[str, Any], options: Mapping[str, Any]) -> AgentSettings:
+        """Read an entry whose agent file is not parsed yet (flows, Repairs, diagnostics)."""
+        return cls.from_entry(data, options, file_policy(data))
+
+    def for_diagnostics(self) -> dict[str, Any]:
+        """Return what is in force, as plain values (the brain's credentials left out)."""
+        return {
+            "brain_kind": self.brain_kind,
+            "policy": {
+                **policy_options(self.policy),
+                "default_max_level": LEVEL_NAMES[self.policy.default_max_level],
+                "action_max_levels": {
+                    name: LEVEL_NAMES[level]
+                    for name, level in self.policy.action_max_levels.items()
+                },
+                "decline_window_hours": self.policy.decline_window_hours,
+            },
+            "ceiling": LEVEL_NAMES[self.ceiling],
+            "allowed_actions": (
+                None if self.allowed_actions is None else sorted(self.allowed_actions)
+            ),
+            "lifted_actions": sorted(self.lifted_actions),
+            "limits": {
+                "min_interval_seconds": self.limits.min_interval.total_seconds(),
+                "max_calls_per_hour": self.limits.max_calls_per_hour,
+                "max_cost_per_day": self.limits.max_cost_per_day,
+                "timeout_seconds": self.limits.timeout,
+            },
+            "llm_every_event": self.llm_every_event,
+            "brain_model": self.brain_model,
+            "privacy_label": self.privacy_label,
+            "local_n_ctx": self.local_n_ctx,
+            "local_threads": self.local_threads,
+            "notify_targets": list(self.notify_targets),
+            "approvers": list(self.approvers),
+            "approval_expiry_minutes": self.approval_expiry_minutes,
+            "undo_window_minutes": self.undo_window_minutes,
+            "interruption_cost_template": self.interruption_cost_template,
+            "user_state_template": self.user_state_template,
+            "ignored_unbound": list(self.ignored_unbound),
+        }
 
     def with_ceiling(self, level: AutonomyLevel) -> AgentSettings:
         """Return these settings with another ceiling (and the options that keep it)."""

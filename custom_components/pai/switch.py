@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import PaiEntity
-from .models import PaiConfigEntry
+from .runtime_data import PaiConfigEntry
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime

@@ -8,7 +8,6 @@ Home Assistant core of that release with no integrations, enough for a brain on 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,10 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.pai.engine.brain import ActionChoice, BrainRequest
-from custom_components.pai.engine.models import AutonomyLevel, Event
+from custom_components.pai.engine.models import AutonomyLevel
 
+from ..engine.helpers import brain_request as engine_brain_request
+from ..loopback import serving
 from .fake_anthropic import FakeAnthropic
 from .helpers import FakeServer
 
@@ -50,23 +51,17 @@ async def fake_anthropic(socket_enabled: None) -> AsyncIterator[FakeAnthropic]:
 
 def brain_request(**changes: Any) -> BrainRequest:
     """A porch event with two allowed actions, as the runtime builds one."""
-    fields: dict[str, Any] = {
-        "agent": "Porch watch",
-        "event": Event(
-            source="ha",
-            kind="ha.state",
-            payload={"entity_id": "binary_sensor.porch", "to_state": "on"},
-            time=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
-            id="ev1",
-        ),
-        "context": {"user_state": "home", "recent_events": []},
-        "actions": (
-            ActionChoice("light_on", AutonomyLevel.ACT, "turn on the porch light"),
-            ActionChoice("alarm", AutonomyLevel.ASK),
-        ),
-        "description": "watches the porch",
-    }
-    return BrainRequest(**{**fields, **changes})
+    return engine_brain_request(
+        **{
+            "context": {"user_state": "home", "recent_events": []},
+            "actions": (
+                ActionChoice("light_on", AutonomyLevel.ACT, "turn on the porch light"),
+                ActionChoice("alarm", AutonomyLevel.ASK),
+            ),
+            "description": "watches the porch",
+            **changes,
+        }
+    )
 
 
 @pytest.fixture
@@ -75,11 +70,6 @@ async def fake_server(socket_enabled: None) -> AsyncIterator[FakeServer]:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", fake.handle)
     app.router.add_get("/v1/models", fake.models)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    yield fake
-    await runner.cleanup()
+    async with serving(app) as base:
+        fake.url = f"{base}/v1"
+        yield fake

@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..loopback import start_serving
+
 MODEL = "claude-haiku-4-5"
 API_KEY = "sk-ant-test-key"
 
@@ -145,14 +147,7 @@ class FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server  # the only way to learn port 0's choice
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await start_serving(app)
         return self.url
 
     async def stop(self) -> None:

@@ -129,7 +129,7 @@ async def test_structured_data_becomes_checked_intents(
     hass: HomeAssistant, task_entity: ScriptedTaskEntity
 ) -> None:
     task_entity.answers = [{"intents": [LIGHT, {**LIGHT, "action": "unlock_all"}]}]
-    brain = create_brain(hass, {"engine": "ai_task", "entity_id": ENTITY_ID}, None)
+    brain = create_brain(hass, {"kind": "ai_task", "entity_id": ENTITY_ID}, None)
     assert isinstance(brain, AITaskBrain)
     assert not brain.is_local
 
@@ -221,7 +221,7 @@ def task_agent() -> MockConfigEntry:
         domain=DOMAIN,
         title=entry.title,
         unique_id=entry.unique_id,
-        data={**entry.data, "brain": {"engine": "ai_task", "entity_id": ENTITY_ID}},
+        data={**entry.data, "brain": {"kind": "ai_task", "entity_id": ENTITY_ID}},
         options=dict(entry.options),
     )
 

@@ -24,6 +24,7 @@ from custom_components.pai import bounded_io
 from custom_components.pai.bounded_io import MAX_BODY_BYTES, PARSE_OFF_LOOP_CHARS
 from custom_components.pai.brains.openai_server import OpenAIServerBrain
 from custom_components.pai.engine.brain import BrainError, BrainResult, FailureKind
+from tests.loopback import serving
 
 from .conftest import brain_request
 
@@ -70,14 +71,9 @@ async def server(socket_enabled: None) -> AsyncIterator[Server]:
     fake = Server()
     app = web.Application()
     app.router.add_post("/v1/chat/completions", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    yield fake
-    await runner.cleanup()
+    async with serving(app) as base:
+        fake.url = f"{base}/v1"
+        yield fake
 
 
 async def think_with_lag(

@@ -228,7 +228,7 @@ async def test_create_brain_builds_claude_with_the_options_model(
     hass: HomeAssistant,
 ) -> None:
     made = create_brain(
-        hass, {"engine": "anthropic", "api_key": "k"}, "claude-sonnet-4-5"
+        hass, {"kind": "anthropic", "api_key": "k"}, "claude-sonnet-4-5"
     )
     assert isinstance(made, ClaudeBrain)
     assert made.model == "claude-sonnet-4-5"

@@ -34,7 +34,7 @@ def claude_agent(
         bindings={"actions": {"light_on": LIGHT_ON}},
         options=options,
     )
-    data = {**entry.data, "brain": {"engine": "anthropic", "api_key": api_key}}
+    data = {**entry.data, "brain": {"kind": "anthropic", "api_key": api_key}}
     return MockConfigEntry(
         domain=DOMAIN,
         title=entry.title,

@@ -110,9 +110,7 @@ def llama_server() -> Iterator[str]:
 async def test_llama_cpp_server_answers_schema_valid_intents(
     hass: HomeAssistant, socket_enabled: None, llama_server: str
 ) -> None:
-    brain = create_brain(
-        hass, {"engine": "openai", "base_url": llama_server}, model=None
-    )
+    brain = create_brain(hass, {"kind": "openai", "base_url": llama_server}, model=None)
     assert isinstance(brain, OpenAIServerBrain)
     assert brain.is_local
     request = brain_request()

@@ -110,7 +110,7 @@ def door_agent() -> MockConfigEntry:
                 }
             },
             "ha_triggers": [{"trigger": "state", "entity_id": NOTE, "id": "note"}],
-            "brain": {"engine": "anthropic", "api_key": API_KEY},
+            "brain": {"kind": "anthropic", "api_key": API_KEY},
         },
         options={"notify_targets": [PHONE]},
     )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from custom_components.pai.engine.brain import ActionChoice, BrainRequest
 from custom_components.pai.engine.cli import main
+from custom_components.pai.engine.models import AutonomyLevel, Event
 
 OPS_GUARDIAN: dict[str, Any] = {
     "manifest": {
@@ -96,3 +99,30 @@ def _refusal(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+PORCH_PAYLOAD = {"entity_id": "binary_sensor.porch", "to_state": "on"}
+"""The payload of the porch event a brain is asked about."""
+
+
+def brain_request(**changes: Any) -> BrainRequest:
+    """What a brain is asked: the porch at 20:00, someone asleep, two actions it may take.
+
+    `changes` replace fields (the user state, the actions, the description...).
+    """
+    fields: dict[str, Any] = {
+        "agent": "Porch watch",
+        "event": Event(
+            source="ha",
+            kind="ha.state",
+            payload=PORCH_PAYLOAD,
+            time=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
+            id="ev1",
+        ),
+        "context": {"user_state": "asleep", "recent_events": []},
+        "actions": (
+            ActionChoice("porch_light", AutonomyLevel.ACT, "turn on the porch light"),
+            ActionChoice("alarm", AutonomyLevel.ASK),
+        ),
+    }
+    return BrainRequest(**{**fields, **changes})

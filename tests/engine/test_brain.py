@@ -7,7 +7,6 @@ the data block.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import json
 import math
 from typing import Any
@@ -18,9 +17,7 @@ import pytest
 from custom_components.pai.engine.brain import (
     MAX_INTENTS,
     MAX_RATIONALE,
-    ActionChoice,
     BrainError,
-    BrainRequest,
     FailureKind,
     estimate_cost,
     intent_schema,
@@ -31,26 +28,9 @@ from custom_components.pai.engine.brain import (
 from custom_components.pai.engine.models import AutonomyLevel, Event, Intent
 from custom_components.pai.engine.rules import EVENT_PAYLOAD_PARAM
 
-PAYLOAD = {"entity_id": "binary_sensor.porch", "to_state": "on"}
+from .helpers import PORCH_PAYLOAD as PAYLOAD, brain_request
 
-
-def request(**changes: Any) -> BrainRequest:
-    fields: dict[str, Any] = {
-        "agent": "Porch watch",
-        "event": Event(
-            source="ha",
-            kind="ha.state",
-            payload=PAYLOAD,
-            time=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
-            id="ev1",
-        ),
-        "context": {"user_state": "asleep", "recent_events": []},
-        "actions": (
-            ActionChoice("porch_light", AutonomyLevel.ACT, "turn on the porch light"),
-            ActionChoice("alarm", AutonomyLevel.ASK),
-        ),
-    }
-    return BrainRequest(**{**fields, **changes})
+request = brain_request
 
 
 def intent(action: str = "porch_light", **fields: Any) -> dict[str, Any]:

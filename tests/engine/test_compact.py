@@ -15,7 +15,6 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.pai.engine.brain import (
-    ActionChoice,
     BrainError,
     BrainRequest,
     parse_answer,
@@ -28,31 +27,21 @@ from custom_components.pai.engine.compact import (
     compact_system_prompt,
     expand,
 )
-from custom_components.pai.engine.models import AutonomyLevel, Event, Intent
+from custom_components.pai.engine.models import Event, Intent
 from custom_components.pai.engine.rules import EVENT_PAYLOAD_PARAM
 
-PAYLOAD = {"entity_id": "binary_sensor.porch", "to_state": "on"}
+from .helpers import PORCH_PAYLOAD as PAYLOAD, brain_request
 
 
 def request(**changes: Any) -> BrainRequest:
-    fields: dict[str, Any] = {
-        "agent": "Porch watch",
-        "event": Event(
-            source="ha",
-            kind="ha.state",
-            payload=PAYLOAD,
-            time=datetime(2026, 11, 21, 20, 0, tzinfo=UTC),
-            id="ev1",
-        ),
-        "context": {"user_state": "asleep"},
-        "actions": (
-            ActionChoice("porch_light", AutonomyLevel.ACT, "turn on the porch light"),
-            ActionChoice("alarm", AutonomyLevel.ASK),
-        ),
-        "user_profile": "Sleeps early.",
-        "guidance": ("Light the porch at night.",),
-    }
-    return BrainRequest(**{**fields, **changes})
+    return brain_request(
+        **{
+            "context": {"user_state": "asleep"},
+            "user_profile": "Sleeps early.",
+            "guidance": ("Light the porch at night.",),
+            **changes,
+        }
+    )
 
 
 def decoded(answer: object, req: BrainRequest | None = None) -> list[tuple[Any, ...]]:

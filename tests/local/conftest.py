@@ -115,7 +115,7 @@ def local_entry(
         "ha_triggers": [
             {"trigger": "state", "entity_id": "input_boolean.motion", "id": "motion"}
         ],
-        "brain": {"engine": "local"},
+        "brain": {"kind": "local"},
     }
     if weights is not None:
         data["weights"] = weights

@@ -31,6 +31,7 @@ from custom_components.pai import llama_runtime
 from custom_components.pai.const import DOMAIN
 from custom_components.pai.llama_runtime import LLAMA_REQUIREMENT, LlamaUnavailableError
 from custom_components.pai.local_build import INDEX_TIMEOUT, async_build_problem
+from tests.loopback import serving, start_serving
 
 from ..helpers import start
 from .conftest import local_entry
@@ -57,13 +58,8 @@ class PackageIndex:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/simple/{project}/", self._project)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{port}/simple"
+        self._runner, base = await start_serving(app)
+        self.url = f"{base}/simple"
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -189,14 +185,8 @@ async def llm_server(socket_enabled: None) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/v1/models", models)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    yield f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield f"{base}/v1"
 
 
 @pytest.mark.usefixtures("house", "no_compiler")
@@ -246,7 +236,7 @@ async def test_no_build_a_repair_and_the_fix_moves_the_model_to_a_server(
     assert flow["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert entry.data["brain"] == {
-        "engine": "openai",
+        "kind": "openai",
         "base_url": llm_server,
         "api_key": "sk-1",
     }

@@ -23,7 +23,6 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
-from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.engine.brain import system_prompt
@@ -32,15 +31,9 @@ from custom_components.pai.engine.preferences import (
     preference_pairs,
     request_of,
 )
+from tests.ha_fixtures import recorder_before_hass  # noqa: F401  # the real recorder
 
 from ..helpers import LIGHT_ON, agent_entry, motion, rule, start
-
-
-@pytest.fixture
-def mock_recorder_before_hass(
-    async_test_recorder: RecorderInstanceContextManager,
-) -> None:
-    """Prepare the recorder's database before `hass` starts (it must come first)."""
 
 
 @pytest.fixture

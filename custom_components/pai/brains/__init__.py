@@ -12,14 +12,14 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 
 from ..const import (
+    BRAIN_AI_TASK,
+    BRAIN_ANTHROPIC,
+    BRAIN_OPENAI,
     CONF_AI_TASK_ENTITY,
     CONF_API_KEY,
     CONF_BASE_URL,
-    CONF_ENGINE,
+    CONF_BRAIN_KIND,
     DEFAULT_ANTHROPIC_MODEL,
-    ENGINE_AI_TASK,
-    ENGINE_ANTHROPIC,
-    ENGINE_OPENAI,
 )
 from ..engine.brain import Brain
 from .claude import ClaudeBrain
@@ -30,21 +30,21 @@ def create_brain(
     hass: HomeAssistant, config: Mapping[str, Any], model: str | None
 ) -> Brain | None:
     """Return the cloud or server brain `config` (entry data's `brain`) describes, or None."""
-    engine = config.get(CONF_ENGINE)
-    if engine == ENGINE_ANTHROPIC:
+    kind = config.get(CONF_BRAIN_KIND)
+    if kind == BRAIN_ANTHROPIC:
         return ClaudeBrain(
             hass,
             api_key=str(config[CONF_API_KEY]),
             model=model or DEFAULT_ANTHROPIC_MODEL,
         )
-    if engine == ENGINE_OPENAI:
+    if kind == BRAIN_OPENAI:
         return OpenAIServerBrain(
             hass,
             base_url=str(config[CONF_BASE_URL]),
             model=model or "",
             api_key=config.get(CONF_API_KEY) or None,
         )
-    if engine == ENGINE_AI_TASK:
+    if kind == BRAIN_AI_TASK:
         # Imported here: ai_task pulls in camera and media_source, which rules-only and
         # command-line uses of this package do not need.
         from .ai_task import AITaskBrain  # noqa: PLC0415

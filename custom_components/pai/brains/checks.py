@@ -13,7 +13,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from ..const import CONF_ENGINE, ENGINE_ANTHROPIC, ENGINE_OPENAI
+from ..const import BRAIN_ANTHROPIC, BRAIN_OPENAI, CONF_BRAIN_KIND
 from ..engine.brain import Brain, BrainError, FailureKind
 from . import create_brain
 
@@ -22,7 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 VALIDATE_TIMEOUT = 10.0
 """Seconds a brain gets to answer the check (config flow, setup, the fix flow)."""
 
-KEYED_ENGINES = (ENGINE_ANTHROPIC, ENGINE_OPENAI)
+KEYED_BRAINS = (BRAIN_ANTHROPIC, BRAIN_OPENAI)
 """Brains whose key is checked at setup (a server in the home without a key is not)."""
 
 ERROR_FOR_KIND = {
@@ -62,6 +62,6 @@ async def async_brain_problem(
     except BrainError as err:
         return ERROR_FOR_KIND.get(err.kind, "unknown"), str(err)
     except Exception as err:  # a brain's bug must not break the form
-        _LOGGER.exception("Checking the %s brain failed", config.get(CONF_ENGINE))
+        _LOGGER.exception("Checking the %s brain failed", config.get(CONF_BRAIN_KIND))
         return "unknown", str(err)
     return None

@@ -28,13 +28,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from ..agent_files import CONF_WEIGHTS, weights_dir
-from ..const import (
-    CONF_AGENT_NAME,
-    CONF_LOCAL_N_CTX,
-    CONF_LOCAL_THREADS,
-    DEFAULT_LOCAL_N_CTX,
-    DOMAIN,
-)
+from ..const import CONF_AGENT_NAME, DEFAULT_LOCAL_N_CTX, DOMAIN
 from ..engine.brain import (
     BrainError,
     BrainRequest,
@@ -57,6 +51,7 @@ from ..llama_runtime import (
     model_pool,
 )
 from ..repairs import async_raise_cannot_build
+from ..settings import AgentSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -420,12 +415,15 @@ class LocalBrain:
         ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
 
-def create_local_brain(hass: HomeAssistant, entry: ConfigEntry) -> LocalBrain:
-    """Build the local brain of an entry from its extracted weights and options."""
+def create_local_brain(
+    hass: HomeAssistant, entry: ConfigEntry, settings: AgentSettings
+) -> LocalBrain:
+    """Build the local brain of an entry from its extracted weights and settings."""
     return local_brain_from(
         hass,
         entry.data,
-        entry.options,
+        n_ctx=settings.local_n_ctx,
+        threads=settings.local_threads,
         entry_id=entry.entry_id,
         agent=str(entry.data.get(CONF_AGENT_NAME, entry.title)),
     )
@@ -434,25 +432,20 @@ def create_local_brain(hass: HomeAssistant, entry: ConfigEntry) -> LocalBrain:
 def local_brain_from(
     hass: HomeAssistant,
     data: Mapping[str, Any],
-    options: Mapping[str, Any],
     *,
+    n_ctx: int = DEFAULT_LOCAL_N_CTX,
+    threads: int | None = None,
     entry_id: str,
     agent: str,
 ) -> LocalBrain:
-    """Build a local brain from entry data (its `weights`) and options (context, threads)."""
+    """Build a local brain from entry data (its `weights`), its context and its threads."""
     declared = data.get(CONF_WEIGHTS)
     declared = declared if isinstance(declared, Mapping) else {}
     folder = weights_dir(hass)
     weights_sha = _sha(declared.get(WEIGHTS_SECTION))
     adapter_sha = _sha(declared.get(ADAPTER_SECTION))
-    threads = options.get(CONF_LOCAL_THREADS)
     key = (
-        ModelKey(
-            weights=weights_sha,
-            adapter=adapter_sha,
-            n_ctx=int(options.get(CONF_LOCAL_N_CTX, DEFAULT_LOCAL_N_CTX)),
-            threads=int(threads) if threads else None,
-        )
+        ModelKey(weights=weights_sha, adapter=adapter_sha, n_ctx=n_ctx, threads=threads)
         if weights_sha
         else None
     )
@@ -468,7 +461,7 @@ def local_brain_from(
 
 async def async_validate(hass: HomeAssistant, data: Mapping[str, Any]) -> None:
     """Check that entry data can run locally; raises `BrainError(UNAVAILABLE)` with why."""
-    brain = local_brain_from(hass, data, {}, entry_id="", agent="")
+    brain = local_brain_from(hass, data, entry_id="", agent="")
     await brain.async_validate()
 
 

@@ -229,6 +229,11 @@ class RecordView:
         return tuple(reason for reason in reasons if isinstance(reason, Mapping))
 
     @property
+    def shadow(self) -> Mapping[str, Any]:
+        """A shadow version's decision: `{version, delivery}`; empty for a live record."""
+        return _map(self._layer(EXTENSION_KEY).get("shadow"))
+
+    @property
     def brain(self) -> Mapping[str, Any]:
         """Which LLM brain answered, and what it cost (PAI's addition)."""
         return _map(self._layer(EXTENSION_KEY).get("brain"))

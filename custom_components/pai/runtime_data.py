@@ -1,4 +1,7 @@
-"""Typed runtime data that a PAI config entry carries while it is loaded."""
+"""What a loaded PAI agent keeps in `entry.runtime_data`, and which agent made a record.
+
+The pure package's values (events, intents, decisions, policy) are in `engine/models.py`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from .engine.approvals import PendingKind
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
+    from .shadow import VersionKeeper
 
 
 @dataclass(slots=True)
@@ -20,6 +24,8 @@ class PaiRuntimeData:
     """What a loaded agent keeps in `entry.runtime_data`."""
 
     runtime: AgentRuntime
+    versions: VersionKeeper | None = None
+    """The shadow version, its report, and the watch after a promotion (shadow.py)."""
 
 
 type PaiConfigEntry = ConfigEntry[PaiRuntimeData]
