@@ -398,6 +398,8 @@ LLM_KEYS = (
     "llm_min_interval_seconds",
     "llm_max_calls_per_hour",
     "llm_max_cost_per_day",
+    "llm_price_input_per_mtok",
+    "llm_price_output_per_mtok",
     "llm_timeout_seconds",
     "privacy_label",
     "local_n_ctx",
@@ -527,6 +529,46 @@ async def test_saving_the_llm_section_changes_the_running_brain(
     assert runtime.privacy.label == label.label_id
     [brain] = runtime.router.brains
     assert brain.model == "qwen2.5-7b"  # type: ignore[attr-defined]
+
+
+async def test_the_price_of_an_openai_compatible_server_sets_its_budget(
+    hass: HomeAssistant,
+) -> None:
+    """Only that brain asks its price; both parts or neither; 0 is a free server."""
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    entry = await loaded(hass, with_brain(SERVER))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert {"llm_price_input_per_mtok", "llm_price_output_per_mtok"} <= set(
+        llm_fields(result)
+    )
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        llm_form(notify_targets=[PHONE], llm_price_input_per_mtok=0.15),
+    )
+    assert result["errors"] == {"base": "price_incomplete"}
+    assert "llm_price_input_per_mtok" not in entry.options
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        llm_form(
+            notify_targets=[PHONE],
+            llm_price_input_per_mtok=0.15,
+            llm_price_output_per_mtok=0,
+        ),
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options["llm_price_input_per_mtok"] == 0.15
+    assert entry.options["llm_price_output_per_mtok"] == 0.0
+    runtime = entry.runtime_data.runtime
+    [brain] = runtime.router.brains
+    assert runtime.router.limits.prices == {brain.name: (0.15, 0.0)}
+
+    cloud = with_brain({"kind": "anthropic", "api_key": "k"})
+    cloud.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(cloud.entry_id)
+    assert "llm_price_input_per_mtok" not in llm_fields(result)
 
 
 async def test_the_llm_limits_of_an_agent_switched_to_rules_are_kept(

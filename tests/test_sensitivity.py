@@ -19,10 +19,12 @@ from homeassistant.helpers import (
     floor_registry as fr,
     label_registry as lr,
 )
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    async_mock_service,
 )
 
 from custom_components.pai.const import EVENT_PAI_RECORD
@@ -37,6 +39,8 @@ from tests.helpers import (
     start_recording,
     statuses,
 )
+
+OPEN = "input_boolean.front_door_open"
 
 
 def untouched(hass: HomeAssistant) -> None:
@@ -334,3 +338,248 @@ async def test_a_script_edited_after_the_start_is_judged_as_it_is_now(
 
     assert statuses(records)[1:] == ["pending_approval"]
     untouched(hass)
+
+
+async def _openers(hass: HomeAssistant) -> dict[str, str]:
+    """Switches and buttons as Home Assistant knows them: registry, devices, names."""
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    devices = dr.async_get(hass)
+    entities = er.async_get(hass)
+
+    def device(key: str, name: str) -> str:
+        return devices.async_get_or_create(
+            config_entry_id=owner.entry_id, identifiers={("test", key)}, name=name
+        ).id
+
+    def entity(domain: str, key: str, **kwargs: Any) -> str:
+        entry = entities.async_get_or_create(
+            domain, "test", key, suggested_object_id=key, **kwargs
+        )
+        hass.states.async_set(entry.entity_id, "off")
+        return entry.entity_id
+
+    with_cover = device("ratgdo", "Controller")
+    entities.async_get_or_create(
+        "cover", "test", "door", device_id=with_cover, suggested_object_id="door_2"
+    )
+    return {
+        "integration_class": entity("switch", "relay_a", original_device_class="gate"),
+        "user_class": entity("switch", "relay_b"),
+        "device_with_cover": entity("switch", "light_x", device_id=with_cover),
+        "device_name": entity(
+            "switch", "relay_1", device_id=device("shelly", "Garage controller")
+        ),
+        "entity_name": entity("button", "gate_open"),
+        "chinese_name": entity("switch", "relay_c", original_name="車庫門"),
+        "outdoor": entity("switch", "outdoor_light"),
+        "gateway": entity("button", "gateway_restart"),
+    }
+
+
+@pytest.mark.usefixtures("home")
+async def test_switches_and_buttons_that_open_a_way_in_are_sensitive(
+    hass: HomeAssistant,
+) -> None:
+    """A garage or gate opener exposed as a switch or a button is recognised from its
+    device class, its device's other entities, or its names, and only turning it off is
+    safe; a switch with nothing of an opener about it still acts."""
+    found = await _openers(hass)
+    er.async_get(hass).async_update_entity(found["user_class"], device_class="garage")
+    hass.states.async_set(found["user_class"], "off", {"device_class": "garage"})
+
+    def binding(action: str, entity_id: str) -> list[dict[str, Any]]:
+        return [{"action": action, "target": {"entity_id": entity_id}}]
+
+    sensitivity = BindingSensitivity(
+        hass,
+        {
+            **{
+                name: binding(
+                    "button.press"
+                    if entity_id.startswith("button.")
+                    else "switch.turn_on",
+                    entity_id,
+                )
+                for name, entity_id in found.items()
+            },
+            "toggle": binding("homeassistant.toggle", found["device_name"]),
+            "turn_off": binding("switch.turn_off", found["device_name"]),
+            "ha_turn_off": binding("homeassistant.turn_off", found["entity_name"]),
+            "scene_on": [
+                {
+                    "action": "scene.apply",
+                    "data": {"entities": {found["device_name"]: "on"}},
+                }
+            ],
+            "scene_off": [
+                {
+                    "action": "scene.apply",
+                    "data": {"entities": {found["device_name"]: "off"}},
+                }
+            ],
+        },
+    )
+    opener = "an opener"
+    assert sensitivity.findings("integration_class") == [
+        f"switch.turn_on on {found['integration_class']}, {opener} (device class gate)"
+    ]
+    assert sensitivity.findings("user_class") == [
+        f"switch.turn_on on {found['user_class']}, {opener} (device class garage)"
+    ]
+    assert sensitivity.findings("device_with_cover") == [
+        f"switch.turn_on on {found['device_with_cover']}, {opener}"
+        " (its device also has cover.door_2)"
+    ]
+    assert sensitivity.findings("device_name") == [
+        f"switch.turn_on on {found['device_name']}, {opener} (its name says 'garage')"
+    ]
+    assert sensitivity.findings("entity_name") == [
+        f"button.press on {found['entity_name']}, {opener} (its name says 'gate')"
+    ]
+    assert sensitivity.findings("chinese_name") == [
+        f"switch.turn_on on {found['chinese_name']}, {opener} (its name says '車庫')"
+    ]
+    assert sensitivity.findings("toggle") == [
+        f"homeassistant.toggle on {found['device_name']}, {opener}"
+        " (its name says 'garage')"
+    ]
+    assert sensitivity.findings("scene_on") == [
+        f"scene.apply sets {found['device_name']} to on, {opener}"
+        " (its name says 'garage')"
+    ]
+    for safe in ("outdoor", "gateway", "turn_off", "ha_turn_off", "scene_off"):
+        assert sensitivity.findings(safe) == [], safe
+
+
+@pytest.mark.usefixtures("home")
+async def test_a_device_action_on_an_opener_is_sensitive(hass: HomeAssistant) -> None:
+    found = await _openers(hass)
+    entry = er.async_get(hass).async_get(found["device_name"])
+    assert entry is not None
+    sensitivity = BindingSensitivity(
+        hass,
+        {
+            name: [
+                {
+                    "device_id": entry.device_id,
+                    "domain": "switch",
+                    "type": kind,
+                    "entity_id": entry.id,
+                }
+            ]
+            for name, kind in (("on", "turn_on"), ("off", "turn_off"))
+        },
+    )
+    assert sensitivity.findings("on") == [
+        f"a switch device action on {found['device_name']}, an opener"
+        " (its name says 'garage')"
+    ]
+    assert sensitivity.findings("off") == []
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_garage_relay_switch_waits_for_approval(hass: HomeAssistant) -> None:
+    """A real template switch on the garage's device: the ACT becomes an ASK with the
+    reason recorded, and the relay stays off."""
+    assert await async_setup_component(
+        hass,
+        "template",
+        {
+            "template": [
+                {
+                    "switch": [
+                        {
+                            "name": "Relay 1",
+                            "unique_id": "relay_1",
+                            "state": f"{{{{ is_state('{OPEN}', 'on') }}}}",
+                            "turn_on": [
+                                {
+                                    "action": "input_boolean.turn_on",
+                                    "target": {"entity_id": OPEN},
+                                }
+                            ],
+                            "turn_off": [],
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    await hass.async_block_till_done()
+    entities = er.async_get(hass)
+    relay = "switch.relay_1"
+    assert entities.async_get(relay) is not None
+    owner = MockConfigEntry(domain="test")
+    owner.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=owner.entry_id, identifiers={("test", "g")}, name="Shelly 1"
+    )
+    entities.async_get_or_create(
+        "cover", "test", "g", device_id=device.id, suggested_object_id="garage_door"
+    )
+    entities.async_update_entity(relay, device_id=device.id)
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("welcome", "welcome_home", 3, confidence=0.99)],
+            bindings={
+                "actions": {
+                    "welcome_home": [
+                        {"action": "switch.turn_on", "target": {"entity_id": relay}}
+                    ]
+                }
+            },
+            policy={"default_max_level": 3, "action_max_levels": {"welcome_home": 3}},
+        ),
+    )
+    await motion(hass)
+    assert hass.states.get(relay).state == "off"
+    assert hass.states.get(OPEN).state == "off"
+    assert statuses(records) == ["pending_approval"]
+    reason = next(
+        r
+        for r in records[0].data["record"]["x_pai"]["reasons"]
+        if r["code"] == "security_sensitive"
+    )
+    assert f"switch.turn_on on {relay}, an opener" in reason["detail"]
+    assert "its device also has cover.garage_door" in reason["detail"]
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_switch_that_becomes_an_opener_is_judged_again(
+    hass: HomeAssistant,
+) -> None:
+    """The survival layer is not re-walked at every decision; a switch whose state says
+    it is a garage door (an entity with no registry entry) is judged again before the next."""
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    async_mock_service(hass, "switch", "turn_on")
+    relay = "switch.relay_9"
+    hass.states.async_set(relay, "off", {"friendly_name": "Relay 9"})
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await start(
+        hass,
+        agent_entry(
+            [rule("welcome", "welcome_home", 3, confidence=0.99)],
+            bindings={
+                "actions": {
+                    "welcome_home": [
+                        {"action": "switch.turn_on", "target": {"entity_id": relay}}
+                    ]
+                }
+            },
+            policy={"default_max_level": 3, "action_max_levels": {"welcome_home": 3}},
+        ),
+    )
+    await motion(hass)
+    assert statuses(records) == ["executed"]
+
+    hass.states.async_set(
+        relay, "off", {"friendly_name": "Relay 9", "device_class": "garage"}
+    )
+    await motion(hass, "off")
+    await motion(hass)
+
+    assert statuses(records)[1:] == ["pending_approval"]

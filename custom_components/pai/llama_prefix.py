@@ -12,7 +12,13 @@ The fixed part is learned, not guessed: the tokens two prompts under the same ke
 state is llama.cpp's own per-sequence KV state (`llama_state_seq_*`): only the cache, a few
 MB, not `Llama.save_state`'s copy of the logits (a megabyte per token with a 262k-token
 vocabulary). Putting the cache back changes nothing in the answer: the model sees the same
-keys and values it would compute again.
+keys and values it would compute again, provided they are computed in the same batches:
+llama.cpp evaluates a prompt `n_batch` tokens at a time, and the same token evaluated in a
+batch of another size (or split elsewhere) can round differently, enough to flip a near-tie
+in greedy decoding. So the saved part ends on a multiple of the model's `n_batch`
+(`PROMPT_BATCH`, small so that little is lost to the rounding down), and the cache is cut
+back to exactly the saved part before each prompt: the rest of the prompt is then evaluated
+in the very batches a whole evaluation uses, and the answer is bit for bit the same.
 
 Everything here runs in the model's own thread (see `llama_runtime.ModelPool`).
 """
@@ -28,6 +34,8 @@ from typing import Any
 
 _LOGGER = logging.getLogger(__name__)
 
+PROMPT_BATCH = 64
+"""The model's `n_batch`: a saved fixed part ends on a multiple of it (see above)."""
 MIN_PREFIX = 32
 """Tokens below which a shared start is not worth a saved state."""
 MAX_PREFIXES = 8
@@ -78,9 +86,11 @@ class PrefixStates:
         return len(prefix.tokens) if prefix is not None and prefix.state else 0
 
     def before(self, llama: Any, key: str) -> int:
-        """Make the model's cache start with `key`'s fixed part; return the tokens it holds.
+        """Make the model's cache hold `key`'s fixed part, and only it; return its tokens.
 
-        Nothing is done when the cache already starts with it (the same agent asked last).
+        When the cache already starts with it (the same agent asked last), the rest is cut
+        off rather than reused: what follows the fixed part is evaluated in the batches a
+        whole evaluation would use (see the module's docstring).
         """
         prefix = self._prefixes.get(key)
         if prefix is None or prefix.state is None:
@@ -88,7 +98,7 @@ class PrefixStates:
         self._prefixes.move_to_end(key)
         size = len(prefix.tokens)
         held = common_prefix(llama.input_ids[: llama.n_tokens].tolist(), prefix.tokens)
-        if held >= size:
+        if held >= size and _cut(llama, size):
             return size
         if not _restore(llama, prefix):
             _LOGGER.debug("Could not restore a saved prompt prefix; dropped")
@@ -107,7 +117,7 @@ class PrefixStates:
             self._evict()
             return
         self._prefixes.move_to_end(key)
-        fixed = common_prefix(prompt, prefix.tokens)
+        fixed = aligned(common_prefix(prompt, prefix.tokens), llama.n_batch)
         if prefix.state is not None and fixed >= len(prefix.tokens):
             return  # this prompt starts with the saved part, as expected
         if fixed < MIN_PREFIX:  # too little in common: start again from this prompt
@@ -124,14 +134,28 @@ class PrefixStates:
             self._prefixes.popitem(last=False)
 
 
+def aligned(tokens: int, batch: int) -> int:
+    """Round `tokens` down to a multiple of the batch size (a batch of 0 or less: as is)."""
+    return tokens - tokens % batch if batch > 0 else tokens
+
+
+def _cut(llama: Any, tokens: int) -> bool:
+    """Cut the cache back to its first `tokens` (False: this model's cache cannot)."""
+    if llama.n_tokens == tokens:
+        return True
+    if not llama._ctx.kv_cache_seq_rm(-1, tokens, -1):  # noqa: SLF001
+        return False
+    llama.n_tokens = tokens
+    llama._requires_eval = True  # noqa: SLF001  # the next token must be evaluated first
+    return True
+
+
 def _snapshot(llama: Any, tokens: int) -> Any:
     """Cut the cache back to its first `tokens` and return a copy of it (None: cannot)."""
     import llama_cpp  # noqa: PLC0415  # only after the child's import check
 
-    if not llama._ctx.kv_cache_seq_rm(-1, tokens, -1):  # noqa: SLF001
+    if not _cut(llama, tokens):
         return None  # a cache that cannot drop its end (recurrent models)
-    llama.n_tokens = tokens
-    llama._requires_eval = True  # noqa: SLF001  # the next token must be evaluated first
     ctx = llama._ctx.ctx  # noqa: SLF001
     size = int(llama_cpp.llama_state_seq_get_size(ctx, SEQ))
     if size <= 0:

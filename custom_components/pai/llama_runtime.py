@@ -33,7 +33,7 @@ from homeassistant.requirements import async_process_requirements
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
-from .llama_prefix import PrefixStates
+from .llama_prefix import PROMPT_BATCH, PrefixStates
 from .local_build import async_build_problem
 
 _LOGGER = logging.getLogger(__name__)
@@ -318,6 +318,7 @@ def load_model(
             model_path=str(weights),
             lora_path=str(adapter) if adapter is not None else None,
             n_ctx=n_ctx,
+            n_batch=PROMPT_BATCH,  # the saved prompt parts' alignment (llama_prefix)
             n_threads=threads,
             n_gpu_layers=0,
             use_mmap=True,

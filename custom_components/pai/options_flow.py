@@ -53,6 +53,8 @@ from .const import (
     CONF_LLM_MAX_CALLS,
     CONF_LLM_MAX_COST,
     CONF_LLM_MIN_INTERVAL,
+    CONF_LLM_PRICE_INPUT,
+    CONF_LLM_PRICE_OUTPUT,
     CONF_LLM_TIMEOUT,
     CONF_LOCAL_N_CTX,
     CONF_LOCAL_THREADS,
@@ -129,6 +131,8 @@ LLM_OPTIONS = frozenset(
         CONF_LLM_MIN_INTERVAL,
         CONF_LLM_MAX_CALLS,
         CONF_LLM_MAX_COST,
+        CONF_LLM_PRICE_INPUT,
+        CONF_LLM_PRICE_OUTPUT,
         CONF_LLM_TIMEOUT,
         CONF_PRIVACY_LABEL,
         CONF_LOCAL_N_CTX,
@@ -136,6 +140,9 @@ LLM_OPTIONS = frozenset(
     }
 )
 """The LLM brain's options: edited (and cleared) only when the agent has an LLM brain."""
+
+PRICE_OPTIONS = frozenset({CONF_LLM_PRICE_INPUT, CONF_LLM_PRICE_OUTPUT})
+"""The user's price of an OpenAI-compatible server (only that brain's cost is unknown)."""
 
 MODEL_BRAINS = (BRAIN_ANTHROPIC, BRAIN_OPENAI)
 """Brains whose model is chosen by name (the local one runs the file's weights)."""
@@ -242,6 +249,8 @@ def managed_options(data: Mapping[str, Any]) -> frozenset[str]:
         shown -= {CONF_BRAIN_MODEL}
     if kind != BRAIN_LOCAL:
         shown -= {CONF_LOCAL_N_CTX, CONF_LOCAL_THREADS}
+    if kind != BRAIN_OPENAI:
+        shown -= PRICE_OPTIONS
     return MANAGED_OPTIONS | shown
 
 
@@ -249,7 +258,7 @@ def _stored(key: str, value: Any, actions: list[str]) -> Any:
     """Convert one form value into the form the options keep."""
     if key in _INT_OPTIONS:
         return int(value)
-    if key == CONF_LLM_MAX_COST:
+    if key in (CONF_LLM_MAX_COST, *PRICE_OPTIONS):
         return float(value)
     if key in (
         CONF_LLM_EVERY_EVENT,
@@ -320,6 +329,8 @@ class PaiOptionsFlow(OptionsFlowWithReload):
         minimum = options.get(CONF_MIN_CONFIDENCE, base.min_confidence)
         if options.get(CONF_ACT_CONFIDENCE, base.act_confidence) < minimum:
             raise OptionsError(CONF_ACT_CONFIDENCE, "act_below_min_confidence")
+        if (CONF_LLM_PRICE_INPUT in options) != (CONF_LLM_PRICE_OUTPUT in options):
+            raise OptionsError("base", "price_incomplete")
         if (CONF_QUIET_START in options) != (CONF_QUIET_END in options):
             raise OptionsError("base", "quiet_hours_incomplete")
         if (start := options.get(CONF_QUIET_START)) is not None and start == options[
@@ -454,6 +465,14 @@ def _llm_schema(kind: str) -> vol.Schema:
             vol.Optional(CONF_LLM_MIN_INTERVAL): selectors.count(3600, "s"),
             vol.Optional(CONF_LLM_MAX_CALLS): selectors.count(10000, minimum=1),
             vol.Optional(CONF_LLM_MAX_COST): selectors.dollars(),
+            **(
+                {
+                    vol.Optional(CONF_LLM_PRICE_INPUT): selectors.price_per_mtok(),
+                    vol.Optional(CONF_LLM_PRICE_OUTPUT): selectors.price_per_mtok(),
+                }
+                if kind == BRAIN_OPENAI
+                else {}
+            ),
             vol.Optional(CONF_LLM_TIMEOUT): selectors.count(600, "s", 1),
             vol.Optional(CONF_PRIVACY_LABEL): LabelSelector(),
         }

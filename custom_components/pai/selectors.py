@@ -51,6 +51,19 @@ def count(
     return NumberSelector(config)
 
 
+def price_per_mtok() -> NumberSelector:
+    """Return a selector of US dollars per million tokens (0: a free server)."""
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=0,
+            max=1000,
+            step=0.001,
+            mode=NumberSelectorMode.BOX,
+            unit_of_measurement="USD/1M tokens",
+        )
+    )
+
+
 def dollars() -> NumberSelector:
     """Return a selector of US dollars (the LLM's daily budget)."""
     return NumberSelector(

@@ -10,6 +10,13 @@ template choosing the service or the target, a scene whose states it cannot read
 that does not exist yet, a binding that is not valid) counts as security-sensitive. What the
 step does is named in one short line, which becomes part of the gate's reason.
 
+Garage and gate openers are often not covers: a relay exposed as a `switch`, a `button`
+that pulses the motor. Such an entity counts as a way in when Home Assistant says so: its
+device class (the registry's, the integration's or the state's), its device also having a
+lock, cover or alarm (failing closed: any cover, not only a garage one), or, as a last
+resort, its entity id, name or device name saying garage, gate, door or opener
+(`engine.openers`). Only turning it off (or refreshing it) is safe.
+
 The scenes, scripts and automations are read when asked (at each decision), so a script
 edited after the agent started is judged as it is now.
 """
@@ -49,6 +56,7 @@ from homeassistant.helpers.template import Template
 import probatio as vol
 
 from .engine.models import SECURITY_SENSITIVE_ACTIONS
+from .engine.openers import opener_class, opener_word
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,6 +104,17 @@ SAFE_STATES: Mapping[str, frozenset[str]] = {
     ),
 }
 """States a scene may set on such an entity without opening anything."""
+
+OPENER_DOMAINS = frozenset({"switch", "button"})
+"""Domains whose entities may be garage or gate openers (see `opener`)."""
+
+OPENER_SAFE_SERVICES = frozenset(
+    {"switch.turn_off", "homeassistant.turn_off", "homeassistant.update_entity"}
+)
+"""The only services that cannot make an opener open (a button is always pressed)."""
+
+OPENER_SAFE_STATES = frozenset({"off"})
+"""The only state a scene or an undo may set on an opener without opening anything."""
 
 _SCRIPT_SERVICES = frozenset({"turn_on", "toggle"})
 _TARGET_KEYS = (
@@ -242,6 +261,11 @@ class _Walk:
             ):
                 yield f"{service} on {', '.join(opened)}"
                 return
+        if service not in OPENER_SAFE_SERVICES:
+            for entity_id in sorted(entities):
+                if (why := opener(self._hass, entity_id)) is not None:
+                    yield f"{service} on {entity_id}, an opener ({why})"
+                    return
         if domain == "scene" and name == "apply":
             yield from self.scene_states("scene.apply", step.get("data") or {})
         elif domain == "scene" and name == "turn_on":
@@ -307,10 +331,20 @@ class _Walk:
             return
         device_id = str(step.get(ATTR_DEVICE_ID, ""))
         ent_reg = er.async_get(self._hass)
-        for entry in er.async_entries_for_device(ent_reg, device_id):
+        entries = er.async_entries_for_device(
+            ent_reg, device_id, include_disabled_entities=True
+        )
+        for entry in entries:
             if entry.domain in SENSITIVE_DOMAINS:
                 yield f"a device action on a device with {entry.entity_id}"
                 return
+        if domain in OPENER_DOMAINS and step.get("type") != "turn_off":
+            for entry in entries:  # which one the step names may not resolve: all
+                if entry.domain == domain and (
+                    why := opener(self._hass, entry.entity_id)
+                ):
+                    yield f"a {domain} device action on {entry.entity_id}, an opener ({why})"
+                    return
 
     def scene(self, entity_id: str) -> Iterator[str]:
         """Judge a scene: sensitive when it sets such an entity to an open state."""
@@ -322,8 +356,9 @@ class _Walk:
             config = getattr(entity, "scene_config", None)
             states = getattr(config, "states", None)
             if isinstance(states, Mapping):
-                for child, state in states.items():
-                    if (why := opens(child, getattr(state, "state", None))) is not None:
+                for child, value in states.items():
+                    state = getattr(value, "state", None)
+                    if (why := opens(child, state, self._hass)) is not None:
                         yield f"{entity_id} {why}"
                         return
                 return
@@ -340,7 +375,7 @@ class _Walk:
             if _templated(state):
                 yield f"a template chooses what {label} sets {child} to"
                 return
-            if (why := opens(_text(child), _text(state))) is not None:
+            if (why := opens(_text(child), _text(state), self._hass)) is not None:
                 yield f"{label} {why}"
                 return
 
@@ -371,16 +406,78 @@ class _Walk:
         yield f"{entity_id} cannot be read (it may not exist yet)"
 
 
-def opens(entity_id: str, state: Any) -> str | None:
-    """Why setting `entity_id` to `state` can open something, else None."""
+def opens(entity_id: str, state: Any, hass: HomeAssistant | None = None) -> str | None:
+    """Why setting `entity_id` to `state` can open something, else None.
+
+    With `hass`, a switch or button that is an opener (`opener`) counts too.
+    """
     if not valid_entity_id(entity_id):
         return f"sets {entity_id!r}, which is not an entity id"
     domain = split_entity_id(entity_id)[0]
+    if domain in OPENER_DOMAINS and hass is not None:
+        if isinstance(state, str) and state.strip().lower() in OPENER_SAFE_STATES:
+            return None
+        if (why := opener(hass, entity_id)) is not None:
+            return f"sets {entity_id} to {state}, an opener ({why})"
+        return None
     if domain not in SENSITIVE_DOMAINS:
         return None
     if isinstance(state, str) and state.strip().lower() in SAFE_STATES[domain]:
         return None
     return f"sets {entity_id} to {state}"
+
+
+def may_change_openers(entity_id: str, old: Any, new: Any) -> bool:
+    """Whether a state change can change which switches and buttons are openers.
+
+    A switch or button appearing or going, or its device class or name changing (an entity
+    with no registry entry is known only by its state). For the survival layer, which
+    judges again only when something it reads may have changed.
+    """
+    if split_entity_id(entity_id)[0] not in OPENER_DOMAINS:
+        return False
+    if old is None or new is None:
+        return True
+    return any(
+        old.attributes.get(key) != new.attributes.get(key)
+        for key in ("device_class", "friendly_name")
+    )
+
+
+def opener(hass: HomeAssistant, entity_id: str) -> str | None:
+    """Why a switch or button opens a garage, gate or door, else None.
+
+    Asked in order of trust: a device class (the registry's own, the integration's, the
+    state's), the entity's device having a lock, cover or alarm (disabled ones too), and
+    last the words of its entity id, names and device's names.
+    """
+    if not valid_entity_id(entity_id):
+        return None
+    if split_entity_id(entity_id)[0] not in OPENER_DOMAINS:
+        return None
+    ent_reg = er.async_get(hass)
+    entry = ent_reg.async_get(entity_id)
+    state = hass.states.get(entity_id)
+    classes = [state.attributes.get("device_class")] if state is not None else []
+    names = [entity_id, state.name if state is not None else None]
+    if entry is not None:
+        classes[:0] = [entry.device_class, entry.original_device_class]
+        names += [entry.name, entry.original_name]
+    for device_class in classes:
+        if opener_class(device_class):
+            return f"device class {device_class}"
+    if entry is not None and entry.device_id is not None:
+        for other in er.async_entries_for_device(
+            ent_reg, entry.device_id, include_disabled_entities=True
+        ):
+            if other.domain in SENSITIVE_DOMAINS:
+                return f"its device also has {other.entity_id}"
+        if device := dr.async_get(hass).async_get(entry.device_id):
+            names += [device.name_by_user, device.name]
+    for name in names:
+        if (word := opener_word(name)) is not None:
+            return f"its name says {word!r}"
+    return None
 
 
 def nested_sequences(step: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:

@@ -16,6 +16,7 @@ from typing import Any
 from .const import (
     BRAIN_ANTHROPIC,
     BRAIN_LOCAL,
+    BRAIN_OPENAI,
     BRAIN_RULES,
     CONF_ACT_CONFIDENCE,
     CONF_ACTION_MAX_LEVELS,
@@ -40,6 +41,8 @@ from .const import (
     CONF_LLM_MAX_CALLS,
     CONF_LLM_MAX_COST,
     CONF_LLM_MIN_INTERVAL,
+    CONF_LLM_PRICE_INPUT,
+    CONF_LLM_PRICE_OUTPUT,
     CONF_LLM_TIMEOUT,
     CONF_LOCAL_N_CTX,
     CONF_LOCAL_THREADS,
@@ -194,6 +197,7 @@ def limits_with_options(options: Mapping[str, Any]) -> RouterLimits:
         max_calls_per_hour=int(options.get(CONF_LLM_MAX_CALLS, DEFAULT_LLM_MAX_CALLS)),
         max_cost_per_day=float(options.get(CONF_LLM_MAX_COST, DEFAULT_LLM_MAX_COST)),
         timeout=float(options.get(CONF_LLM_TIMEOUT, DEFAULT_LLM_TIMEOUT)),
+        prices=_prices(options),
     )
 
 
@@ -206,6 +210,19 @@ def ladder_of(options: Mapping[str, Any]) -> Ladder:
         )
     except TrustError:
         return Ladder()
+
+
+def _prices(options: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    """Return the user's price for the OpenAI-compatible brain, when set (both parts).
+
+    Unset, that brain is counted as free when the server is in the home and at the
+    dearest known model's list price otherwise (`OpenAIServerBrain`).
+    """
+    price_in = options.get(CONF_LLM_PRICE_INPUT)
+    price_out = options.get(CONF_LLM_PRICE_OUTPUT)
+    if price_in is None or price_out is None:
+        return {}
+    return {BRAIN_OPENAI: (max(0.0, float(price_in)), max(0.0, float(price_out)))}
 
 
 def ceiling_of(options: Mapping[str, Any]) -> AutonomyLevel:

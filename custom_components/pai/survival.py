@@ -4,7 +4,8 @@ Which actions are security-sensitive is judged on what their bindings will run
 (`sensitivity.py`): the scenes, scripts and automations they start, the devices, areas and
 labels they target. That walk is not redone at every decision: it is redone when something
 it reads may have changed (a registry, a group, scene, script or automation entity, a
-service), which Home Assistant announces on its bus.
+switch or button appearing or renamed, a service), which Home Assistant announces on its
+bus.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from homeassistant.helpers import (
 from homeassistant.util.hass_dict import HassKey
 
 from .engine.models import SECURITY_SENSITIVE_ACTIONS, AutonomyLevel, SurvivalPolicy
-from .sensitivity import BindingSensitivity
+from .sensitivity import BindingSensitivity, may_change_openers
 
 _RUNNERS = ("scene.", "script.", "automation.")
 """Entities whose (re)configuration can change what a binding runs: Home Assistant
@@ -68,9 +69,10 @@ class _Changes:
         entity_id = data["entity_id"]
         if entity_id.startswith("group."):  # members can change in place
             return True
-        return entity_id.startswith(_RUNNERS) and (
-            data["old_state"] is None or data["new_state"] is None
-        )
+        old, new = data["old_state"], data["new_state"]
+        if may_change_openers(entity_id, old, new):  # a switch or button renamed...
+            return True
+        return entity_id.startswith(_RUNNERS) and (old is None or new is None)
 
 
 class SurvivalLayer:

@@ -48,7 +48,7 @@ def plan(hass: HomeAssistant, before: list[dict[str, Any]]) -> UndoPlan:
         now = current.state if current is not None else None
         # Never put back an opening state, even one the entity still shows: a lock
         # may report the state PAI asked for only after this plan is made.
-        if opens(entity_id, state) is not None:
+        if opens(entity_id, state, hass) is not None:
             withheld.append(entity_id)
             continue
         restore.append(data)

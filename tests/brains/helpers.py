@@ -65,6 +65,14 @@ LIGHT = {
 
 
 def server_brain(
-    hass: HomeAssistant, fake: FakeServer, key: str | None = "sk-local"
+    hass: HomeAssistant,
+    fake: FakeServer,
+    key: str | None = "sk-local",
+    *,
+    grammar: bool = False,
 ) -> OpenAIServerBrain:
-    return OpenAIServerBrain(hass, base_url=fake.url, model="tiny", api_key=key)
+    """The brain on the scripted server; a server that takes JSON schemas only, unless
+    `grammar` (the compact answer's GBNF is then offered first, as to any home server)."""
+    brain = OpenAIServerBrain(hass, base_url=fake.url, model="tiny", api_key=key)
+    brain.grammar = grammar
+    return brain

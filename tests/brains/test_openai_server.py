@@ -126,9 +126,17 @@ async def test_llama_cpp_server_answers_schema_valid_intents(
         assert 0 <= found.confidence <= 1
         assert 0 <= found.urgency <= 1
         assert 0 <= found.requested_level <= 3
-    # llama.cpp refused the OpenAI spelling once; the brain remembers what worked.
-    assert brain._format == "json_object"
+    # A server in the home is offered the compact answer's grammar; llama.cpp takes it.
+    assert brain._format == "grammar"
     await brain.async_validate()
+
+    # Without the grammar: llama.cpp refuses the OpenAI schema spelling once, and the
+    # brain remembers the one that worked.
+    schema_only = OpenAIServerBrain(hass, base_url=llama_server, model="", api_key=None)
+    schema_only.grammar = False
+    result = await schema_only.async_think(request)
+    assert all(found.action in request.action_names for found in result.intents)
+    assert schema_only._format == "json_object"
 
 
 # --- (b) a fake server for the failures -----------------------------------------------------
@@ -139,7 +147,9 @@ async def test_answer_with_usage_and_bearer_key(
 ) -> None:
     fake_server.answers = [(200, completion([LIGHT, {**LIGHT, "action": "rm_rf"}]))]
 
-    result = await server_brain(hass, fake_server).async_think(brain_request())
+    brain = server_brain(hass, fake_server)
+
+    result = await brain.async_think(brain_request())
 
     assert [i.action for i in result.intents] == ["light_on"]
     assert result.dropped == ("unknown action 'rm_rf'",)

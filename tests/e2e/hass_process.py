@@ -144,12 +144,16 @@ class HassInstance:
             self.process.kill()
             self.process.wait()
 
-    def restart(self) -> None:
-        """Stop `hass` and start it again on the same configuration and port."""
-        self.stop()
+    def start(self) -> None:
+        """Start `hass` again (after `stop`) on the same configuration and port."""
         self.process = _start(self.command, self.env)
         self.wait_answering()
         self.wait_running()
+
+    def restart(self) -> None:
+        """Stop `hass` and start it again on the same configuration and port."""
+        self.stop()
+        self.start()
 
     def log(self) -> str:
         log_file = self.config_dir / "home-assistant.log"

@@ -10,12 +10,12 @@ arrives on the phone, and the tap goes back through the phone's webhook, as on A
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from .agents import call, create_agent, records, state, wait_for
 from .companion import Phone, button, register
 from .hass_process import HassInstance, run_hass
 from .ws import allow_sockets
@@ -52,7 +52,7 @@ def asking(home: HassInstance, phone: Phone) -> str:
         action="light.turn_on",
         target=BED_LIGHT,
         level="ask",
-        phone=phone,
+        notify_targets=[phone.notify_target],
     )
 
 
@@ -66,92 +66,15 @@ def acting(home: HassInstance, phone: Phone) -> str:
         action="light.turn_on",
         target=KITCHEN,
         level="act",
-        phone=phone,
+        notify_targets=[phone.notify_target],
     )
-
-
-def create_agent(
-    home: HassInstance,
-    *,
-    name: str,
-    watched: str,
-    action: str,
-    target: str,
-    level: str,
-    phone: Phone,
-) -> str:
-    """Make an agent with the config flow's HTTP API; return its entry id."""
-    allow_sockets()  # a module fixture, set up before the test's socket_enabled
-    status, flow = home.request(
-        "POST", "/api/config/config_entries/flow", {"handler": "pai"}
-    )
-    assert status == 200, flow
-    flow_url = f"/api/config/config_entries/flow/{flow['flow_id']}"
-    status, flow = home.request("POST", flow_url, {"next_step_id": "create"})
-    assert status == 200, flow
-    status, flow = home.request(
-        "POST",
-        flow_url,
-        {
-            "name": name,
-            "entities": [watched],
-            "action": [{"action": action, "target": {"entity_id": target}}],
-            "level": level,
-            "confidence": 0.95,
-        },
-    )
-    assert status == 200, flow
-    assert flow["step_id"] == "create_action", flow
-    status, flow = home.request(  # no other action
-        "POST", flow_url, {"level": "suggest", "confidence": 0.9}
-    )
-    assert status == 200, flow
-    while flow["type"] == "form":
-        assert flow["step_id"] == "targets", flow
-        status, flow = home.request(
-            "POST", flow_url, {"notify_targets": [phone.notify_target]}
-        )
-        assert status == 200, flow
-    assert flow["type"] == "create_entry", flow
-    return str(flow["result"]["entry_id"])
-
-
-def call(home: HassInstance, service: str, entity_id: str) -> None:
-    domain, name = service.split(".")
-    status, body = home.request(
-        "POST", f"/api/services/{domain}/{name}", {"entity_id": entity_id}
-    )
-    assert status == 200, body
-
-
-def state(home: HassInstance, entity_id: str) -> str:
-    status, body = home.request("GET", f"/api/states/{entity_id}")
-    assert status == 200, body
-    return str(body["state"])
-
-
-def wait_for[T](check: Callable[[], T | None], what: str, timeout: float = 20) -> T:
-    """Poll until `check` gives something (Home Assistant works asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if (result := check()) is not None and result is not False:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def record(home: HassInstance, entry_id: str, record_id: str) -> dict[str, Any] | None:
     """Return the record as `pai.get_records` gives it to a user, or None."""
-    status, body = home.request(
-        "POST",
-        "/api/services/pai/get_records?return_response",
-        {"agent": entry_id},
-    )
-    assert status == 200, body
-    for item in body["service_response"]["records"]:
+    for item in records(home, entry_id):
         if item["record_id"] == record_id:
-            return dict(item)
+            return item
     return None
 
 

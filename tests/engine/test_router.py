@@ -191,6 +191,38 @@ async def test_cost_per_day_is_a_rolling_window() -> None:
     assert (await route(router, next_day)).brain == "cloud"
 
 
+async def test_a_brain_the_user_priced_counts_at_that_price() -> None:
+    """The user's price per million tokens replaces the brain's own estimate, in the
+    budget and in the record; 0 (a free server) never spends the cost budget."""
+    usage = Usage(brain="openai", model="m", input_tokens=200_000, output_tokens=50_000)
+    result = BrainResult(intents=(RULE_INTENT,), usage=usage)
+    priced = BrainRouter(
+        [Scripted("openai", result, result)],
+        RouterLimits(max_cost_per_day=0.5, prices={"openai": (1.0, 4.0)}),
+    )
+    outcome = await route(priced)
+    assert outcome.usage.cost == pytest.approx(0.2 + 0.2)  # 0.2 M in, 0.05 M out
+    assert outcome.usage.to_dict()["cost"] == pytest.approx(0.4)
+    await route(priced, T0 + timedelta(minutes=1))
+    assert priced.cost_today(T0 + timedelta(minutes=2)) == pytest.approx(0.8)
+    assert priced.over_budget(T0 + timedelta(minutes=2)) == "cost"
+
+    free = BrainRouter(
+        [Scripted("openai", *[result] * 5)],
+        RouterLimits(max_cost_per_day=0.01, prices={"openai": (0.0, 0.0)}),
+    )
+    for minute in range(5):
+        assert (await route(free, T0 + timedelta(minutes=minute))).brain == "openai"
+    assert free.cost_today(T0 + timedelta(minutes=5)) == 0
+
+    # a price for another brain leaves this one's estimate alone
+    other = BrainRouter(
+        [Scripted("cloud", answer("cloud", 0.3))],
+        RouterLimits(prices={"openai": (0.0, 0.0)}),
+    )
+    assert (await route(other)).usage.cost == pytest.approx(0.3)
+
+
 async def test_failed_calls_count_against_the_calls_budget() -> None:
     router = BrainRouter(
         [Scripted("cloud", unavailable(), unavailable())],

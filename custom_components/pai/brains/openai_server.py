@@ -3,7 +3,14 @@
 The answer schema is sent as a structured-output `response_format`. Servers disagree on its
 spelling: OpenAI and vLLM take `{"type": "json_schema", "json_schema": {...}}`, llama.cpp's
 `llama_cpp.server` takes `{"type": "json_object", "schema": ...}`. The first is tried; on a
-400 (422, or llama.cpp's 500 naming `response_format`) the second, and the brain remembers which one the server took.
+400 (422, or llama.cpp's 500 naming `response_format`) the second, and the brain remembers
+which one the server took.
+
+A server in the home is first offered the compact answer's GBNF `grammar` (llama.cpp's
+servers take one): no whitespace, no wrapping object, a capped reason, so the server decodes
+fewer tokens than under a JSON schema (which allows whitespace and long strings). A server
+that refuses it, or ignores it and answers something that is not the compact answer, is
+asked again with the JSON schema, and the brain remembers that for the next calls.
 
 `is_local` (private events may go to it) is decided from the URL's host alone: loopback,
 private IPv4/IPv6 ranges (127/8, 10/8, 172.16/12, 192.168/16, ::1, fc00::/7, link-local),
@@ -42,12 +49,19 @@ from ..engine.brain import (
     system_prompt,
     user_message,
 )
-from ..engine.compact import compact_schema, compact_system_prompt, expand
+from ..engine.compact import (
+    compact_grammar,
+    compact_schema,
+    compact_system_prompt,
+    expand,
+)
 from ..engine.models import Intent
 
 MAX_TOKENS = 512
 JSON_SCHEMA = "json_schema"
 JSON_OBJECT = "json_object"
+GRAMMAR = "grammar"
+"""llama.cpp's own constraint: a GBNF grammar (`engine.compact.compact_grammar`)."""
 
 
 def is_local_url(url: str) -> bool:
@@ -81,6 +95,8 @@ class OpenAIServerBrain:
         """The `response_format` spelling the server took (None: not known yet)."""
         self.compact = True
         """Ask for the compact answer (`engine.compact`); False: today's JSON objects."""
+        self.grammar = True
+        """Offer a server in the home the compact answer's GBNF grammar first."""
 
     @property
     def is_local(self) -> bool:
@@ -108,36 +124,46 @@ class OpenAIServerBrain:
             ) from err
 
     async def async_think(self, request: BrainRequest) -> BrainResult:
-        """Ask the server; fall back to llama.cpp's schema spelling when refused."""
+        """Ask the server; fall back to the next answer format when one is refused."""
         compact = self.compact
+        most = max(1, min(MAX_INTENTS, len(request.action_names)))
         if compact:
             # A free-form `params` object lets a small model ramble until `max_tokens`, so
             # the compact answer has none (as the local model's never had); with no params
             # to tell them apart, one intent per action says all an answer can say.
-            most = max(1, min(MAX_INTENTS, len(request.action_names)))
             schema = compact_schema(request, most, wrapped=True)
         else:
             schema = intent_schema(request)
-        formats = [self._format] if self._format else [JSON_SCHEMA, JSON_OBJECT]
+        if self._format:
+            formats = [self._format]
+        elif compact and self.is_local and self.grammar:
+            formats = [GRAMMAR, JSON_SCHEMA, JSON_OBJECT]
+        else:
+            formats = [JSON_SCHEMA, JSON_OBJECT]
         started = time.perf_counter()
-        body: Mapping[str, Any] = {}
         for index, kind in enumerate(formats):
-            status, body = await self._async_post(
-                request, _response_format(kind, schema), compact=compact
+            last = index + 1 == len(formats)
+            constraint = (
+                {"grammar": compact_grammar(request, most)}
+                if kind == GRAMMAR
+                else {"response_format": _response_format(kind, schema)}
             )
-            if index + 1 < len(formats) and _refused_format(status, body):
+            status, body = await self._async_post(
+                request, constraint, compact=compact, wrapped=kind != GRAMMAR
+            )
+            if not last and _refused_format(kind, status, body):
                 continue
             _check_status(status, _error_text(body))
+            content = _content(body)
+            try:
+                intents, dropped = await self._async_decode(content, request, compact)
+            except BrainError:
+                if last or kind != GRAMMAR:
+                    raise
+                continue  # a server that ignored the grammar: not one to send it to
             self._format = kind
             break
         latency_ms = (time.perf_counter() - started) * 1000
-        content = _content(body)
-        if len(content) > PARSE_OFF_LOOP_CHARS:  # not on the event loop
-            intents, dropped = await self.hass.async_add_executor_job(
-                _decode, content, request, compact
-            )
-        else:
-            intents, dropped = _decode(content, request, compact)
         usage = body.get("usage")
         usage = usage if isinstance(usage, Mapping) else {}
         details = usage.get("prompt_tokens_details")
@@ -158,6 +184,7 @@ class OpenAIServerBrain:
                 cached_tokens=cached,
                 # A server in the home costs nothing; any other is priced by model
                 # (one unknown, as the dearest family: the budget errs on the safe side).
+                # A price the user set replaces this (the router's `limits.prices`).
                 cost=0.0
                 if self.is_local
                 else estimate_cost(
@@ -167,16 +194,31 @@ class OpenAIServerBrain:
             dropped=dropped,
         )
 
+    async def _async_decode(
+        self, content: str, request: BrainRequest, compact: bool
+    ) -> tuple[tuple[Intent, ...], tuple[str, ...]]:
+        if len(content) > PARSE_OFF_LOOP_CHARS:  # not on the event loop
+            return await self.hass.async_add_executor_job(
+                _decode, content, request, compact
+            )
+        return _decode(content, request, compact)
+
     async def _async_post(
         self,
         request: BrainRequest,
-        response_format: dict[str, Any],
+        constraint: dict[str, Any],
         *,
         compact: bool = False,
+        wrapped: bool = True,
     ) -> tuple[int, Mapping[str, Any]]:
-        """POST one chat completion; return the status and the decoded body."""
+        """POST one chat completion; return the status and the decoded body.
+
+        `constraint`: the `response_format` or the `grammar` the answer is held to;
+        `wrapped`: the compact answer inside `{"intents": ...}` (a JSON schema wants an
+        object at the top), else the bare list a grammar holds it to.
+        """
         system = (
-            compact_system_prompt(request, wrapped=True)
+            compact_system_prompt(request, wrapped=wrapped)
             if compact
             else system_prompt(request)
         )
@@ -185,7 +227,7 @@ class OpenAIServerBrain:
                 {"role": "system", "content": system},
                 {"role": "user", "content": user_message(request)},
             ],
-            "response_format": response_format,
+            **constraint,
             "max_tokens": MAX_TOKENS,
             "temperature": 0,
         }
@@ -228,13 +270,14 @@ def _response_format(kind: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": JSON_OBJECT, "schema": schema}
 
 
-def _refused_format(status: int, body: Mapping[str, Any]) -> bool:
-    """Whether the server refused the `response_format` spelling, not the request.
+def _refused_format(kind: str, status: int, body: Mapping[str, Any]) -> bool:
+    """Whether the server refused the answer format (`kind`), not the request.
 
     OpenAI-style servers answer 400 (or FastAPI's 422); llama_cpp.server answers 500 with
-    its validation error, which names `response_format`.
+    its validation error, which names `response_format` (or the grammar it cannot parse).
     """
-    return status in (400, 422) or (status >= 500 and "response_format" in str(body))
+    named = "grammar" if kind == GRAMMAR else "response_format"
+    return status in (400, 422) or (status >= 500 and named in str(body))
 
 
 def _check_status(status: int, detail: str) -> None:

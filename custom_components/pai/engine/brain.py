@@ -13,7 +13,7 @@ actions, and the level it asks for is capped by the user's policy after it answe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 import json
 import math
@@ -381,6 +381,17 @@ Matched by family word, so `claude-haiku-4-5` and `claude-3-5-haiku-latest` both
 
 CACHE_READ_FACTOR = 0.1
 CACHE_WRITE_FACTOR = 1.25
+
+
+def priced(usage: Usage, price_in: float, price_out: float) -> Usage:
+    """Return `usage` with its cost at the user's price (US dollars per million tokens).
+
+    Every prompt token counts at the input price, cached ones too (a server's cache
+    discount is not known), so the budget errs on the safe side; 0 is a free server.
+    """
+    tokens_in = max(0, usage.input_tokens) + max(0, usage.cache_write_tokens)
+    cost = (tokens_in * price_in + max(0, usage.output_tokens) * price_out) / 1_000_000
+    return replace(usage, cost=cost)
 
 
 def estimate_cost(

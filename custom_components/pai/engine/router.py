@@ -5,7 +5,8 @@ for events a rule marks `escalate` (or a trigger configured to escalate). The ch
 brains is tried in order, each one skipped when
 
 - the event carries private data and the brain is not local (privacy),
-- the agent is over its budget (calls per hour, estimated dollars per day),
+- the agent is over its budget (calls per hour, estimated dollars per day; a brain the
+  user priced, such as an OpenAI-compatible server, counts at that price per token),
 - its circuit is open (it failed `failure_threshold` times in a row; it rests a while
   instead of being retried on every event),
 
@@ -26,7 +27,7 @@ import logging
 import math
 from typing import Any
 
-from .brain import Brain, BrainError, BrainRequest, FailureKind, Usage
+from .brain import Brain, BrainError, BrainRequest, FailureKind, Usage, priced
 from .models import Intent
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class RouterLimits:
     timeout: float = 30.0
     failure_threshold: int = 3
     open_for: timedelta = timedelta(minutes=5)
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Brain name -> the user's (input, output) US dollars per million tokens; a brain
+    named here is counted at that price instead of its own estimate (0: a free server)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,12 +192,15 @@ class BrainRouter:
                 _LOGGER.info("LLM brain %s answers again", brain.name)
             circuit.failures = 0
             circuit.open_until = None
-            cost = result.usage.cost
+            usage = result.usage
+            if (price := self.limits.prices.get(brain.name)) is not None:
+                usage = priced(usage, *price)
+            cost = usage.cost
             self.calls.append((now, cost if math.isfinite(cost) and cost > 0 else 0.0))
             return RouteOutcome(
                 intents=result.intents,
                 brain=brain.name,
-                usage=result.usage,
+                usage=usage,
                 notes=tuple(notes),
                 dropped=result.dropped,
             )
