@@ -75,6 +75,20 @@ async def test_an_agent_does_not_wake_on_its_own_entities(
 
 
 @pytest.mark.usefixtures("house")
+async def test_a_record_event_is_not_kept_alive_by_its_context(
+    hass: HomeAssistant,
+) -> None:
+    """Home Assistant links an event and the context it begins both ways; PAI drops the
+    link back once the record is out, so records go with their last reference instead of
+    piling up for the garbage collector (whose pauses were PAI's slowest reactions)."""
+    records = await start_recording(hass, agent_entry([rule("note", "note", 0)]))
+    await motion(hass)
+    await hass.async_block_till_done()
+    assert len(records) == 1
+    assert records[0].context.origin_event is None
+
+
+@pytest.mark.usefixtures("house")
 async def test_a_flood_is_cut_at_the_cap_and_one_record_says_so(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -1,7 +1,8 @@
 """The base of every PAI entity: a view of one agent's runtime on the agent's device.
 
 Entities hold no state of their own. They read the runtime when Home Assistant asks and
-write their state when the runtime signals a change, so they never poll. Values that
+write their state when the runtime signals a change and what they show did change, so they
+never poll and an agent's event rewrites only the entities it changed. Values that
 change with the clock alone (quiet hours beginning, interruptions ageing out of the last
 hour) are checked once a minute, and written only when they actually changed.
 """
@@ -9,7 +10,7 @@ hour) are checked once a minute, and written only when they actually changed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -21,6 +22,8 @@ from .const import DOMAIN
 
 if TYPE_CHECKING:
     from .runtime import AgentRuntime
+
+_UNSEEN = object()
 
 
 class PaiEntity(Entity):
@@ -38,6 +41,7 @@ class PaiEntity(Entity):
         self._attr_unique_id = f"{runtime.entry_id}_{key}"
         # The device itself is made when the entry is set up; entities only link to it.
         self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, runtime.entry_id)})
+        self._shown: Any = _UNSEEN
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -45,7 +49,7 @@ class PaiEntity(Entity):
         await super().async_added_to_hass()
         self.async_on_remove(
             async_dispatcher_connect(
-                self.hass, self.runtime.signal, self.async_write_ha_state
+                self.hass, self.runtime.signal, self._async_runtime_changed
             )
         )
         if self._changes_with_time:
@@ -53,9 +57,22 @@ class PaiEntity(Entity):
                 async_track_time_change(self.hass, self._async_minute_tick, second=0)
             )
 
+    def _shows(self) -> Any:
+        """Return what the entity shows; a signal that changes none of it writes nothing."""
+        return (self.available, self.state, self.extra_state_attributes)
+
+    @callback
+    def _async_runtime_changed(self) -> None:
+        if self._shows() != self._shown:
+            self._async_write_now()
+
+    @callback
+    def _async_write_now(self) -> None:
+        """Write the state now, and remember what it shows."""
+        self._shown = self._shows()
+        self.async_write_ha_state()
+
     @callback
     def _async_minute_tick(self, _now: datetime) -> None:
         """Write the state if the clock alone changed it (not every minute regardless)."""
-        written = self.hass.states.get(self.entity_id)
-        if written is None or written.state != str(self.state):
-            self.async_write_ha_state()
+        self._async_runtime_changed()

@@ -11,7 +11,7 @@ from datetime import datetime
 import logging
 from typing import Any
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Context, HomeAssistant, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
@@ -87,10 +87,17 @@ class RecordBook:
             self.unbound[view.action] = None
             while len(self.unbound) > UNBOUND_KEPT:
                 del self.unbound[next(iter(self.unbound))]
+        context = Context()
         self.hass.bus.async_fire(
             EVENT_PAI_RECORD,
             {"entry_id": self.entry_id, "agent": self.name, "record": record},
+            context=context,
         )
+        # The event begins this context, and Home Assistant links them both ways; that
+        # cycle would keep the event and its record alive until a garbage collection (the
+        # tail of PAI's latency). Once it is dispatched (maybe after the event being
+        # dispatched now), the link back goes.
+        self.hass.loop.call_soon(_forget_origin, context)
         if announce:
             self._keeper.changed()
         return record
@@ -102,6 +109,10 @@ class RecordBook:
     def recent(self) -> list[dict[str, Any]]:
         """Return the recent records, oldest first, in their latest state."""
         return list(self._recent.values())
+
+
+def _forget_origin(context: Context) -> None:
+    context.origin_event = None
 
 
 RATE_LIMITED_ACTION = "pai.rate_limited"

@@ -12,7 +12,7 @@ rewriting its description) changes nothing: that is refused with a clear error.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, override
+from typing import TYPE_CHECKING, Any, override
 
 from homeassistant.components.todo.const import TodoItemStatus, TodoListEntityFeature
 from homeassistant.components.todo.entity import TodoItem, TodoListEntity
@@ -66,6 +66,14 @@ class PaiInbox(PaiEntity, TodoListEntity):
     def __init__(self, runtime: AgentRuntime) -> None:
         """Show `runtime`'s pending approvals."""
         super().__init__(runtime, INBOX)
+
+    @override
+    def _shows(self) -> Any:
+        """Return the requests listed (the items' text follows from them)."""
+        return tuple(
+            (item.record_id, item.nonce, item.expires, item.snoozed_until)
+            for item in self._waiting()
+        )
 
     def _waiting(self) -> list[PendingItem]:
         return self.runtime.keeper.memory.approvals.pending("approval")
@@ -160,4 +168,4 @@ class PaiInbox(PaiEntity, TodoListEntity):
         except ResolveError as err:
             raise _error(f"resolve_{err.reason}", record_id=uid) from err
         finally:
-            self.async_write_ha_state()
+            self._async_write_now()  # the list as it is, even when the answer failed
