@@ -25,7 +25,7 @@ def test_add_pai_from_the_ui(tmp_path: Path) -> None:
         )
         assert status == 200, flow
         assert flow["type"] == "menu"
-        assert set(flow["menu_options"]) == {"upload", "create"}
+        assert set(flow["menu_options"]) == {"upload", "create", "describe"}
 
         status, flow = hass.request(
             "POST",
