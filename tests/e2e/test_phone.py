@@ -110,6 +110,8 @@ async def test_approve_from_the_phone_runs_the_action_once(
     assert [item["title"] for item in asked["data"]["actions"]] == [
         "Approve",
         "Decline",
+        "Snooze",
+        "False alarm",
     ]
     assert state(home, BED_LIGHT) == "off"  # nothing runs before the answer
     record_id = asked["data"]["tag"]
