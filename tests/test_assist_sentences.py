@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001  # Traditional Chinese answers use full-width punctuation
-"""PAI's sentences for the built-in Assist (no LLM): pending, approve it, decline it, why.
+"""PAI's sentences for the built-in Assist (no LLM): pending, approve, decline, snooze, why.
 
 Spoken through Home Assistant's own conversation integration (`conversation.async_converse`
 and the `conversation.process` action) to its default agent, in English and Traditional
@@ -8,17 +8,20 @@ Chinese, by real users.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockUser,
     async_capture_events,
+    async_fire_time_changed,
     async_mock_service,
 )
 
@@ -29,11 +32,11 @@ PORCH = "input_boolean.porch_light"
 
 
 @pytest.fixture
-async def assist(hass: HomeAssistant) -> None:
-    """Assist (the default agent) and an agent asking before lighting the porch."""
+async def assist(hass: HomeAssistant) -> list[ServiceCall]:
+    """Assist (the default agent) and the phone an agent asks on."""
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
-    async_mock_service(hass, "notify", "mobile_app_pixel")
+    return async_mock_service(hass, "notify", "mobile_app_pixel")
 
 
 async def _say(
@@ -109,6 +112,106 @@ async def test_decline_it_in_chinese_through_the_process_action(
     speech = answer["response"]["speech"]["plain"]["speech"]  # type: ignore[index]
     assert speech.startswith("已拒絕：")
     assert statuses(records) == ["pending_approval", "declined"]
+    assert hass.states.get(PORCH).state == "off"
+
+
+def _asks(phone: list[ServiceCall]) -> int:
+    return len([call for call in phone if "actions" in call.data.get("data", {})])
+
+
+@pytest.mark.parametrize(
+    ("later", "said", "language"),
+    [
+        ("ask me later", "I will ask again in 30 minutes: Turn on: porch light", "en"),
+        ("snooze it", "I will ask again in 30 minutes: Turn on: porch light", "en"),
+        ("稍後再問", "30 分鐘後再問你：Turn on: porch light", "zh-Hant"),
+        ("延後", "30 分鐘後再問你：Turn on: porch light", "zh-Hant"),
+    ],
+)
+@pytest.mark.usefixtures("house")
+async def test_snooze_it_asks_again_in_half_an_hour(
+    hass: HomeAssistant,
+    hass_admin_user: MockUser,
+    assist: list[ServiceCall],
+    freezer: FrozenDateTimeFactory,
+    *,
+    later: str,
+    said: str,
+    language: str,
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await _asking(hass)
+    await motion(hass)
+    asks = _asks(assist)
+
+    assert (await _say(hass, later, hass_admin_user, language)).startswith(said)
+    assert statuses(records) == ["pending_approval"]  # still waiting, not declined
+    assert assist[-1].data["message"] == "clear_notification"
+    freezer.tick(timedelta(minutes=29))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert _asks(assist) == asks
+    freezer.tick(timedelta(minutes=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert _asks(assist) == asks + 1  # asked again
+
+    assert (await _say(hass, "approve it", hass_admin_user)).endswith(
+        "Status: executed."
+    )
+    assert await _say(hass, "approve it", hass_admin_user) == (
+        "Nothing is waiting for your answer."
+    )
+    assert statuses(records) == ["pending_approval", "executed"]
+    assert hass.states.get(PORCH).state == "on"
+
+
+@pytest.mark.parametrize(
+    ("words", "said", "language"),
+    [
+        ("false alarm", "Marked as a false alarm, declined: Turn on", "en"),
+        ("it was a false alarm", "Marked as a false alarm, declined: Turn on", "en"),
+        ("誤報", "已標為誤報並拒絕：Turn on", "zh-Hant"),
+    ],
+)
+@pytest.mark.usefixtures("house", "assist")
+async def test_false_alarm_declines_with_its_reason(
+    hass: HomeAssistant,
+    hass_admin_user: MockUser,
+    words: str,
+    said: str,
+    language: str,
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await _asking(hass)
+    await motion(hass)
+
+    assert (await _say(hass, words, hass_admin_user, language)).startswith(said)
+    assert statuses(records) == ["pending_approval", "declined"]
+    assert records[-1].data["record"]["6_adaptation"]["learning_adjustment"] == {
+        "reason_code": "false_alarm"
+    }
+    assert hass.states.get(PORCH).state == "off"
+
+
+@pytest.mark.usefixtures("house", "assist")
+async def test_snooze_and_false_alarm_by_a_stranger_change_nothing(
+    hass: HomeAssistant, hass_admin_user: MockUser, hass_read_only_user: MockUser
+) -> None:
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    await _asking(hass, approvers=[hass_admin_user.id])
+    await motion(hass)
+
+    for words in ("snooze it", "false alarm", "誤報"):
+        assert await _say(hass, words, hass_read_only_user) == (
+            "Nothing is waiting for your answer."
+        )
+    [entry] = hass.config_entries.async_entries("pai")
+    [waiting] = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")
+    assert waiting.snoozed_until is None  # not snoozed
+    pending = await _say(hass, "what is pending", hass_admin_user)
+    assert pending.startswith("1 waiting.")
+    assert statuses(records) == ["pending_approval"]
     assert hass.states.get(PORCH).state == "off"
 
 

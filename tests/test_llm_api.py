@@ -7,18 +7,22 @@ lock), real exposure settings; only the phone's notify service is a recording mo
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import json
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant, ServiceCall
 from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockUser,
     async_capture_events,
+    async_fire_time_changed,
     async_mock_service,
 )
 
@@ -163,6 +167,136 @@ async def test_only_approvers_see_and_answer(
     owner = Talker(hass, hass_admin_user.id)
     declined = await owner.call("answer", verdict="decline", record_id=record_id)
     assert declined.data["record"]["status"] == "declined"
+    assert hass.states.get(PORCH).state == "off"
+
+
+def _asks(phone: list[ServiceCall]) -> list[ServiceCall]:
+    return [call for call in phone if "actions" in call.data.get("data", {})]
+
+
+@pytest.mark.usefixtures("house")
+async def test_snooze_in_conversation_asks_again_later_then_one_answer_runs(
+    hass: HomeAssistant, hass_admin_user: MockUser, freezer: FrozenDateTimeFactory
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    calls = _turn_ons(hass, PORCH)
+    await start(hass, _asking())
+    await motion(hass)
+    approve = phone[0].data["data"]["actions"][0]["action"]
+    talker = Talker(hass, hass_admin_user.id)
+
+    snoozed = await talker.call("answer", verdict="snooze", minutes=10)
+    assert not snoozed.error
+    assert snoozed.data["record"]["status"] == "pending_approval"  # not a decline
+    again_at = dt_util.parse_datetime(snoozed.data["asked_again_at"])
+    assert again_at is not None
+    assert abs(again_at - dt_util.utcnow() - timedelta(minutes=10)) < timedelta(
+        seconds=5
+    )
+    assert phone[-1].data["message"] == "clear_notification"
+    [agent] = (await talker.call("pending")).data["agents"]
+    [request] = agent["requests"]
+    assert request["snoozed_until"] == snoozed.data["asked_again_at"]
+    assert statuses(records) == ["pending_approval"]
+    assert hass.states.get(PORCH).state == "off"
+    asks = len(_asks(phone))
+
+    freezer.tick(timedelta(minutes=9))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert len(_asks(phone)) == asks  # not yet
+    freezer.tick(timedelta(minutes=2))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert len(_asks(phone)) == asks + 1  # asked again, on the phone
+
+    # The second answer: the old button and the conversation at once, run once.
+    hass.bus.async_fire("mobile_app_notification_action", {"action": approve})
+    answers = await asyncio.gather(
+        talker.call("answer", verdict="approve", record_id=request["record_id"]),
+        talker.call("answer", verdict="snooze", record_id=request["record_id"]),
+    )
+    await hass.async_block_till_done()
+    assert len(calls) == 1
+    assert statuses(records) == ["pending_approval", "executed"]
+    assert all(answer.error for answer in answers)  # the tap came first
+    assert hass.states.get(PORCH).state == "on"
+
+
+@pytest.mark.usefixtures("house")
+async def test_a_snoozed_request_is_answered_once_in_conversation(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    calls = _turn_ons(hass, PORCH)
+    await start(hass, _asking())
+    await motion(hass)
+    talker = Talker(hass, hass_admin_user.id)
+
+    assert not (await talker.call("answer", verdict="snooze")).error  # 30 minutes
+    approved = await talker.call("answer", verdict="approve")  # before it is due
+    assert approved.data["record"]["status"] == "executed"
+    again = await talker.call("answer", verdict="approve")
+    assert again.data["error"] == "nothing_pending"
+    assert len(calls) == 1
+    assert statuses(records) == ["pending_approval", "executed"]
+
+
+@pytest.mark.usefixtures("house")
+async def test_false_alarm_in_conversation_declines_with_its_reason(
+    hass: HomeAssistant, hass_admin_user: MockUser
+) -> None:
+    async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, _asking())
+    await motion(hass)
+    talker = Talker(hass, hass_admin_user.id)
+
+    answered = await talker.call("answer", verdict="false_alarm")
+
+    assert answered.data["record"]["status"] == "declined"
+    assert statuses(records) == ["pending_approval", "declined"]
+    assert records[-1].data["record"]["6_adaptation"]["learning_adjustment"] == {
+        "reason_code": "false_alarm"
+    }
+    assert entry.runtime_data.runtime.keeper.memory.ledger.to_dict()["declines"]
+    assert hass.states.get(PORCH).state == "off"
+    assert (await talker.call("pending")).data == {"agents": []}
+
+
+@pytest.mark.usefixtures("house")
+async def test_snooze_and_false_alarm_refused_change_nothing(
+    hass: HomeAssistant, hass_admin_user: MockUser, hass_read_only_user: MockUser
+) -> None:
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+    records = async_capture_events(hass, EVENT_PAI_RECORD)
+    entry = await start(hass, _asking(approvers=[hass_admin_user.id]))
+    await motion(hass)
+    record_id = records[0].data["record"]["record_id"]
+    stranger = Talker(hass, hass_read_only_user.id)
+    owner = Talker(hass, hass_admin_user.id)
+    sent = len(phone)
+
+    for verdict in ("snooze", "false_alarm"):
+        refused = await stranger.call("answer", verdict=verdict, record_id=record_id)
+        assert refused.error
+        assert refused.data["error"] == "not_pending"
+    for bad in (
+        {"verdict": "snooze", "minutes": 0},
+        {"verdict": "snooze", "minutes": 1441},
+        {"verdict": "snooze", "minutes": "soon"},
+        {"verdict": "approve", "minutes": 5},
+    ):
+        wrong = await owner.call("answer", **bad)
+        assert wrong.error
+        assert wrong.data["error"] == "invalid_arguments"
+
+    [pending] = entry.runtime_data.runtime.keeper.memory.approvals.pending("approval")
+    assert pending.snoozed_until is None
+    assert len(phone) == sent  # no notification withdrawn
+    assert statuses(records) == ["pending_approval"]
     assert hass.states.get(PORCH).state == "off"
 
 
@@ -374,6 +508,7 @@ async def test_injection_in_names_stays_data_and_widens_nothing(
         "why",
         "asked_at",
         "expires_at",
+        "snoozed_until",
     }
     assert pending["why"] == INJECTION
     assert hass.states.get(DOOR).state == "locked"

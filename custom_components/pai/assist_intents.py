@@ -1,9 +1,10 @@
 # ruff: noqa: RUF001  # Traditional Chinese phrases use full-width punctuation
 """Talking to PAI with Home Assistant's built-in Assist, no LLM needed.
 
-Intent handlers (`PaiPending`, `PaiApprove`, `PaiDecline`, `PaiExplain`) say what is pending,
-answer the newest request of the speaker's agents (as a phone tap would, approvers checked)
-and say why an entity changed, from the records only. Sentences in English and Traditional
+Intent handlers (`PaiPending`, `PaiApprove`, `PaiDecline`, `PaiSnooze`, `PaiFalseAlarm`,
+`PaiExplain`) say what is pending, answer the newest request of the speaker's agents (as a
+phone tap would, approvers checked; a snooze asks again in 30 minutes) and say why an entity
+changed, from the records only. Sentences in English and Traditional
 Chinese reach them as conversation sentence triggers (what an automation's `conversation`
 trigger registers with the default agent), so they work with the built-in agent and with
 LLM agents set to prefer handling commands locally.
@@ -27,6 +28,7 @@ from homeassistant.helpers.trigger import (
 from homeassistant.setup import EventComponentLoaded
 from homeassistant.util import dt as dt_util
 
+from .answer_routes import DEFAULT_SNOOZE
 from .const import DOMAIN
 from .talk import TalkError, async_answer, async_explain, pending_requests
 
@@ -35,6 +37,8 @@ _LOGGER = logging.getLogger(__name__)
 INTENT_PENDING = "PaiPending"
 INTENT_APPROVE = "PaiApprove"
 INTENT_DECLINE = "PaiDecline"
+INTENT_SNOOZE = "PaiSnooze"
+INTENT_FALSE_ALARM = "PaiFalseAlarm"
 INTENT_EXPLAIN = "PaiExplain"
 
 SENTENCES: Mapping[str, list[str]] = {
@@ -57,6 +61,16 @@ SENTENCES: Mapping[str, list[str]] = {
         "decline [the] [last|latest] request",
         "拒絕",
     ],
+    INTENT_SNOOZE: [
+        "snooze it",
+        "ask me later",
+        "稍後再問",
+        "延後",
+    ],
+    INTENT_FALSE_ALARM: [
+        "[it (is|was)] [a] false alarm",
+        "誤報",
+    ],
     INTENT_EXPLAIN: [
         "why did {name}",
         "why (is|was) {name}",
@@ -72,6 +86,8 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "item": "{agent} asks: {what}.",
         "approved": "Approved: {what}. Status: {status}.",
         "declined": "Declined: {what}.",
+        "snoozed": "I will ask again in {minutes} minutes: {what}.",
+        "false_alarm": "Marked as a false alarm, declined: {what}.",
         "nothing_pending": "Nothing is waiting for your answer.",
         "refused": "That request cannot be answered: {why}.",
         "no_entity": "I could not tell which entity you mean.",
@@ -89,6 +105,8 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "item": "{agent} 請求：{what}。",
         "approved": "已批准：{what}。狀態：{status}。",
         "declined": "已拒絕：{what}。",
+        "snoozed": "{minutes} 分鐘後再問你：{what}。",
+        "false_alarm": "已標為誤報並拒絕：{what}。",
         "nothing_pending": "沒有等待你回覆的請求。",
         "refused": "無法回覆這個請求：{why}。",
         "no_entity": "我不知道你指的是哪個實體。",
@@ -139,15 +157,24 @@ class PendingHandler(intent.IntentHandler):
         )
 
 
+SAID: Mapping[str, str] = {
+    "approve": "approved",
+    "decline": "declined",
+    "snooze": "snoozed",
+    "false_alarm": "false_alarm",
+}
+"""The phrase that says each verdict was given."""
+
+
 class AnswerHandler(intent.IntentHandler):
-    """Approve or decline the newest request of the speaker's agents."""
+    """Approve, decline, snooze or false-alarm the newest request of the speaker's agents."""
 
     def __init__(self, intent_type: str, verdict: str) -> None:
         """One handler per verdict."""
         self.intent_type = intent_type
         self.verdict = verdict
         self.platforms = {DOMAIN}
-        self.description = f"{verdict.capitalize()}s the newest PAI request"
+        self.description = f"Answers the newest PAI request: {verdict}"
 
     async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
         """Answer it, exactly once, as the speaker."""
@@ -162,10 +189,13 @@ class AnswerHandler(intent.IntentHandler):
             answer = await async_answer(hass, user_id, newest.record_id, self.verdict)
         except TalkError as err:
             return _speak(intent_obj, say["refused"].format(why=err.reason))
-        key = "approved" if self.verdict == "approve" else "declined"
         return _speak(
             intent_obj,
-            say[key].format(what=newest.what_runs, status=answer["record"]["status"]),
+            say[SAID[self.verdict]].format(
+                what=newest.what_runs,
+                status=answer["record"]["status"],
+                minutes=int(DEFAULT_SNOOZE.total_seconds() // 60),
+            ),
         )
 
 
@@ -250,6 +280,8 @@ async def async_setup_intents(hass: HomeAssistant) -> CALLBACK_TYPE | None:
     intent.async_register(hass, PendingHandler())
     intent.async_register(hass, AnswerHandler(INTENT_APPROVE, "approve"))
     intent.async_register(hass, AnswerHandler(INTENT_DECLINE, "decline"))
+    intent.async_register(hass, AnswerHandler(INTENT_SNOOZE, "snooze"))
+    intent.async_register(hass, AnswerHandler(INTENT_FALSE_ALARM, "false_alarm"))
     intent.async_register(hass, ExplainHandler())
     configs = await async_validate_trigger_config(
         hass,

@@ -18,6 +18,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
+from .answer_routes import DEFAULT_SNOOZE
 from .answers import ResolveError
 from .const import DOMAIN, LEVEL_NAMES
 from .engine.approvals import Verb
@@ -71,6 +72,7 @@ class Request:
     expires: datetime
     what_runs: str
     rationale: str
+    snoozed_until: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """As a tool returns it (every outside text a field of its own)."""
@@ -81,6 +83,9 @@ class Request:
             "why": short(self.rationale, MAX_FIELD),
             "asked_at": self.created.isoformat(),
             "expires_at": self.expires.isoformat(),
+            "snoozed_until": (
+                None if self.snoozed_until is None else self.snoozed_until.isoformat()
+            ),
         }
 
 
@@ -100,6 +105,7 @@ def pending_requests(hass: HomeAssistant, user_id: str | None) -> list[Request]:
                     item.expires,
                     runtime.delivery.what_runs(record),
                     RecordView.of(record).rationale,
+                    item.snoozed_until,
                 )
             )
     found.sort(key=lambda request: request.created, reverse=True)
@@ -107,17 +113,25 @@ def pending_requests(hass: HomeAssistant, user_id: str | None) -> list[Request]:
 
 
 async def async_answer(
-    hass: HomeAssistant, user_id: str | None, record_id: str | None, verdict: str
+    hass: HomeAssistant,
+    user_id: str | None,
+    record_id: str | None,
+    verdict: str,
+    snooze_for: timedelta | None = None,
 ) -> dict[str, Any]:
-    """Approve, decline or undo one request as `user_id`, exactly once (as a phone tap).
+    """Approve, decline, undo, snooze or false-alarm one request as `user_id`.
 
-    `record_id` None: the newest request of the user's agents. Raises TalkError.
+    Exactly once, through the path a phone tap takes (`answers.async_resolve`, or
+    `snoozes.async_snooze` for a snooze: asked again after `snooze_for`, by default
+    `DEFAULT_SNOOZE`). `record_id` None: the newest request of the user's agents.
+    Raises TalkError.
     """
     try:
         verb = Verb(verdict)
     except ValueError as err:
         raise TalkError(
-            "unknown_verdict", f"{verdict!r}: approve, decline or undo"
+            "unknown_verdict",
+            f"{verdict!r}: approve, decline, undo, snooze or false_alarm",
         ) from err
     runtimes = visible_runtimes(hass, user_id)
     if record_id is None:
@@ -138,10 +152,19 @@ async def async_answer(
             "not_pending", f"no {verb.kind} of {record_id} waits for your answer"
         )
     try:
-        record = await owner.answers.async_resolve(record_id, str(verb), None, user_id)
+        if verb is Verb.SNOOZE:
+            until = dt_util.utcnow() + (snooze_for or DEFAULT_SNOOZE)
+            record = await owner.snoozes.async_snooze(record_id, None, until, user_id)
+        else:
+            record = await owner.answers.async_resolve(
+                record_id, str(verb), None, user_id
+            )
     except ResolveError as err:
         raise TalkError(err.reason, str(err)) from err
-    return {"agent": owner.name, "record": explained(record)}
+    answer: dict[str, Any] = {"agent": owner.name, "record": explained(record)}
+    if verb is Verb.SNOOZE:
+        answer["asked_again_at"] = until.isoformat()
+    return answer
 
 
 def level_name(level: int | None) -> str | None:
