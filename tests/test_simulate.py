@@ -31,9 +31,9 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
+from custom_components.pai import dry_run
 from custom_components.pai.agent_files import read_agent_file
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
-from custom_components.pai import dry_run
 from custom_components.pai.dry_run import async_run, async_simulate, dry_run_agent
 from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.records import RecordView
@@ -579,7 +579,9 @@ async def test_with_the_llm_escalated_events_get_its_answer_and_the_cost_is_repo
     # Answers 1 and 3 from the LLM (ACT, bound); 2 fell back to the rule's SUGGEST.
     assert report["brain"] == "llm"
     assert report["decisions"] == {"observe": 0, "suggest": 1, "act": 2, "ask": 0}
-    by_brain = {(ex["brain"], ex["granted"], ex["rationale"]) for ex in report["examples"]}
+    by_brain = {
+        (ex["brain"], ex["granted"], ex["rationale"]) for ex in report["examples"]
+    }
     assert by_brain == {
         ("cloud", "act", "dark porch"),
         ("rules", "suggest", "look closer fired"),
