@@ -4,7 +4,9 @@ A week of history is written by real state changes with time travel, then replay
 the agent: the report says what it would have done, and nothing ran. The same agent live
 over the same changes reaches the same decisions as the dry run (a property test over random
 histories and policies). Bad input (days beyond the retention, no history, no recorder)
-gives a clear translated error and changes nothing.
+gives a clear translated error and changes nothing. With `brain: llm` the agent's LLM chain
+(a scripted brain, as in test_llm_routing) is asked about escalated events within a budget of
+the dry run's own and the cap; the live agent's budget is untouched.
 """
 
 from __future__ import annotations
@@ -628,6 +630,27 @@ async def test_the_llm_calls_stay_within_the_budget_and_the_cap(
     assert llm["left_to_rules"] == {"calls_per_hour": 1, "cap": 2}
     assert report["decisions"]["act"] == 3
     assert report["decisions"]["suggest"] == 3
+
+
+async def test_the_llm_calls_stop_when_the_cost_per_day_is_spent(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    brains: list[FakeBrain],
+) -> None:
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=3)
+    await _motions(hass, freezer, [begin + timedelta(hours=h) for h in (8, 11, 14, 17)])
+    freezer.move_to(begin + timedelta(days=2))
+    brains.append(cloud := FakeBrain("cloud"))  # $0.0016 a call
+    entry = await start(hass, _escalating_agent(llm_max_cost_per_day=0.003))
+
+    report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
+
+    assert len(cloud.requests) == 2
+    llm = report["llm"]
+    assert llm["cost_usd"] == pytest.approx(0.0032)
+    assert llm["cost_per_day"] == 0.003
+    assert llm["left_to_rules"] == {"cost_per_day": 2}
 
 
 async def test_the_llm_is_not_asked_for_an_agent_that_is_not_running(
