@@ -4,7 +4,9 @@ A week of history is written by real state changes with time travel, then replay
 the agent: the report says what it would have done, and nothing ran. The same agent live
 over the same changes reaches the same decisions as the dry run (a property test over random
 histories and policies). Bad input (days beyond the retention, no history, no recorder)
-gives a clear translated error and changes nothing.
+gives a clear translated error and changes nothing. With `brain: llm` the agent's LLM chain
+(a scripted brain, as in test_llm_routing) is asked about escalated events within a budget of
+the dry run's own and the cap; the live agent's budget is untouched.
 """
 
 from __future__ import annotations
@@ -31,16 +33,21 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import RecorderInstanceContextManager
 
+from custom_components.pai import dry_run
 from custom_components.pai.agent_files import read_agent_file
 from custom_components.pai.const import DOMAIN, EVENT_PAI_RECORD
 from custom_components.pai.dry_run import async_run, async_simulate, dry_run_agent
+from custom_components.pai.engine.brain import BrainError, FailureKind
 from custom_components.pai.engine.records import RecordView
 from custom_components.pai.engine.simulate import summary
 from tests.helpers import (
     LIGHT_ON,
+    FakeBrain,
     agent_entry,
     configure,
+    escalating,
     rule,
+    says,
     start,
     start_create_flow,
 )
@@ -184,7 +191,10 @@ async def test_quiet_hours_and_the_hourly_cap_show_in_the_report(
 
     report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
 
-    assert report["llm"]["asked"] is False  # escalations decided by the rules, said so
+    # No LLM brain: escalations decided by the rules, and the report says so.
+    assert report["llm"]["asked"] is False
+    assert "no LLM brain" in report["llm"]["reason"]
+    assert report["brain"] == "rules"
     [day] = [day for day in report["per_day"] if day["interruptions"]]
     assert day["interruptions"] == 3
     assert day["in_quiet_hours"] == 3  # urgent enough to break through
@@ -520,3 +530,149 @@ async def test_live_and_dry_run_reach_the_same_decisions(  # noqa: PLR0917
         for step in simulation.steps
     ]
     assert dry == live, (dry, live)
+
+
+# --- brain: llm ------------------------------------------------------------------------------
+
+
+async def _motions(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, times: list[datetime]
+) -> None:
+    await _set(hass, freezer, times[0] - timedelta(hours=1), MOTION, "off")
+    for when in times:
+        await _set(hass, freezer, when, MOTION, "on")
+        await _set(hass, freezer, when + timedelta(minutes=1), MOTION, "off")
+    await async_wait_recording_done(hass)
+
+
+def _escalating_agent(**options: Any) -> Any:
+    entry = _week_agent({"llm_min_interval_seconds": 0, **options})
+    entry.data["agent"]["rules.json"] = [escalating("look closer", "light_on", 1)]
+    return entry
+
+
+async def test_with_the_llm_escalated_events_get_its_answer_and_the_cost_is_reported(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    brains: list[FakeBrain],
+) -> None:
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=3)
+    await _motions(hass, freezer, [begin + timedelta(hours=h) for h in (9, 13, 18)])
+    freezer.move_to(begin + timedelta(days=2))
+    # The LLM answers the first event with light_on at ACT, fails on the second.
+    brains.append(
+        cloud := FakeBrain(
+            "cloud",
+            says("cloud", "light_on", level=3, rationale="dark porch"),
+            BrainError("server down", FailureKind.UNAVAILABLE),
+        )
+    )
+    entry = await start(hass, _escalating_agent())
+    live = entry.runtime_data.runtime.router
+    budget = live.to_dict()
+    phone = async_mock_service(hass, "notify", "mobile_app_pixel")
+
+    report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
+
+    # Asked once per escalated event, with the rule's intent as its hint.
+    assert len(cloud.requests) == 3
+    assert [h.action for h in cloud.requests[0].hints] == ["light_on"]
+    # Answers 1 and 3 from the LLM (ACT, bound); 2 fell back to the rule's SUGGEST.
+    assert report["brain"] == "llm"
+    assert report["decisions"] == {"observe": 0, "suggest": 1, "act": 2, "ask": 0}
+    by_brain = {
+        (ex["brain"], ex["granted"], ex["rationale"]) for ex in report["examples"]
+    }
+    assert by_brain == {
+        ("cloud", "act", "dark porch"),
+        ("rules", "suggest", "look closer fired"),
+    }
+    llm = report["llm"]
+    assert llm["asked"] is True
+    assert llm["brains"] == ["cloud"]
+    assert llm["calls"] == 3
+    assert llm["answered"] == 2
+    assert llm["input_tokens"] == 2400
+    assert llm["output_tokens"] == 120
+    assert llm["cost_usd"] == pytest.approx(0.0032)
+    assert llm["left_to_rules"] == {"errors": 1}
+    assert "server down" in llm["errors"][0]
+    # The live agent's budget was not spent, and nothing was carried out.
+    assert live.to_dict() == budget
+    assert live.calls_last_hour(dt_util.utcnow()) == 0
+    assert phone == []
+
+
+async def test_the_llm_calls_stay_within_the_budget_and_the_cap(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    brains: list[FakeBrain],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=3)
+    # Three motions in one hour, then three more five hours later.
+    times = [begin + timedelta(hours=9, minutes=m) for m in (0, 10, 20)]
+    times += [begin + timedelta(hours=15, minutes=m) for m in (0, 10, 20)]
+    await _motions(hass, freezer, times)
+    freezer.move_to(begin + timedelta(days=2))
+    brains.append(cloud := FakeBrain("cloud"))
+    monkeypatch.setattr(dry_run, "LLM_CALLS_CAP", 3)
+    entry = await start(hass, _escalating_agent(llm_max_calls_per_hour=2))
+
+    report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
+
+    # Two calls in the first hour (its budget), one more later (the cap), no more.
+    assert len(cloud.requests) == 3
+    llm = report["llm"]
+    assert (llm["calls"], llm["cap"], llm["calls_per_hour"]) == (3, 3, 2)
+    assert llm["left_to_rules"] == {"calls_per_hour": 1, "cap": 2}
+    assert report["decisions"]["act"] == 3
+    assert report["decisions"]["suggest"] == 3
+
+
+async def test_the_llm_calls_stop_when_the_cost_per_day_is_spent(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    brains: list[FakeBrain],
+) -> None:
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=3)
+    await _motions(hass, freezer, [begin + timedelta(hours=h) for h in (8, 11, 14, 17)])
+    freezer.move_to(begin + timedelta(days=2))
+    brains.append(cloud := FakeBrain("cloud"))  # $0.0016 a call
+    entry = await start(hass, _escalating_agent(llm_max_cost_per_day=0.003))
+
+    report = await _simulate(hass, agent=entry.entry_id, days=2, brain="llm")
+
+    assert len(cloud.requests) == 2
+    llm = report["llm"]
+    assert llm["cost_usd"] == pytest.approx(0.0032)
+    assert llm["cost_per_day"] == 0.003
+    assert llm["left_to_rules"] == {"cost_per_day": 2}
+
+
+async def test_the_llm_is_not_asked_for_an_agent_that_is_not_running(
+    recorder_mock: Recorder,
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    brains: list[FakeBrain],
+) -> None:
+    begin = dt_util.start_of_local_day(dt_util.now()) - timedelta(days=3)
+    await _motions(hass, freezer, [begin + timedelta(hours=9)])
+    freezer.move_to(begin + timedelta(days=2))
+    brains.append(cloud := FakeBrain("cloud"))
+    entry = await start(hass, _escalating_agent())
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+    report = await async_simulate(
+        hass, entry.title, entry.data, entry.options, 2, brain="llm", live=None
+    )
+
+    assert cloud.requests == []
+    assert report["llm"] == {
+        "asked": False,
+        "reason": "the agent is not running: escalated events are decided by the rules",
+    }
+    assert report["decisions"]["suggest"] == 1

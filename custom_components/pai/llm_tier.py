@@ -74,7 +74,7 @@ class LlmTier:
         self._locked = locked
         self._decide = decide
         self._reauth = reauth
-        self._guidance = tuple(rule_in_words(rule) for rule in definition.rules)
+        self._guidance = guidance(definition)
         self.last_brain: dict[str, Any] | None = None
         self._held: Held | None = None
         self._timer: CALLBACK_TYPE | None = None
@@ -163,15 +163,8 @@ class LlmTier:
 
     async def _async_ask(self, held: Held) -> RouteOutcome:
         """Ask the LLM chain; the rules' escalated intents are the fallback."""
-        request = BrainRequest(
-            agent=self.name,
-            event=held.event,
-            context=held.context,
-            actions=self._choices(),
-            user_profile=self.definition.brain.user_profile,
-            description=self.definition.manifest.description,
-            hints=tuple(held.escalated),
-            guidance=self._guidance,
+        request = brain_request(
+            self.name, self.definition, held, self._choices(), self._guidance
         )
         outcome = await self.router.async_route(
             request, held.escalated, now=dt_util.utcnow(), private=held.private
@@ -185,6 +178,31 @@ class LlmTier:
             self._reauth()
         self.last_brain = outcome.to_dict()
         return outcome
+
+
+def guidance(definition: AgentDefinition) -> tuple[str, ...]:
+    """Return the agent's rules in words: the stable part of every request."""
+    return tuple(rule_in_words(rule) for rule in definition.rules)
+
+
+def brain_request(
+    name: str,
+    definition: AgentDefinition,
+    held: Held,
+    actions: tuple[ActionChoice, ...],
+    rules_in_words: tuple[str, ...],
+) -> BrainRequest:
+    """Return what the LLM chain is told about an escalated event (live or dry run)."""
+    return BrainRequest(
+        agent=name,
+        event=held.event,
+        context=held.context,
+        actions=actions,
+        user_profile=definition.brain.user_profile,
+        description=definition.manifest.description,
+        hints=tuple(held.escalated),
+        guidance=rules_in_words,
+    )
 
 
 def offered_actions(

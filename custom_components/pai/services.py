@@ -31,7 +31,7 @@ import probatio as vol
 
 from .answers import ResolveError
 from .const import DOMAIN
-from .dry_run import BRAIN_LLM, BRAIN_RULES, async_simulate, retention_days
+from .dry_run import BRAIN_LLM, BRAIN_RULES, async_simulate, live_brains, retention_days
 from .engine.records import ExecutionStatus, Feedback
 from .export import async_export_agent, async_import_agent
 from .learning import async_export_preferences, async_import_adapter
@@ -308,6 +308,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
             entry.options,
             call.data[ATTR_DAYS],
             brain=call.data[ATTR_BRAIN],
+            live=live_brains(entry),
         )
         return cast(ServiceResponse, report)
 

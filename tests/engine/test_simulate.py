@@ -11,6 +11,7 @@ import pytest
 from custom_components.pai.engine.models import (
     AutonomyLevel,
     Event,
+    Intent,
     Policy,
     QuietHours,
     SurvivalPolicy,
@@ -61,6 +62,7 @@ def _simulation(
     days: int = 1,
     policy: Policy | None = None,
     survival: SurvivalPolicy | None = None,
+    hold: bool = False,
 ) -> Simulation:
     plans = [
         TriggerPlan(config, str(config.get("id", index)))
@@ -77,6 +79,7 @@ def _simulation(
         end=START + timedelta(days=days),
         zone=ZONE,
         keep_steps=True,
+        hold_escalated=hold,
     )
 
 
@@ -316,3 +319,45 @@ def test_a_naive_window_is_refused() -> None:
             end=datetime(2026, 1, 2),
             zone=UTC,
         )
+
+
+def test_held_escalations_stop_the_replay_until_the_host_decides_their_answer() -> None:
+    sim = _simulation(
+        {"trigger": "state", "entity_id": MOTION, "to": "on", "id": "m"},
+        {"trigger": "time", "at": "07:00:00", "id": "morning"},
+        rules=[
+            {**_rule("ha.state", "light_on", 1), "escalate": True},
+            {**_rule("ha.time", "report", 1), "escalate": True},
+        ],
+        hold=True,
+    )
+    sim.set_initial([Change(MOTION, "off", START)])
+    changes = [
+        Change(MOTION, "on", _at(1)),
+        Change(MOTION, "off", _at(2)),
+        Change(MOTION, "on", _at(3)),
+    ]
+    # The replay stops right after the change whose event escalated.
+    assert sim.feed(changes) == 1
+    [held] = sim.take_held()
+    assert (held.when, [i.action for i in held.intents]) == (_at(1), ["light_on"])
+    answer = Intent("light_on", {}, 0.9, 0.9, "an LLM said so", AutonomyLevel.ACT)
+    sim.decide(held.event, [answer], held.when, answer=True, brain="cloud")
+    assert sim.feed(changes[1:]) == 2
+    [second] = sim.take_held()
+    sim.decide(second.event, second.intents, second.when, answer=True)
+    # The clock stops at 07:00 local (06:00 UTC) for the morning's escalation too.
+    assert sim.finish() is False
+    [morning] = sim.take_held()
+    assert morning.when == START + timedelta(hours=6)
+    sim.decide(morning.event, morning.intents, morning.when, answer=True)
+    assert sim.finish() is True
+    report = sim.report()
+    assert report["events"] == 3
+    assert report["per_day"][0]["events"] == 3  # an answer is not a second event
+    assert report["decisions"] == {"observe": 0, "suggest": 2, "ask": 0, "act": 1}
+    assert [(step.brain, int(step.decision.granted)) for step in sim.steps] == [
+        ("cloud", 3),
+        ("rules", 1),
+        ("rules", 1),
+    ]

@@ -689,6 +689,21 @@ class SimulatedStep:
     kind: str
     decision: Decision
     delivery: Delivery
+    brain: str = "rules"
+    """Who proposed the intent: the rules, or the LLM brain that answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """An event the rules escalated, held for the host to ask an LLM about (`hold_escalated`).
+
+    Its settled intents are decided already; the host decides the answer (or, without one,
+    `intents`: what the rules said) with `Simulation.decide(..., answer=True)` at `when`.
+    """
+
+    event: Event
+    intents: list[Intent]
+    when: datetime
 
 
 class Simulation:
@@ -709,8 +724,14 @@ class Simulation:
         interruption_cost: float = 0.3,
         skipped: Iterable[Skipped] = (),
         keep_steps: bool = False,
+        hold_escalated: bool = False,
     ) -> None:
-        """Prepare the dry run over (start, end]; `skipped`: what the host already left out."""
+        """Prepare the dry run over (start, end]; `skipped`: what the host already left out.
+
+        `hold_escalated`: escalated events are not decided by the rules' intents but held
+        (`held`); `feed` and `finish` stop as soon as one is, so the host can ask an LLM and
+        decide its answer before the simulated clock goes on.
+        """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("the window's times must be aware")
         self.plans = plans
@@ -742,6 +763,8 @@ class Simulation:
         self.executed: dict[str, list[datetime]] = defaultdict(list)
         self.steps: list[SimulatedStep] = []
         self._keep_steps = keep_steps
+        self._hold = hold_escalated
+        self.held: list[Escalation] = []
         self._examples: dict[tuple[Any, ...], list[tuple[int, SimulatedStep]]] = {}
         for index, plan in enumerate(plans):
             try:
@@ -798,23 +821,44 @@ class Simulation:
         heapq.heappush(self._queue, (when, seq, index, key, firing))
         return seq
 
-    def feed(self, changes: Iterable[Change]) -> None:
-        """Replay recorded changes (in time order, after the window's start)."""
+    def feed(self, changes: Iterable[Change]) -> int:
+        """Replay recorded changes (in time order, after the window's start).
+
+        Returns how many were replayed: all of them, unless an escalated event was held
+        (`hold_escalated`); then feed the rest again once `held` is decided.
+        """
         if not self._started:
             self._begin()
+        done = 0
         for change in changes:
             self._run_until(change.when)
+            if self.held:
+                return done
             self._change(change)
+            done += 1
+            if self.held:
+                return done
+        return done
 
-    def finish(self) -> None:
-        """Run the clock to the window's end."""
+    def finish(self) -> bool:
+        """Run the clock to the window's end; False when it stopped at a held event."""
         if not self._started:
             self._begin()
         self._run_until(self.end, inclusive=True)
+        return not self.held
+
+    def take_held(self) -> list[Escalation]:
+        """Return the held escalated events, in time order, and forget them."""
+        held, self.held = self.held, []
+        return held
 
     def _run_until(self, moment: datetime, inclusive: bool = False) -> None:
         queue = self._queue
-        while queue and (queue[0][0] < moment or (inclusive and queue[0][0] <= moment)):
+        while (
+            queue
+            and not self.held
+            and (queue[0][0] < moment or (inclusive and queue[0][0] <= moment))
+        ):
             when, seq, index, key, firing = heapq.heappop(queue)
             self.world.now = when
             matcher = self.matchers.get(index)
@@ -909,13 +953,31 @@ class Simulation:
         self.events += 1
         # As the runtime without an LLM: the settled intents, then the escalated ones.
         settled, escalated = self.rules.assess(event)
+        if self._hold and escalated:
+            # As the runtime with an LLM: the settled intents now, the LLM's answer later.
+            self.decide(event, settled, when)
+            self.held.append(Escalation(event, escalated, when))
+            return
         self.decide(event, settled + escalated, when)
 
-    def decide(self, event: Event, intents: list[Intent], when: datetime) -> None:
-        """Gate the intents at `when` as the runtime does: rate, ledger, loop."""
+    def decide(
+        self,
+        event: Event,
+        intents: list[Intent],
+        when: datetime,
+        *,
+        answer: bool = False,
+        brain: str = "rules",
+    ) -> None:
+        """Gate the intents at `when` as the runtime does: rate, ledger, loop.
+
+        `answer`: the intents answer a held escalation (its event is counted already);
+        `brain`: who proposed them (the report's examples say it).
+        """
         now = when.astimezone(self.zone)
         day = self.days[now.date()]
-        day.events += 1
+        if not answer:
+            day.events += 1
         admitted = []
         for intent in intents:
             if self.rate.admit(now):
@@ -944,7 +1006,7 @@ class Simulation:
             if step.delivery is Delivery.ACT:
                 self.executed[decision.intent.action].append(now)
             simulated = SimulatedStep(
-                now, event.source, event.kind, decision, step.delivery
+                now, event.source, event.kind, decision, step.delivery, brain
             )
             if self._keep_steps:
                 self.steps.append(simulated)
@@ -1025,6 +1087,7 @@ def _example(step: SimulatedStep) -> dict[str, Any]:
         "requested": _LEVELS[decision.requested],
         "granted": _LEVELS[decision.granted],
         "delivery": str(step.delivery),
+        "brain": step.brain,
         "rationale": decision.intent.rationale,
         "reasons": [reason.detail for reason in decision.reasons],
     }
@@ -1054,6 +1117,7 @@ def summary(report: Mapping[str, Any]) -> str:
 
 __all__ = [
     "Change",
+    "Escalation",
     "Firing",
     "HistoryTemplate",
     "NotSimulatedError",
